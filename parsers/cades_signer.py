@@ -1,0 +1,316 @@
+"""Read and check one CMS SignerInfo: who signed, when, and whether the signature holds.
+
+Two checks per signer, kept apart because a tampered file can pass one and fail the other:
+
+* ``content_digest_ok``: the digest of the signed bytes equals the ``messageDigest`` signed
+  attribute (without signed attributes the signature covers the bytes directly, so this is the
+  signature check itself);
+* ``signature_valid``: the signature verifies with the public key of the signer's certificate
+  over the signed attributes exactly as received, re-tagged as a SET (0x31), as RFC 5652 asks.
+  Attributes sent in non-DER order therefore fail when the signer signed the sorted form.
+
+Certificate chains, revocation and timestamps are not checked here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from asn1crypto import cms, x509
+from asn1crypto.core import Asn1Value
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+
+from parsers.cades_ber import der_length
+
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "md5": hashes.MD5,
+    "sha1": hashes.SHA1,
+    "sha224": hashes.SHA224,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+    "sha512_224": hashes.SHA512_224,
+    "sha512_256": hashes.SHA512_256,
+    "sha3_224": hashes.SHA3_224,
+    "sha3_256": hashes.SHA3_256,
+    "sha3_384": hashes.SHA3_384,
+    "sha3_512": hashes.SHA3_512,
+}
+_WEAK_DIGESTS = frozenset({"md5", "sha1"})
+_CF_PREFIXES = ("TINIT-", "IT:")
+_CF_RE = re.compile(r"[A-Z0-9]{16}|[0-9]{11}")
+# Any of these from asn1crypto means "this part of the structure is malformed".
+ASN1_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
+
+
+@dataclass(frozen=True)
+class Signer:
+    """One signature (or counter-signature) and what its certificate says about the signer.
+
+    ``name`` is the subject common name; ``serial_number`` the subject serialNumber as written
+    (for Italian qualified certificates ``TINIT-<codice fiscale>`` or ``IT:<codice fiscale>``);
+    ``codice_fiscale`` is taken from it only when it has the shape of one. ``issuer`` is the
+    issuer's common name (the whole issuer name when it has none). ``reason`` says, in one
+    line, why the signer is not valid; it is ``None`` when both checks pass.
+    """
+
+    name: str | None
+    codice_fiscale: str | None
+    serial_number: str | None
+    issuer: str | None
+    signing_time: datetime | None
+    digest_algorithm: str
+    signature_valid: bool
+    content_digest_ok: bool
+    reason: str | None
+    counter_signers: tuple[Signer, ...] = ()
+
+    @property
+    def fully_valid(self) -> bool:
+        """This signature, its digest and every counter-signature below it hold."""
+        return (
+            self.signature_valid
+            and self.content_digest_ok
+            and all(c.fully_valid for c in self.counter_signers)
+        )
+
+
+def codice_fiscale_from_serial(serial: str | None) -> str | None:
+    """``TINIT-RSSMRA80A01H501U`` or ``IT:RSSMRA80A01H501U`` → the code; anything else → None."""
+    if not serial:
+        return None
+    value = serial.strip().upper()
+    for prefix in _CF_PREFIXES:
+        if value.startswith(prefix):
+            code = value[len(prefix) :].strip()
+            return code if _CF_RE.fullmatch(code) else None
+    return None
+
+
+def read_signer(
+    info: cms.SignerInfo,
+    message: bytes,
+    certificates: Sequence[x509.Certificate],
+    warnings: list[str],
+    depth: int = 0,
+) -> Signer:
+    """Check ``info`` against ``message`` (the content, or for a counter-signature the
+    signature value it countersigns). Problems land in the result, never in an exception,
+    except for a malformed structure (asn1crypto errors, see :data:`ASN1_ERRORS`)."""
+    digest_name = str(info["digest_algorithm"]["algorithm"].native)
+    cert = _find_certificate(info["sid"], certificates)
+    serial = _name_value(cert.subject, "serial_number") if cert is not None else None
+    name = _name_value(cert.subject, "common_name") if cert is not None else None
+    name = name.strip() if name else None
+    label = name or "firmatario senza certificato"
+    if digest_name in _WEAK_DIGESTS:
+        warnings.append(f"{label}: impronta {digest_name.upper()}, algoritmo debole")
+    attrs = info["signed_attrs"]
+    has_attrs = bool(attrs.contents)
+    digest_ok, digest_reason = _check_digest(info, message, digest_name, has_attrs)
+    if has_attrs:
+        signed_bytes = b"\x31" + der_length(len(attrs.contents)) + attrs.contents
+        if not _in_der_order(attrs):
+            warnings.append(f"{label}: attributi firmati non in ordine DER")
+    else:
+        signed_bytes = message
+    sig_ok, sig_reason = _check_signature(info, cert, signed_bytes, digest_name)
+    if not has_attrs:
+        digest_ok, digest_reason = sig_ok, None
+    counters: tuple[Signer, ...] = ()
+    if depth < 3:
+        signature = bytes(info["signature"].native)
+        counters = tuple(
+            read_signer(c, signature, certificates, warnings, depth + 1)
+            for c in _attribute_values(info["unsigned_attrs"], "counter_signature")
+        )
+    return Signer(
+        name=name,
+        codice_fiscale=codice_fiscale_from_serial(serial),
+        serial_number=serial,
+        issuer=_issuer_label(cert),
+        signing_time=_signing_time(attrs) if has_attrs else None,
+        digest_algorithm=digest_name,
+        signature_valid=sig_ok,
+        content_digest_ok=digest_ok,
+        reason=digest_reason or sig_reason,
+        counter_signers=counters,
+    )
+
+
+def _check_digest(
+    info: cms.SignerInfo, message: bytes, digest_name: str, has_attrs: bool
+) -> tuple[bool, str | None]:
+    if not has_attrs:
+        return False, None  # decided by the signature check
+    algorithm = _HASHES.get(digest_name)
+    if algorithm is None:
+        return False, f"algoritmo di impronta non supportato: {digest_name}"
+    values = _attribute_values(info["signed_attrs"], "message_digest")
+    if not values:
+        return False, "manca l'attributo firmato messageDigest"
+    h = hashes.Hash(algorithm())
+    h.update(message)
+    if bytes(values[0].native) != h.finalize():
+        return False, "impronta del documento diversa da quella firmata: documento alterato"
+    return True, None
+
+
+def _check_signature(
+    info: cms.SignerInfo, cert: x509.Certificate | None, signed: bytes, digest_name: str
+) -> tuple[bool, str | None]:
+    if cert is None:
+        return False, "il certificato del firmatario non è incluso nella busta"
+    try:
+        key = serialization.load_der_public_key(cert.public_key.dump())
+    except (ValueError, UnsupportedAlgorithm):
+        return False, "la chiave pubblica del certificato non è leggibile"
+    signature = bytes(info["signature"].native)
+    algo = info["signature_algorithm"]
+    try:
+        kind = algo.signature_algo
+    except ValueError:
+        kind = str(algo["algorithm"].native)
+    candidates = _hash_candidates(algo, digest_name)
+    if not candidates and kind not in ("ed25519", "ed448"):
+        return False, f"algoritmo di impronta non supportato: {digest_name}"
+    try:
+        for hash_algorithm in candidates or [hashes.SHA256()]:
+            if _verify(key, kind, algo, signature, signed, hash_algorithm):
+                return True, None
+    except _Unsupported as exc:
+        return False, f"algoritmo di firma non supportato: {exc}"
+    return False, "la firma non corrisponde ai dati firmati"
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _verify(
+    key: object,
+    kind: str,
+    algo: cms.SignedDigestAlgorithm,
+    signature: bytes,
+    signed: bytes,
+    hash_algorithm: hashes.HashAlgorithm,
+) -> bool:
+    try:
+        if isinstance(key, rsa.RSAPublicKey) and kind == "rsassa_pss":
+            key.verify(signature, signed, _pss_padding(algo), _pss_hash(algo))
+        elif isinstance(key, rsa.RSAPublicKey) and kind == "rsassa_pkcs1v15":
+            key.verify(signature, signed, padding.PKCS1v15(), hash_algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and kind == "ecdsa":
+            key.verify(signature, signed, ec.ECDSA(hash_algorithm))
+        elif isinstance(key, dsa.DSAPublicKey) and kind == "dsa":
+            key.verify(signature, signed, hash_algorithm)
+        elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey) and kind in (
+            "ed25519",
+            "ed448",
+        ):
+            key.verify(signature, signed)
+        else:
+            raise _Unsupported(f"{kind} con chiave {type(key).__name__}")
+    except InvalidSignature:
+        return False
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise _Unsupported(kind) from exc
+    return True
+
+
+def _hash_candidates(
+    algo: cms.SignedDigestAlgorithm, digest_name: str
+) -> list[hashes.HashAlgorithm]:
+    """The signer's digest algorithm, then the one named by the signature algorithm if different
+    (some signers disagree with themselves; PKCS#1 v1.5 names the hash inside the signature)."""
+    names = [digest_name]
+    with contextlib.suppress(ValueError):
+        names.append(algo.hash_algo)
+    unique = dict.fromkeys(n for n in names if n in _HASHES)
+    return [_HASHES[n]() for n in unique]
+
+
+def _pss_hash(algo: cms.SignedDigestAlgorithm) -> hashes.HashAlgorithm:
+    name = algo["parameters"]["hash_algorithm"]["algorithm"].native
+    if name not in _HASHES:
+        raise _Unsupported(f"RSA-PSS con {name}")
+    return _HASHES[name]()
+
+
+def _pss_padding(algo: cms.SignedDigestAlgorithm) -> padding.PSS:
+    params = algo["parameters"]
+    mgf_name = params["mask_gen_algorithm"]["parameters"]["algorithm"].native
+    if mgf_name not in _HASHES:
+        raise _Unsupported(f"RSA-PSS MGF1 con {mgf_name}")
+    return padding.PSS(
+        mgf=padding.MGF1(_HASHES[mgf_name]()), salt_length=params["salt_length"].native
+    )
+
+
+def _find_certificate(
+    sid: cms.SignerIdentifier, certificates: Sequence[x509.Certificate]
+) -> x509.Certificate | None:
+    if sid.name == "issuer_and_serial_number":
+        issuer = sid.chosen["issuer"]
+        serial = sid.chosen["serial_number"].native
+        for cert in certificates:
+            if cert.serial_number == serial and _same_name(cert.issuer, issuer):
+                return cert
+        return None
+    key_id = bytes(sid.chosen.native)
+    for cert in certificates:
+        if cert.key_identifier == key_id:
+            return cert
+    return None
+
+
+def _same_name(a: x509.Name, b: x509.Name) -> bool:
+    if a.dump() == b.dump():
+        return True
+    try:
+        return bool(a == b)
+    except ASN1_ERRORS:
+        return False
+
+
+def _name_value(name: x509.Name, field: str) -> str | None:
+    """The first value of ``field`` (asn1crypto's name, e.g. ``common_name``) in ``name``."""
+    for rdn in name.chosen:
+        for type_and_value in rdn:
+            if type_and_value["type"].native == field:
+                value = type_and_value["value"].native
+                text = str(value) if value is not None else ""
+                return text if text.strip() else None
+    return None
+
+
+def _issuer_label(cert: x509.Certificate | None) -> str | None:
+    if cert is None:
+        return None
+    label = _name_value(cert.issuer, "common_name") or cert.issuer.human_friendly
+    return label.strip() or None
+
+
+def _signing_time(attrs: cms.CMSAttributes) -> datetime | None:
+    values = _attribute_values(attrs, "signing_time")
+    if not values:
+        return None
+    value = values[0].native
+    return value if isinstance(value, datetime) else None
+
+
+def _attribute_values(attrs: cms.CMSAttributes, kind: str) -> list[Asn1Value]:
+    if not attrs.contents:
+        return []
+    return [v for a in attrs if a["type"].native == kind for v in a["values"]]
+
+
+def _in_der_order(attrs: cms.CMSAttributes) -> bool:
+    encodings = [a.dump() for a in attrs]
+    return encodings == sorted(encodings)
