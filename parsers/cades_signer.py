@@ -43,6 +43,7 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha3_512": hashes.SHA3_512,
 }
 _WEAK_DIGESTS = frozenset({"md5", "sha1"})
+_MAX_COUNTER_DEPTH = 3
 _CF_PREFIXES = ("TINIT-", "IT:")
 _CF_RE = re.compile(r"[A-Z0-9]{16}|[0-9]{11}")
 # Any of these from asn1crypto means "this part of the structure is malformed".
@@ -111,44 +112,57 @@ def read_signer(
     label = name or "firmatario senza certificato"
     if digest_name in _WEAK_DIGESTS:
         warnings.append(f"{label}: impronta {digest_name.upper()}, algoritmo debole")
-    attrs = info["signed_attrs"]
-    has_attrs = bool(attrs.contents)
-    digest_ok, digest_reason = _check_digest(info, message, digest_name, has_attrs)
-    if has_attrs:
-        signed_bytes = b"\x31" + der_length(len(attrs.contents)) + attrs.contents
-        if not _in_der_order(attrs):
-            warnings.append(f"{label}: attributi firmati non in ordine DER")
-    else:
-        signed_bytes = message
-    sig_ok, sig_reason = _check_signature(info, cert, signed_bytes, digest_name)
-    if not has_attrs:
-        digest_ok, digest_reason = sig_ok, None
-    counters: tuple[Signer, ...] = ()
-    if depth < 3:
-        signature = bytes(info["signature"].native)
-        counters = tuple(
-            read_signer(c, signature, certificates, warnings, depth + 1)
-            for c in _attribute_values(info["unsigned_attrs"], "counter_signature")
+    sig_ok, digest_ok, reason = _checks(info, message, cert, digest_name, label, warnings)
+    counters = _attribute_values(info["unsigned_attrs"], "counter_signature")
+    if counters and depth >= _MAX_COUNTER_DEPTH:
+        warnings.append(
+            f"{label}: controfirme annidate oltre {_MAX_COUNTER_DEPTH} livelli ignorate"
         )
+        counters = []
+    signature = bytes(info["signature"].native)
+    attrs = info["signed_attrs"]
     return Signer(
         name=name,
         codice_fiscale=codice_fiscale_from_serial(serial),
         serial_number=serial,
         issuer=_issuer_label(cert),
-        signing_time=_signing_time(attrs) if has_attrs else None,
+        signing_time=_signing_time(attrs) if attrs.contents else None,
         digest_algorithm=digest_name,
         signature_valid=sig_ok,
         content_digest_ok=digest_ok,
-        reason=digest_reason or sig_reason,
-        counter_signers=counters,
+        reason=reason,
+        counter_signers=tuple(
+            read_signer(c, signature, certificates, warnings, depth + 1) for c in counters
+        ),
     )
 
 
+def _checks(
+    info: cms.SignerInfo,
+    message: bytes,
+    cert: x509.Certificate | None,
+    digest_name: str,
+    label: str,
+    warnings: list[str],
+) -> tuple[bool, bool, str | None]:
+    """``(signature_valid, content_digest_ok, reason)`` for one signer."""
+    attrs = info["signed_attrs"]
+    if not attrs.contents:  # the signature covers the content itself
+        sig_ok, sig_reason = _check_signature(info, cert, message, digest_name)
+        return sig_ok, sig_ok, sig_reason
+    digest_ok, digest_reason = _check_digest(info, message, digest_name)
+    signed = b"\x31" + der_length(len(attrs.contents)) + attrs.contents
+    sig_ok, sig_reason = _check_signature(info, cert, signed, digest_name)
+    if not _in_der_order(attrs):
+        warnings.append(f"{label}: attributi firmati non in ordine DER")
+        if not sig_ok:
+            sig_reason = "la firma non corrisponde: attributi firmati non in ordine DER"
+    return sig_ok, digest_ok, digest_reason or sig_reason
+
+
 def _check_digest(
-    info: cms.SignerInfo, message: bytes, digest_name: str, has_attrs: bool
+    info: cms.SignerInfo, message: bytes, digest_name: str
 ) -> tuple[bool, str | None]:
-    if not has_attrs:
-        return False, None  # decided by the signature check
     algorithm = _HASHES.get(digest_name)
     if algorithm is None:
         return False, f"algoritmo di impronta non supportato: {digest_name}"
