@@ -106,6 +106,8 @@ def unwrap(data: bytes, limits: Limits = DEFAULT_LIMITS) -> SignedDocument:
             warnings.append("marca temporale (.tsd) non verificata")
         else:
             layers += 1
+            if layers > limits.max_signed_layers:
+                break
             content = _open_signed(definite.data, signers, warnings)
         inner = _inner_container(content, warnings, layers)
         if inner is None:
