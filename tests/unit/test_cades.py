@@ -6,6 +6,7 @@ import base64
 import hashlib
 import shutil
 import subprocess
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -196,7 +197,7 @@ def test_signed_attributes_out_of_der_order_report_invalid_without_crashing(
 
 
 def test_signature_without_signed_attributes_covers_the_content(alice: SignerKey) -> None:
-    # asn1crypto-free check through the real tool: openssl -noattr signs the content directly.
+    # openssl -noattr signs the content itself (no signed attributes).
     signed = _openssl_sign(alice, XML, "-noattr")
     doc = unwrap(signed)
     (signer,) = doc.signers
@@ -214,28 +215,23 @@ def test_openssl_streamed_ber_is_read(alice: SignerKey) -> None:
 
 
 def _openssl_sign(signer: SignerKey, content: bytes, *extra: str) -> bytes:
+    """Sign with the openssl CLI (tests only), to check against a real CMS producer."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl CLI not installed")
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        (d / "key.pem").write_bytes(
-            signer.private_key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
+        key = signer.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
         )
+        (d / "key.pem").write_bytes(key)
         (d / "cert.pem").write_bytes(signer.certificate.public_bytes(serialization.Encoding.PEM))
         (d / "in.bin").write_bytes(content)
-        subprocess.run(
-            ["openssl", "cms", "-sign", "-binary", "-nodetach", "-outform", "DER", *extra]
-            + ["-signer", str(d / "cert.pem"), "-inkey", str(d / "key.pem")]
-            + ["-in", str(d / "in.bin"), "-out", str(d / "out.p7m")],
-            check=True,
-            capture_output=True,
-        )
+        command = ["openssl", "cms", "-sign", "-binary", "-nodetach", "-outform", "DER", *extra]
+        command += ["-signer", str(d / "cert.pem"), "-inkey", str(d / "key.pem")]
+        command += ["-in", str(d / "in.bin"), "-out", str(d / "out.p7m")]
+        subprocess.run(command, check=True, capture_output=True)
         return (d / "out.p7m").read_bytes()
 
 
