@@ -1,0 +1,80 @@
+"""Engines and sessions for the two supported databases.
+
+* SQLite (the embedded default): the parent directory is created; every connection gets WAL
+  journalling, ``foreign_keys=ON``, a busy timeout and ``synchronous=FULL``. SQLAlchemy, not the
+  ``sqlite3`` module, opens transactions, with ``BEGIN IMMEDIATE``: SAVEPOINTs then work, DDL is
+  transactional, and a transaction that reads and then writes cannot fail half-way with "database
+  is locked" because another writer slipped in between (writers queue on the busy timeout instead).
+* PostgreSQL (production) through psycopg2 (a bare ``postgresql://`` URL means psycopg2, as in
+  SQLAlchemy 2.0; an explicit ``postgresql+DRIVER://`` is respected), with ``pool_pre_ping`` so a restarted server costs a
+  reconnection, not an error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.errors import DatabaseUnavailable
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
+    """An engine for ``url`` (``sqlite:///PATH`` or ``postgresql://...``), set up as above."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseUnavailable(f"URL del database non valido: {exc}") from exc
+    backend = parsed.get_backend_name()
+    try:
+        if backend == "sqlite":
+            return _sqlite_engine(parsed, echo)
+        if backend == "postgresql":
+            if parsed.drivername == "postgresql":  # SQLAlchemy 2.1 would pick psycopg 3
+                parsed = parsed.set(drivername="postgresql+psycopg2")
+            return create_engine(parsed, pool_pre_ping=True, echo=echo)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise DatabaseUnavailable(f"driver del database non installato: {exc}") from exc
+    raise DatabaseUnavailable(f"database non supportato: {backend} (ammessi: sqlite, postgresql)")
+
+
+def _sqlite_engine(url: URL, echo: bool) -> Engine:
+    database = url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        try:
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+        except OSError as exc:
+            raise DatabaseUnavailable(
+                f"impossibile creare la cartella del database {database}: {exc}") from exc
+    engine = create_engine(url, echo=echo)
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_immediate)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy emit BEGIN itself (see the module docstring).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions bound to ``engine``. Objects stay readable after commit (no expiry on commit)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
