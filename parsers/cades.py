@@ -237,7 +237,7 @@ def _b64decode(text: bytes) -> bytes:
 
 def _decode_head(head: bytes) -> bytes:
     """Decode the start of PEM or base64 text (for the cheap check); b"" when it is neither."""
-    text = head.strip()
+    text = head.strip().removeprefix(b"\xef\xbb\xbf").strip()
     if text.startswith(b"-----BEGIN"):
         text = b"".join(line.strip() for line in text.splitlines()[1:] if b":" not in line)
         text = text.split(b"-----", 1)[0]

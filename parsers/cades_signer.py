@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 
 from asn1crypto import cms, x509
 from asn1crypto.core import Asn1Value
@@ -28,20 +29,22 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, p
 
 from parsers.cades_ber import der_length
 
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "md5": hashes.MD5,
-    "sha1": hashes.SHA1,
-    "sha224": hashes.SHA224,
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-    "sha512_224": hashes.SHA512_224,
-    "sha512_256": hashes.SHA512_256,
-    "sha3_224": hashes.SHA3_224,
-    "sha3_256": hashes.SHA3_256,
-    "sha3_384": hashes.SHA3_384,
-    "sha3_512": hashes.SHA3_512,
-}
+_HASHES: Mapping[str, type[hashes.HashAlgorithm]] = MappingProxyType(
+    {
+        "md5": hashes.MD5,
+        "sha1": hashes.SHA1,
+        "sha224": hashes.SHA224,
+        "sha256": hashes.SHA256,
+        "sha384": hashes.SHA384,
+        "sha512": hashes.SHA512,
+        "sha512_224": hashes.SHA512_224,
+        "sha512_256": hashes.SHA512_256,
+        "sha3_224": hashes.SHA3_224,
+        "sha3_256": hashes.SHA3_256,
+        "sha3_384": hashes.SHA3_384,
+        "sha3_512": hashes.SHA3_512,
+    }
+)
 _WEAK_DIGESTS = frozenset({"md5", "sha1"})
 _MAX_COUNTER_DEPTH = 3
 _CF_PREFIXES = ("TINIT-", "IT:")

@@ -121,6 +121,7 @@ def test_base64_of_base64_with_crlf(alice: SignerKey) -> None:
 def test_pem_with_bom_and_blank_lines(alice: SignerKey) -> None:
     pem = b"\xef\xbb\xbf\r\n" + sign(XML, [alice], encoding="pem").replace(b"\n", b"\r\n")
     assert unwrap(pem).content == XML
+    assert is_signed_container(pem)
 
 
 @pytest.mark.parametrize("digest", ["md5", "sha1", "sha256", "sha512"])
