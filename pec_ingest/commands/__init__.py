@@ -1,0 +1,1 @@
+"""Sub-commands of ``pec-ingest``; each module has ``add_parser(subparsers)``."""

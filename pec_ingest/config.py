@@ -1,0 +1,263 @@
+"""Configuration: one TOML file read into frozen dataclasses.
+
+Where it comes from: ``--config PATH``, else ``$PEC_INGEST_CONFIG``, else the embedded defaults
+(SQLite and the archive in the state directory). ``$PEC_INGEST_DATABASE_URL`` overrides
+``[database] url``. Unknown keys are errors (typos), and every problem is reported at once in
+a :class:`~pec_ingest.errors.ConfigError`. Every key is documented in ``config.example.toml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from parsers.limits import Limits
+from parsers.vocabulary import DEFAULT_VOCABULARY, Vocabulary
+from pec_ingest.errors import ConfigError
+
+ENV_CONFIG = "PEC_INGEST_CONFIG"
+ENV_DATABASE_URL = "PEC_INGEST_DATABASE_URL"
+
+
+def default_state_dir() -> Path:
+    """systemd's StateDirectory, else the XDG state folder of the user."""
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "pec-ingest"
+
+
+@dataclass(frozen=True)
+class StateSection:
+    dir: Path = field(default_factory=default_state_dir)
+
+
+@dataclass(frozen=True)
+class DatabaseSection:
+    url: str = ""  # empty: sqlite in the state directory
+
+
+@dataclass(frozen=True)
+class ProcedureSection:
+    code: str = "PDZ2019"
+    name: str = "Piano Sociale di Zona 2018/2020 - Distretto 4: co-programmazione dei Tavoli d'area"
+    address: str = "comune.cernuscosulnaviglio@pec.regione.lombardia.it"
+    timezone: str = "Europe/Rome"
+    deadline: datetime | date = date(2019, 9, 9)
+    closing: datetime | date | None = None
+
+
+@dataclass(frozen=True)
+class RelevanceSection:
+    subject_keywords: tuple[str, ...] = (
+        "allegato 1", "allegato1", "manifestazione di interesse", "manifestazione d'interesse",
+        "piano di zona", "piano sociale di zona", "tavoli", "tavolo", "co-programmazione",
+        "coprogrammazione", "adesione")
+    filename_keywords: tuple[str, ...] = (
+        "allegato", "all1", "all_1", "modulo", "adesione", "manifestazione", "domanda", "pdz")
+    min_form_relevance: int = 3
+
+
+@dataclass(frozen=True)
+class ReviewSection:
+    require_signature_or_id_document: bool = True
+    id_document_keywords: tuple[str, ...] = (
+        "documento", "identit", "carta", "c.i.", "ci_", "patente", "passaporto", "doc_id", "cie")
+
+
+@dataclass(frozen=True)
+class ParserSection:
+    timeout_seconds: float = 30.0
+    memory_limit_mb: int = 768
+    max_attachment_mb: int = 50
+    max_pages: int = 30
+    max_failures: int = 3
+
+
+@dataclass(frozen=True)
+class Config:
+    state: StateSection = field(default_factory=StateSection)
+    database: DatabaseSection = field(default_factory=DatabaseSection)
+    procedure: ProcedureSection = field(default_factory=ProcedureSection)
+    relevance: RelevanceSection = field(default_factory=RelevanceSection)
+    review: ReviewSection = field(default_factory=ReviewSection)
+    parser: ParserSection = field(default_factory=ParserSection)
+    vocabulary: Vocabulary = DEFAULT_VOCABULARY
+    source: Path | None = None
+
+    @property
+    def database_url(self) -> str:
+        override = os.environ.get(ENV_DATABASE_URL)
+        if override:
+            return override
+        return self.database.url or f"sqlite:///{self.state.dir / 'pec-ingest.db'}"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.state.dir / "archive"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.procedure.timezone)
+
+    @property
+    def deadline(self) -> datetime:
+        return _end_of(self.procedure.deadline, self.zone)
+
+    @property
+    def closing(self) -> datetime | None:
+        c = self.procedure.closing
+        return None if c is None else _end_of(c, self.zone)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_input_bytes=self.parser.max_attachment_mb * 1024 * 1024,
+                      max_pages=self.parser.max_pages)
+
+
+def _end_of(value: datetime | date, zone: ZoneInfo) -> datetime:
+    """A bare date means the whole day, local time; a naive datetime is local time."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=zone)
+    return datetime.combine(value, time(23, 59, 59, 999999), tzinfo=zone)
+
+
+SECTIONS: dict[str, type] = {
+    "state": StateSection,
+    "database": DatabaseSection,
+    "procedure": ProcedureSection,
+    "relevance": RelevanceSection,
+    "review": ReviewSection,
+    "parser": ParserSection,
+}
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read the configuration named by ``path`` or ``$PEC_INGEST_CONFIG``, or the defaults."""
+    chosen = path if path is not None else os.environ.get(ENV_CONFIG) or None
+    if chosen is None:
+        return Config()
+    p = Path(chosen)
+    try:
+        with p.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: file non trovato") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: impossibile leggere il file ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: TOML non valido: {exc}") from exc
+    return parse_config(data, source=p)
+
+
+def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
+    """Build a Config from parsed TOML, reporting every problem at once."""
+    problems: list[str] = []
+    built: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in SECTIONS:
+            built[key] = build_section(SECTIONS[key], value, key, problems)
+        elif key == "vocabulary":
+            built[key] = _vocabulary(value, problems)
+        else:
+            problems.append(f"[{key}]: sezione sconosciuta (ammesse: "
+                            f"{', '.join([*SECTIONS, 'vocabulary'])})")
+    config = Config(**{k: v for k, v in built.items() if v is not None}, source=source)
+    _check(config, problems)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def build_section(cls: type, value: Any, where: str, problems: list[str]) -> Any:
+    """Instantiate the dataclass ``cls`` from a TOML table, type-checking every key."""
+    if not isinstance(value, Mapping):
+        problems.append(f"{where}: deve essere una tabella")
+        return None
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, raw in value.items():
+        if key not in names:
+            problems.append(f"{where}.{key}: chiave sconosciuta (ammesse: {', '.join(sorted(names))})")
+            continue
+        ok, converted = _convert(raw, hints[key])
+        if ok:
+            kwargs[key] = converted
+        else:
+            problems.append(f"{where}.{key}: valore {raw!r} non valido, atteso {_describe(hints[key])}")
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+
+
+def _convert(raw: Any, hint: Any) -> tuple[bool, Any]:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(hint):
+            if option is type(None):
+                continue
+            ok, value = _convert(raw, option)
+            if ok:
+                return True, value
+        return False, None
+    if origin is tuple:
+        inner = typing.get_args(hint)[0]
+        if not isinstance(raw, list):
+            return False, None
+        items = [_convert(x, inner) for x in raw]
+        return all(ok for ok, _ in items), tuple(v for _, v in items)
+    if hint is Path:
+        return isinstance(raw, str) and bool(raw), Path(raw) if isinstance(raw, str) else None
+    if hint is float:
+        return isinstance(raw, int | float) and not isinstance(raw, bool), float(raw) if isinstance(
+            raw, int | float) else None
+    if hint is int:
+        return isinstance(raw, int) and not isinstance(raw, bool), raw
+    if hint is date:
+        return isinstance(raw, date) and not isinstance(raw, datetime), raw
+    return isinstance(raw, hint), raw
+
+
+def _describe(hint: Any) -> str:
+    names = {str: "testo", int: "numero intero", float: "numero", bool: "true/false",
+             Path: "percorso", date: "data (AAAA-MM-GG)", datetime: "data e ora"}
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " o ".join(_describe(a) for a in typing.get_args(hint) if a is not type(None))
+    if typing.get_origin(hint) is tuple:
+        return f"lista di {_describe(typing.get_args(hint)[0])}"
+    return names.get(hint, str(hint))
+
+
+def _vocabulary(value: Any, problems: list[str]) -> Vocabulary | None:
+    if not isinstance(value, Mapping):
+        problems.append("vocabulary: deve essere una tabella")
+        return None
+    try:
+        return DEFAULT_VOCABULARY.extended(value)
+    except (ValueError, TypeError) as exc:
+        problems.append(f"vocabulary: {exc}")
+        return None
+
+
+def _check(config: Config, problems: list[str]) -> None:
+    try:
+        ZoneInfo(config.procedure.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"procedure.timezone: fuso orario sconosciuto {config.procedure.timezone!r}")
+        return
+    if config.closing is not None and config.closing < config.deadline:
+        problems.append("procedure.closing: la chiusura precede la scadenza (deadline)")
+    if config.parser.timeout_seconds <= 0 or config.parser.memory_limit_mb < 64:
+        problems.append("parser: timeout_seconds deve essere > 0 e memory_limit_mb almeno 64")

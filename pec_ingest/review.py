@@ -1,0 +1,119 @@
+"""Why a submission needs a person, in words staff can act on.
+
+Pure decisions over the parser's output and the envelope; the pipeline stores them as
+review reasons. Each reason is ``(code, detail)``: the code is stable (filters, views),
+the detail is Italian and says what to check or do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from parsers.envelope import Attachment, PecMessage
+from pec_ingest.config import Config
+from pec_ingest.isolation import IsolatedResult
+from pec_ingest.relevance import find_keyword
+
+REQUIRED = ("denominazione", "codice_fiscale", "legale_rappresentante")
+FIELD_NAMES = {
+    "denominazione": "denominazione", "natura_giuridica": "natura giuridica",
+    "codice_fiscale": "codice fiscale dell'ente", "partita_iva": "partita IVA",
+    "sede_legale": "sede legale", "comune": "comune", "legale_rappresentante":
+    "legale rappresentante", "referente": "referente", "email": "e-mail", "pec": "PEC",
+    "telefono": "telefono",
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    detail: str
+
+
+def parse_failure_reasons(result: IsolatedResult | None, filename: str | None) -> list[Reason]:
+    """Reasons when no form could be read."""
+    name = filename or "allegato"
+    if result is None:
+        return [Reason("unreadable", "nessun allegato PDF o DOCX leggibile: aprire il messaggio "
+                                     "originale e inserire i dati a mano")]
+    if result.outcome == "timeout":
+        return [Reason("parser_timeout", f"{name}: {result.error}; il documento va aperto e "
+                                         "verificato a mano")]
+    if result.outcome in ("memory", "crashed"):
+        return [Reason("parser_failed", f"{name}: {result.error}")]
+    return [Reason("unreadable", f"{name}: {result.error or 'documento non leggibile'}")]
+
+
+def form_reasons(form: Mapping[str, Any]) -> list[Reason]:
+    """Reasons that come from the parsed form itself (status, missing or invalid fields)."""
+    fields = form["fields"]
+    status = form["status"]
+    warnings = form.get("warnings") or []
+    if status == "needs_review":
+        why = "; ".join(warnings[:3]) or "il documento non è leggibile in modo affidabile"
+        return [Reason("unreadable", f"documento da verificare a mano: {why}")]
+    if status != "incomplete":
+        return []
+    missing = [FIELD_NAMES[f] for f in REQUIRED if not fields.get(f)]
+    if not form.get("tavoli"):
+        missing.append("scelta di almeno un tavolo")
+    if not (fields.get("email") or fields.get("pec")):
+        missing.append("un indirizzo e-mail o PEC")
+    detail = ("mancano o non sono validi: " + ", ".join(missing)) if missing else (
+        "dati incompleti: " + "; ".join(warnings[:3]))
+    return [Reason("missing_field", detail + ". Chiedere all'ente di inviare una nuova PEC "
+                                           "con il modulo completo.")]
+
+
+def contradiction_reasons(form: Mapping[str, Any], message: PecMessage) -> list[Reason]:
+    """The declared data disagrees with what the PEC certifies."""
+    out: list[Reason] = []
+    declared = (form["fields"].get("pec") or "").casefold()
+    sender = (message.sender or "").casefold()
+    if declared and sender and declared != sender:
+        out.append(Reason("pec_mismatch", f"la PEC dichiarata nel modulo ({declared}) è diversa "
+                                          f"dal mittente certificato ({sender}); la ricevuta va "
+                                          "al mittente certificato"))
+    signature = form.get("signature")
+    representative_cf = (form.get("extra") or {}).get("rappresentante_codice_fiscale")
+    if signature and representative_cf:
+        codes = {s.get("codice_fiscale") for s in signature.get("signers", [])} - {None}
+        if codes and representative_cf not in codes:
+            out.append(Reason("signer_mismatch", "il documento è firmato da "
+                              f"{', '.join(sorted(codes))}, non dal legale rappresentante "
+                              f"({representative_cf})"))
+    if signature and not signature.get("valid"):
+        out.append(Reason("invalid_signature", "la firma digitale del modulo non risulta "
+                                               "valida: verificare il file firmato"))
+    return out
+
+
+def signature_reasons(form: Mapping[str, Any] | None, form_attachment: Attachment | None,
+                      attachments: Sequence[Attachment], config: Config) -> list[Reason]:
+    """Unsigned form without an identity document (configurable)."""
+    if not config.review.require_signature_or_id_document:
+        return []
+    if form is not None and form.get("signature"):
+        return []
+    others = [a for a in attachments if a is not form_attachment]
+    if any(find_keyword(a.filename, config.review.id_document_keywords) for a in others):
+        return []
+    return [Reason("unsigned_no_id", "modulo non firmato digitalmente e senza documento di "
+                                     "identità allegato: chiedere il documento o la firma")]
+
+
+def message_reasons(message: PecMessage) -> list[Reason]:
+    out = []
+    if message.kind == "anomalia" or message.kind == "not-pec":
+        out.append(Reason("not_certified", "il messaggio non è una PEC certificata dal gestore "
+                                           "(anomalia o posta ordinaria): data e mittente non "
+                                           "hanno valore legale"))
+    if message.signature.present and message.signature.valid is False:
+        out.append(Reason("envelope_signature", "la firma del gestore PEC sulla busta non è "
+                                                "valida: il messaggio potrebbe essere alterato"))
+    if message.daticert is None or message.daticert.data is None:
+        out.append(Reason("no_legal_time", "manca la data legale (daticert.xml): verificare "
+                                           "la data di ricezione"))
+    return out

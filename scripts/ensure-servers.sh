@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Make the real servers the tests use available on this machine. Idempotent.
+# - PostgreSQL on 127.0.0.1:5432: started if installed but stopped.
+# - Document tools for fixtures are Python packages (reportlab, python-docx): nothing to do.
+set -uo pipefail
+
+pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+
+if ! pg_up; then
+    if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+        for v in $(ls /etc/postgresql); do
+            pg_ctlcluster --skip-systemctl-redirect "$v" main start || true
+        done
+        for _ in $(seq 1 30); do pg_up && break; sleep 1; done
+    fi
+fi
+if pg_up; then echo "PostgreSQL: up on 127.0.0.1:5432"; else echo "PostgreSQL: NOT available"; fi
+exit 0
