@@ -28,7 +28,6 @@ MESSAGE_KINDS = (
     "not-pec",
 )
 RECEIPT_KINDS = MESSAGE_KINDS[2:9]
-MESSAGE_SOURCES = ("imap", "file", "maildir", "demo")
 OUTCOMES = (
     "submission", "ignored", "receipt", "anomaly", "unreadable", "timeout", "failed",
     "quarantined", "duplicate",
@@ -41,7 +40,7 @@ REVIEW_CODES = (
     "missing_field", "invalid_field", "unreadable", "scan", "unsigned_no_id", "pec_mismatch",
     "signer_mismatch", "signature_invalid", "parser_timeout", "parser_failed", "ack_failed",
     "late", "out_of_procedure", "contradiction", "unsupported_format", "no_form",
-    "organisation_merged", "quarantined", "other",
+    "organisation_conflict", "quarantined", "other",
 )
 ACK_STATUSES = ("pending", "sending", "sent", "accepted", "delivered", "failed")
 CANONICAL_FIELDS = (

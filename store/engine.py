@@ -6,8 +6,8 @@
   transactional, and a transaction that reads and then writes cannot fail half-way with "database
   is locked" because another writer slipped in between (writers queue on the busy timeout instead).
 * PostgreSQL (production) through psycopg2 (a bare ``postgresql://`` URL means psycopg2, as in
-  SQLAlchemy 2.0; an explicit ``postgresql+DRIVER://`` is respected), with ``pool_pre_ping`` so a restarted server costs a
-  reconnection, not an error.
+  SQLAlchemy 2.0; an explicit ``postgresql+DRIVER://`` is respected), with ``pool_pre_ping`` so
+  a restarted server costs a reconnection, not an error.
 """
 
 from __future__ import annotations

@@ -1,0 +1,136 @@
+"""Messages and their attachments: record what arrived, find it again, record what became of it.
+
+Every function takes a Session, flushes, and never commits: the pipeline owns the transaction
+(one per message). The same message can never be recorded twice; the schema enforces it (UNIQUE
+sha256, partial UNIQUE identificativo, UNIQUE IMAP coordinates) and :func:`add_message` turns the
+database's refusal into :class:`~store.errors.DuplicateMessage` inside a SAVEPOINT, so the
+caller's transaction stays usable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from store.base import ATTACHMENT_ROLES, MESSAGE_KINDS, OUTCOMES, PARSE_STATUSES
+from store.errors import DuplicateMessage, InvalidRecord
+from store.model import Attachment, Message
+
+
+def find_message(session: Session, *, sha256: str | None = None,
+                 identificativo: str | None = None) -> Message | None:
+    """The message with these bytes or this PEC identificativo (either matches), or None."""
+    if sha256 is None and identificativo is None:
+        raise ValueError("find_message: indicare sha256 o identificativo")
+    conditions = []
+    if sha256 is not None:
+        conditions.append(Message.sha256 == sha256)
+    if identificativo is not None:
+        conditions.append(Message.identificativo == identificativo)
+    rows = session.scalars(select(Message).where(or_(*conditions)).order_by(Message.id)).all()
+    by_sha = [m for m in rows if m.sha256 == sha256]
+    found = by_sha or list(rows)
+    return found[0] if found else None
+
+
+def find_message_at(session: Session, *, mailbox: str, folder: str, uidvalidity: int,
+                    uid: int) -> Message | None:
+    """The message recorded at these IMAP coordinates, or None."""
+    return session.scalars(select(Message).where(
+        Message.mailbox == mailbox, Message.folder == folder,
+        Message.uidvalidity == uidvalidity, Message.uid == uid)).one_or_none()
+
+
+def add_message(
+    session: Session, *, sha256: str, size: int, archive_path: str, source: str, kind: str,
+    outcome: str, reason: str | None = None, mailbox: str | None = None,
+    folder: str | None = None, uidvalidity: int | None = None, uid: int | None = None,
+    identificativo: str | None = None, message_id_header: str | None = None,
+    riferimento_message_id: str | None = None, sender: str | None = None,
+    subject: str | None = None, legal_time: datetime | None = None,
+    signature_present: bool = False, signature_valid: bool | None = None,
+    warnings: Sequence[str] = (), failure_count: int = 0,
+) -> Message:
+    """Record a message; raise :class:`DuplicateMessage` if it is already there."""
+    _check_vocabulary("kind", kind, MESSAGE_KINDS)
+    _check_vocabulary("outcome", outcome, OUTCOMES)
+    message = Message(
+        sha256=sha256, size=size, archive_path=archive_path, source=source, kind=kind,
+        outcome=outcome, reason=reason, mailbox=mailbox, folder=folder,
+        uidvalidity=uidvalidity, uid=uid, identificativo=identificativo,
+        message_id_header=message_id_header, riferimento_message_id=riferimento_message_id,
+        sender=sender, subject=subject, legal_time=legal_time,
+        signature_present=signature_present, signature_valid=signature_valid,
+        warnings=list(warnings), failure_count=failure_count)
+    try:
+        with session.begin_nested():
+            session.add(message)
+    except IntegrityError as exc:
+        raise _explain_refusal(session, message, exc) from exc
+    return message
+
+
+def _explain_refusal(session: Session, message: Message, exc: IntegrityError) -> Exception:
+    """Which uniqueness rule refused ``message`` (the savepoint is already rolled back)."""
+    if (same := find_message(session, sha256=message.sha256)) is not None:
+        return DuplicateMessage(same.id, "sha256", message.sha256)
+    if message.identificativo is not None:
+        same = find_message(session, identificativo=message.identificativo)
+        if same is not None:
+            return DuplicateMessage(same.id, "identificativo", message.identificativo)
+    if None not in (message.mailbox, message.folder, message.uidvalidity, message.uid):
+        same = find_message_at(session, mailbox=message.mailbox or "",
+                               folder=message.folder or "",
+                               uidvalidity=message.uidvalidity or 0, uid=message.uid or 0)
+        if same is not None:
+            return DuplicateMessage(same.id, "uid", (message.mailbox, message.folder,
+                                                     message.uidvalidity, message.uid))
+    return InvalidRecord(f"messaggio rifiutato dal database: {exc.orig}")
+
+
+def set_outcome(session: Session, message: Message, outcome: str,
+                reason: str | None = None) -> Message:
+    """Record what became of ``message`` (``reason`` in Italian, for staff)."""
+    _check_vocabulary("outcome", outcome, OUTCOMES)
+    message.outcome = outcome
+    message.reason = reason
+    session.flush()
+    return message
+
+
+def record_failure(session: Session, message: Message, reason: str, *,
+                   quarantine_after: int) -> Message:
+    """Count one more processing failure; after ``quarantine_after`` the message is set aside."""
+    message.failure_count = (message.failure_count or 0) + 1
+    outcome = "quarantined" if message.failure_count >= quarantine_after else "failed"
+    return set_outcome(session, message, outcome, reason)
+
+
+def add_attachment(
+    session: Session, message: Message, *, path: str, size: int, sha256: str,
+    filename: str | None = None, content_type: str | None = None, format: str | None = None,
+    signed: bool = False, signature_valid: bool | None = None,
+    signers: Sequence[Mapping[str, Any]] = (), role: str = "other",
+    parse_status: str = "not_attempted", parse_error: str | None = None,
+) -> Attachment:
+    """Record one file of ``message``; ``signers`` as ``[{"name": ..., "codice_fiscale": ...}]``."""
+    _check_vocabulary("role", role, ATTACHMENT_ROLES)
+    _check_vocabulary("parse_status", parse_status, PARSE_STATUSES)
+    attachment = Attachment(
+        message=message, path=path, size=size, sha256=sha256, filename=filename,
+        content_type=content_type, format=format, signed=signed,
+        signature_valid=signature_valid, signers=[dict(s) for s in signers], role=role,
+        parse_status=parse_status, parse_error=parse_error)
+    session.add(attachment)
+    session.flush()
+    return attachment
+
+
+def _check_vocabulary(name: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise InvalidRecord(f"{name} {value!r} non ammesso (ammessi: {', '.join(allowed)})")

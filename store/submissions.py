@@ -1,0 +1,217 @@
+"""Organisations and their submissions: versions, supersession, registration numbers.
+
+Identity of an organisation:
+
+* by its codice fiscale when the form gives one (one organisation per code, UNIQUE);
+* otherwise by the certified sender address (``sender_key``, lower case): a *provisional*
+  organisation, so that repeated code-less forms from one address stay together;
+* when a code arrives from an address that so far had only a provisional organisation, and no
+  organisation has that code yet, the provisional one is **adopted**: it gets the code, keeps its
+  history and its sender_key (later code-less forms from that address still land there). If the
+  code already belongs to another organisation, nothing is merged automatically: the code wins,
+  and the pipeline may flag ``organisation_conflict`` for staff (see
+  :func:`provisional_organisation`). A shared address (a consultant sending for several bodies)
+  can therefore attach a code-less form to the wrong body; such a form is incomplete anyway
+  and goes to review.
+
+Every submission is kept. The newest by legal receipt time is the current one (partial UNIQUE
+index: one current per organisation); a message that arrives late in the mailbox but bears an
+older legal time is stored as a superseded version straight away. Versions count in order of
+recording. Each version gets its own registration number, ``<PROCEDURE>-<NNNN>``, from a counter
+row updated (and so locked, on PostgreSQL) inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from store.base import CANONICAL_FIELDS, REVIEW_STATES, SUBMISSION_STATUSES, TAVOLI
+from store.errors import InvalidRecord
+from store.model import (
+    Attachment,
+    Message,
+    Organisation,
+    ProcedureCounter,
+    Submission,
+    SubmissionTavolo,
+)
+
+
+def normalise_sender(sender: str | None) -> str | None:
+    """The sender key: the certified address, trimmed, lower case; blank becomes None."""
+    key = (sender or "").strip().strip("<>").strip().lower()
+    return key or None
+
+
+def provisional_organisation(session: Session, sender: str | None) -> Organisation | None:
+    """The organisation known only by this sender address (no codice fiscale), if any."""
+    key = normalise_sender(sender)
+    if key is None:
+        return None
+    return session.scalars(select(Organisation).where(
+        Organisation.sender_key == key, Organisation.codice_fiscale.is_(None))).one_or_none()
+
+
+def get_or_create_organisation(session: Session, codice_fiscale: str | None,
+                               sender: str | None, denominazione: str | None) -> Organisation:
+    """The organisation for this code (or, without a code, this sender), created if new."""
+    code = (codice_fiscale or "").strip().upper() or None
+    key = normalise_sender(sender)
+    if code is None and key is None:
+        raise InvalidRecord("organizzazione senza codice fiscale né mittente certificato")
+    organisation = _by_code(session, code) if code else _by_sender(session, key)
+    if organisation is None and code is not None:
+        organisation = _adopt(session, code, key)
+    if organisation is None:
+        organisation = _create(session, code, None if code else key)
+    if denominazione:
+        organisation.denominazione = denominazione
+    session.flush()
+    return organisation
+
+
+def _by_code(session: Session, code: str) -> Organisation | None:
+    return session.scalars(
+        select(Organisation).where(Organisation.codice_fiscale == code)).one_or_none()
+
+
+def _by_sender(session: Session, key: str | None) -> Organisation | None:
+    return session.scalars(
+        select(Organisation).where(Organisation.sender_key == key)).one_or_none()
+
+
+def _adopt(session: Session, code: str, key: str | None) -> Organisation | None:
+    """Give ``code`` to the provisional organisation of ``key``, if there is one to give it to."""
+    provisional = provisional_organisation(session, key)
+    if provisional is None:
+        return None
+    try:
+        with session.begin_nested():
+            done = session.execute(
+                update(Organisation)
+                .where(Organisation.id == provisional.id, Organisation.codice_fiscale.is_(None))
+                .values(codice_fiscale=code)
+                .execution_options(synchronize_session="fetch"))
+    except IntegrityError:  # the code was given to another organisation meanwhile
+        return _by_code(session, code)
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        return _by_code(session, code)
+    session.refresh(provisional)
+    return provisional
+
+
+def _create(session: Session, code: str | None, key: str | None) -> Organisation:
+    """Insert a new organisation; if a concurrent transaction won the race, return its row."""
+    organisation = Organisation(codice_fiscale=code, sender_key=key)
+    try:
+        with session.begin_nested():
+            session.add(organisation)
+    except IntegrityError:
+        existing = _by_code(session, code) if code else _by_sender(session, key)
+        if existing is None:
+            raise
+        return existing
+    return organisation
+
+
+def next_registration(session: Session, procedure: str) -> tuple[int, str]:
+    """The next registration number of ``procedure``: ``(7, "PDZ2019-0007")``.
+
+    The counter row is created if missing (INSERT ... ON CONFLICT DO NOTHING), then incremented
+    with UPDATE ... RETURNING, which keeps it locked on PostgreSQL until the caller's transaction
+    ends: concurrent transactions queue, none reuses or skips a number. On SQLite the whole
+    database is written by one transaction at a time (``BEGIN IMMEDIATE``, see ``engine.py``).
+    """
+    table = cast(Table, ProcedureCounter.__table__)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(table).values(procedure=procedure, last_number=0)
+                    .on_conflict_do_nothing(index_elements=["procedure"]))
+    number = session.execute(
+        update(table).where(table.c.procedure == procedure)
+        .values(last_number=table.c.last_number + 1)
+        .returning(table.c.last_number)).scalar_one()
+    return int(number), f"{procedure}-{int(number):04d}"
+
+
+def add_submission(
+    session: Session, organisation: Organisation, message: Message, *, procedure: str,
+    fields: Mapping[str, str | None], tavoli: Sequence[tuple[str, int | None]],
+    received_at: datetime, late: bool, out_of_procedure: bool, status: str,
+    warnings: Sequence[str], parsed: Mapping[str, Any], attachment: Attachment | None = None,
+    review_state: str | None = None,
+) -> Submission:
+    """Record a new version for ``organisation``; the newest by ``received_at`` is current.
+
+    ``review_state`` defaults to ``pending`` unless ``status`` is ``complete``.
+    """
+    _validate(fields, tavoli, status, review_state, received_at)
+    _lock(session, organisation)
+    version = 1 + (session.scalar(select(func.max(Submission.version)).where(
+        Submission.organisation_id == organisation.id)) or 0)
+    seq, number = next_registration(session, procedure)
+    submission = Submission(
+        organisation=organisation, message=message, attachment=attachment, version=version,
+        procedure=procedure, registration_seq=seq, registration_number=number,
+        received_at=received_at, late=late, out_of_procedure=out_of_procedure, status=status,
+        review_state=review_state or ("none" if status == "complete" else "pending"),
+        parser_warnings=list(warnings), parsed=dict(parsed),
+        tavoli=[SubmissionTavolo(code=code, rank=rank) for code, rank in tavoli],
+        **{name: fields.get(name) for name in CANONICAL_FIELDS})
+    _make_current(session, organisation, submission)
+    return submission
+
+
+def _validate(fields: Mapping[str, str | None], tavoli: Sequence[tuple[str, int | None]],
+              status: str, review_state: str | None, received_at: datetime) -> None:
+    problems = [f"campo sconosciuto {name!r}" for name in fields if name not in CANONICAL_FIELDS]
+    codes = [code for code, _ in tavoli]
+    problems += [f"tavolo sconosciuto {code!r}" for code in codes if code not in TAVOLI]
+    if len(set(codes)) != len(codes):
+        problems.append("tavolo ripetuto")
+    problems += [f"rango non valido {rank!r}" for _, rank in tavoli
+                 if rank is not None and rank < 1]
+    if status not in SUBMISSION_STATUSES:
+        problems.append(f"stato {status!r} non ammesso")
+    if review_state is not None and review_state not in REVIEW_STATES:
+        problems.append(f"stato di revisione {review_state!r} non ammesso")
+    if received_at.utcoffset() is None:
+        problems.append("data di ricezione senza fuso orario")
+    if problems:
+        raise InvalidRecord("domanda non registrabile: " + "; ".join(problems))
+
+
+def _lock(session: Session, organisation: Organisation) -> None:
+    """Serialise versions of one organisation (row lock on PostgreSQL; no-op on SQLite)."""
+    session.flush()
+    session.execute(select(Organisation.id).where(Organisation.id == organisation.id)
+                    .with_for_update())
+
+
+def _make_current(session: Session, organisation: Organisation, new: Submission) -> None:
+    current = session.scalars(
+        select(Submission).where(Submission.organisation_id == organisation.id,
+                                 Submission.is_current.is_(True))
+        .execution_options(populate_existing=True)).one_or_none()
+    if current is not None and new.received_at < current.received_at:
+        new.is_current = False
+        new.superseded_by = current
+        session.add(new)
+        session.flush()
+        return
+    if current is not None:
+        current.is_current = False
+        session.flush()  # the partial UNIQUE index allows one current row at a time
+    new.is_current = True
+    session.add(new)
+    session.flush()
+    if current is not None:
+        current.superseded_by = new
+        session.flush()
