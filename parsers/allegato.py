@@ -1,0 +1,134 @@
+"""The Allegato 1 field extractor: a :class:`~parsers.content.FormContent` in, the eleven
+canonical fields, the chosen Tavoli d'area and a status out.
+
+Reading order of the evidence: structured label/value pairs (:mod:`parsers.structured`), then
+prose (:mod:`parsers.narrative`); tables from :mod:`parsers.tavoli`; validation and choice in
+:mod:`parsers.selection`. A wrong value is worse than a missing one: whatever is uncertain is
+left empty with an Italian warning, and the status tells staff whether to look.
+
+Checkbox glyphs: readers should already emit ☒/☐ (see :mod:`parsers.content`); the extractor
+maps the other glyphs (✔, ■, [X] ...) again itself, so any reader's output is accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from parsers.codes import find_comune
+from parsers.content import CELL_SEPARATOR, FormContent
+from parsers.glyphs import canonical_glyphs
+from parsers.labels import LabelMatcher
+from parsers.narrative import narrative_candidates
+from parsers.natura import natura_from_name
+from parsers.selection import Selection, choose, same_person
+from parsers.structured import Candidate, structured_candidates
+from parsers.tavoli import find_tavoli
+from parsers.vocabulary import DEFAULT_VOCABULARY, FIELD_NAMES, Vocabulary, fold
+
+FIELDS: tuple[str, ...] = FIELD_NAMES
+REQUIRED = ("denominazione", "codice_fiscale", "legale_rappresentante")
+_LEADER_ONLY = re.compile(r"^[\s.…_\-–—/]*$")
+_LEADER_RUN = re.compile(r"[.…_]{4,}")
+_READABLE = {
+    "denominazione": "denominazione", "codice_fiscale": "codice fiscale",
+    "legale_rappresentante": "legale rappresentante", "tavoli": "tavolo d'area scelto",
+    "contatto": "indirizzo e-mail o PEC",
+}
+
+
+@dataclass(frozen=True)
+class Tavolo:
+    """A chosen Tavolo d'area; ``rank`` is the preference (1 = first) on ranked forms."""
+
+    code: str
+    rank: int | None
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What the form says, normalised; every field key is always present."""
+
+    fields: Mapping[str, str | None]
+    tavoli: tuple[Tavolo, ...]
+    status: str  # complete | incomplete | needs_review
+    warnings: tuple[str, ...]
+
+
+def extract(content: FormContent, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> Extraction:
+    """Read the canonical fields, the chosen tables and the status from a form's text."""
+    if content.is_scan:
+        return Extraction(MappingProxyType(dict.fromkeys(FIELDS)), (), "needs_review",
+                          ("documento scansionato senza testo leggibile: "
+                           "serve la lettura di una persona",))
+    lines = prepare_lines(content.lines, vocabulary)
+    matcher = LabelMatcher(vocabulary)
+    candidates = structured_candidates(lines, matcher) + narrative_candidates(lines, matcher)
+    selection = _select(candidates, vocabulary)
+    choice = find_tavoli(lines, vocabulary, matcher)
+    tavoli = tuple(Tavolo(code, rank) for code, rank in choice.codes)
+    warnings = [*selection.warnings, *choice.warnings]
+    status = _status(selection, tavoli, content, warnings)
+    return Extraction(MappingProxyType(dict(selection.values)), tavoli, status,
+                      tuple(dict.fromkeys(warnings)))
+
+
+def prepare_lines(raw: tuple[str, ...] | list[str], vocabulary: Vocabulary) -> list[str]:
+    """Canonical checkbox glyphs; placeholder texts and bare leader runs emptied."""
+    long_placeholders = [p for p in vocabulary.placeholders if len(p) >= 15]
+    whole = {fold(p).strip(" .") for p in vocabulary.placeholders}
+    out = []
+    for line in raw:
+        cells = []
+        for cell in canonical_glyphs(line).split(CELL_SEPARATOR):
+            for placeholder in long_placeholders:
+                cell = _remove(cell, placeholder)
+            if fold(cell).strip(" .") in whole or _LEADER_ONLY.match(cell):
+                cell = ""
+            cells.append(" ".join(cell.split()))
+        out.append(CELL_SEPARATOR.join(cells))
+    return out
+
+
+def _remove(cell: str, placeholder: str) -> str:
+    index = fold(cell).find(fold(placeholder))
+    return cell if index < 0 else cell[:index] + cell[index + len(placeholder):]
+
+
+def _select(candidates: list[Candidate], vocabulary: Vocabulary) -> Selection:
+    selection = Selection()
+    referente = [c for c in candidates if c.field == "referente"]
+    ordinary = [c for c in candidates if not (c.field == "referente" and same_person(c.text))]
+    for name in FIELDS:
+        choose(name, ordinary, vocabulary, selection)
+    values = selection.values
+    if values["referente"] is None and values["legale_rappresentante"] and any(
+            same_person(c.text) for c in referente):
+        values["referente"] = values["legale_rappresentante"]
+    if values["sede_legale"]:
+        values["comune"] = find_comune(values["sede_legale"]) or values["comune"]
+    if values["natura_giuridica"] is None and values["denominazione"] and \
+            "natura_giuridica" not in selection.invalid:
+        values["natura_giuridica"] = natura_from_name(values["denominazione"])
+    return selection
+
+
+def _status(selection: Selection, tavoli: tuple[Tavolo, ...], content: FormContent,
+            warnings: list[str]) -> str:
+    values = selection.values
+    missing = [name for name in REQUIRED if not values[name]]
+    if not tavoli:
+        missing.append("tavoli")
+    if not (values["email"] or values["pec"]):
+        missing.append("contatto")
+    if missing:
+        warnings.append("dati obbligatori mancanti o non validi: "
+                        + ", ".join(_READABLE[m] for m in missing))
+    if selection.disputed:
+        return "needs_review"
+    if content.has_ocr_layer:
+        warnings.append("testo ottenuto da riconoscimento ottico (OCR): verificare i dati")
+        return "needs_review"
+    return "incomplete" if missing else "complete"

@@ -1,0 +1,127 @@
+"""Finding labels in text: which canonical field a piece of text names, and where.
+
+A :class:`LabelMatcher` is built from a :class:`~parsers.vocabulary.Vocabulary`; it finds every
+label variant in a line (case- and accent-insensitive, longest variant first) and tells what
+follows it: a separator (colon, dotted leader, a short qualifier ending in a colon), a value
+written straight after the label, or nothing (the value is in the next cell or line).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from parsers.vocabulary import Vocabulary, fold
+
+STOP = "_stop"  # pseudo-field of labels that end a value but are not returned
+
+_SEPARATOR = re.compile(
+    r"^\s*(?:\((?P<paren>[^()]{0,60})\))?\s*\*?\s*(?P<sep>[:：=]|\.{2,}|…+|_{2,}|-{1,2}>|–|—)?"
+)
+# a short lowercase qualifier between a label and its colon: "Referente per i tavoli:"
+_FILLER_COLON = re.compile(r"^\s*(?:[a-zà-ù'’/.]+\s+){0,6}[a-zà-ù'’/.]*\s*:")
+_LEADERS = re.compile(r"^[\s.…_:*]+|\s*(?:[.…_]{2,}|[…_*])[\s.…_*]*$|\s+$")
+_FUNCTION_WORD = re.compile(
+    r"^(?:di|del|della|dello|dell'|dei|degli|delle|in|a|al|alla|ai|per|e|ed|con|che|il|la|"
+    r"lo|le|gli|da|dal|su|sul|come|quale|o|non|nel|nella|si|se|è)\b",
+)
+
+
+def fold_aligned(text: str) -> str:
+    """:func:`fold` character by character, so that positions match the original text."""
+    out = []
+    for char in text:
+        folded = fold(char)
+        out.append(folded[0] if len(folded) >= 1 else char)
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A label found in a text: the field it names and its span."""
+
+    field: str
+    start: int
+    end: int
+    weak: bool
+
+    def group_key(self) -> str:
+        return self.field
+
+
+@dataclass(frozen=True)
+class Following:
+    """What comes after a label inside the same piece of text."""
+
+    value: str  # the text after the separator (leaders stripped); may be empty
+    separated: bool  # a colon, a dotted leader or a qualifier ending in a colon came first
+
+
+def _variant_pattern(variant: str) -> str:
+    folded = fold(variant).strip()
+    parts = []
+    for char in folded:
+        if char == " ":
+            parts.append(r"\s*")
+        elif char == "-":
+            parts.append(r"[-\s]?")
+        elif char == "'":
+            parts.append(r"'\s*")
+        elif char == ".":
+            parts.append(r"\.\s*")
+        else:
+            parts.append(re.escape(char))
+    return "".join(parts).removesuffix(r"\s*")
+
+
+class LabelMatcher:
+    """All label variants of a vocabulary in one regular expression."""
+
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        entries: list[tuple[str, str]] = [
+            (field, variant)
+            for field, variants in vocabulary.labels.items() for variant in variants
+        ]
+        entries += [(STOP, variant) for variant in vocabulary.stop_labels]
+        entries.sort(key=lambda e: len(fold(e[1])), reverse=True)
+        self._fields = [field for field, _ in entries]
+        self._weak = [fold(v).strip() in {fold(w) for w in vocabulary.weak_labels}
+                      for _, v in entries]
+        body = "|".join(f"({_variant_pattern(v)})" for _, v in entries)
+        self._regex = re.compile(rf"(?<![\w.@])(?:{body})(?![\w@])")
+
+    def hits(self, text: str) -> list[Hit]:
+        """Every label in ``text``, left to right, not overlapping."""
+        found = []
+        for match in self._regex.finditer(fold_aligned(text)):
+            index = (match.lastindex or 1) - 1
+            found.append(Hit(self._fields[index], match.start(), match.end(), self._weak[index]))
+        return found
+
+    def leading(self, text: str) -> Hit | None:
+        """The label that starts ``text`` (after numbering such as ``1.`` or ``a)``), if any."""
+        stripped = re.match(r"^\s*(?:[\dA-Za-z][.)]\s+|[-•*]\s*)?", text)
+        offset = stripped.end() if stripped else 0
+        for hit in self.hits(text[: offset + 120]):
+            if hit.start == offset:
+                return hit
+            break
+        return None
+
+
+def following(text: str) -> Following:
+    """Split what follows a label into separator and value."""
+    match = _SEPARATOR.match(text)
+    rest = text[match.end():] if match else text
+    separated = bool(match and match.group("sep"))
+    if not separated:
+        filler = _FILLER_COLON.match(rest)
+        if filler:
+            rest, separated = rest[filler.end():], True
+    value = _LEADERS.sub("", rest)
+    return Following(value=" ".join(value.split()), separated=separated)
+
+
+def starts_with_function_word(text: str) -> bool:
+    """Whether ``text`` goes on as a sentence ("di ...", "in ...") rather than a value."""
+    return bool(_FUNCTION_WORD.match(fold(text.strip())))

@@ -1,0 +1,176 @@
+"""Values stated in prose: "Il/La sottoscritto/a X nato/a a ... C.F. <personale> in qualità di
+legale rappresentante dell'ente Y ... con sede legale in ... codice fiscale ... P.IVA ...".
+
+The text of the paragraphs is read as one flow (a PDF wraps a sentence over several lines).
+The stretch that describes the signing person (from "sottoscritto" or "nato/a" to "in qualità
+di") is a *person span*: nothing found there is attributed to the organisation, so the
+representative's own codice fiscale, birth place or home address never become the ente's.
+"""
+
+from __future__ import annotations
+
+import re
+
+from parsers.content import CELL_SEPARATOR
+from parsers.labels import STOP, LabelMatcher, fold_aligned, following
+from parsers.structured import Candidate, Group, label_groups
+
+CODE_FIELDS = ("codice_fiscale", "partita_iva")
+CONTACT_FIELDS = ("email", "pec", "telefono")
+TEXT_FIELDS = ("denominazione", "natura_giuridica", "legale_rappresentante", "referente",
+               "comune")
+
+_ROLE = (r"(?:legale\s+rappresentante|rappresentante\s+legale|presidente|vice\s*presidente|"
+         r"direttore(?:\s+generale)?|dirigente(?:\s+scolastico)?|responsabile|coordinatore|"
+         r"coordinatrice|amministratore(?:\s+unico|\s+delegato)?|titolare|parroco|delegat[oa]|"
+         r"procuratore|segretari[oa])")
+_QUALITY = re.compile(
+    r"(?:in\s+qualita'?\s+di|nella\s+(?:sua\s+)?qualita'?\s+di|in\s+veste\s+di|quale|come)\s+"
+    + _ROLE + r"(?:\s+(?:pro[\s-]*tempore|e\s+legale\s+rappresentante|p\.\s*t\.))?\s*,?\s*"
+    r"(?:dell'\s*|(?:della|dello|delle|degli|dei|del|di)\s+)"
+)
+_SIGNER = re.compile(r"sottoscritt[oa](?:\s*/\s*[oa])?(?![\w])\s*[:,]?\s*(?:sig\.?(?:ra)?\s+)?")
+_PERSON_START = re.compile(r"sottoscritt[oa]|(?<![\w])nat[oa](?:\s*/\s*[oa])?\s+(?:a|il)\b")
+_PERSON_END = re.compile(r"in\s+qualita|in\s+veste\s+di|nella\s+(?:sua\s+)?qualita|"
+                         r"in\s+rappresentanza|quale\s+" + _ROLE + r"|\bpresidente\b")
+_NAME_END = re.compile(
+    r"\s*(?:,|;|\(|\n|\bnat[oa]\b|\bc\.\s*f\.|\bcodice\s+fiscale|\bresidente|\bin\s+qualit|"
+    r"\bquale\b|\bnella\s+sua|\bdomiciliat|\bil\s+\d|\btel|\be-?mail|\bcell|$)",
+    re.IGNORECASE,
+)
+_ORG_END = re.compile(
+    r"\s*(?:\(|,|;|\n\n|\bcon\s+sede|\bavente\s+sede|\bsede\s+legale|\bc\.\s*f\.|"
+    r"\bcodice\s+fiscale|\bp\.\s*iva|\bpartita\s+iva|\biscritt|\bnatura\s+giuridica|"
+    r"\bforma\s+giuridica|\btel\b|\btelefono|\be-?mail|\bpec\b|\bin\s+persona|$)",
+    re.IGNORECASE,
+)
+_GENERIC_START = re.compile(r"^(?:(?:ente|organizzazione|soggetto|denominat[oa]|"
+                            r"associazione\s+denominata|sottoindicat[oa])\s+)+")
+_SEDE = re.compile(r"(?<![\w])(?:con\s+)?sede\s+(?:legale\s+)?(?:e\s+\w+\s+)?"
+                   r"(?:in|a|presso|nel\s+comune\s+di|:)\s+")
+_SEDE_END = re.compile(
+    r"\s*(?:;|\n\n|\bc\.\s*f\.|\bcodice\s+fiscale|\bp\.\s*iva|\bpartita\s+iva|\btel\b|"
+    r"\btelefono|\be-?mail|\bpec\b|\biscritt|\bconsapevole|\bdichiara|\bchiede|\bmanifesta|"
+    r"\bnatura\s+giuridica|\bin\s+persona|$)",
+    re.IGNORECASE,
+)
+_PROVINCE_END = re.compile(r"\(\s*[A-Za-z]{2}\s*\)")
+_CODE_TOKEN = re.compile(
+    r"^\s*(?:[:.]|n\.|nr\.?|n°|num\.?|e'|è)?\s*[:.]?\s*(?P<v>(?:IT)?[A-Za-z0-9]{11,16}(?![\w])|"
+    r"\d[\d .]{9,16}\d)",
+    re.IGNORECASE,
+)
+_EMAIL_TOKEN = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+(?:\s+[a-z0-9-]*\.[a-z]{2,6}(?![\w.@]))?")
+
+
+def flow_text(lines: list[str]) -> str:
+    """The prose of the document: lines without table cells, joined by newlines."""
+    return "\n".join(line for line in lines if CELL_SEPARATOR not in line)
+
+
+def person_spans(folded: str) -> list[tuple[int, int]]:
+    """Where the signing person is described (start, end) in the folded flow."""
+    spans = []
+    for match in _PERSON_START.finditer(folded):
+        end_match = _PERSON_END.search(folded, match.end(), match.end() + 400)
+        end = end_match.start() if end_match else min(len(folded), match.end() + 250)
+        spans.append((match.start(), end))
+    return spans
+
+
+def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start <= position < end for start, end in spans)
+
+
+def narrative_candidates(lines: list[str], matcher: LabelMatcher) -> list[Candidate]:
+    """Candidates from the prose: signer, represented body, address and in-text labels."""
+    flow = flow_text(lines)
+    if not flow.strip():
+        return []
+    folded = fold_aligned(flow)
+    spans = person_spans(folded)
+    found = _signer(flow, folded) + _represented(flow, folded) + _sede(flow, folded, spans)
+    found += _labelled(flow, label_groups(flow, matcher), spans)
+    return found
+
+
+def _narrative(field: str, text: str) -> Candidate:
+    return Candidate(field, text, -1, "narrative", (field,))
+
+
+def _signer(flow: str, folded: str) -> list[Candidate]:
+    out = []
+    for match in _SIGNER.finditer(folded):
+        rest = flow[match.end(): match.end() + 80]
+        end = _NAME_END.search(rest)
+        name = rest[: end.start() if end else len(rest)].strip()
+        if name:
+            out.append(_narrative("legale_rappresentante", name))
+    return out
+
+
+def _represented(flow: str, folded: str) -> list[Candidate]:
+    out = []
+    for match in _QUALITY.finditer(folded):
+        rest = flow[match.end(): match.end() + 200]
+        quoted = re.match(r"\s*[«\"“]([^»\"”]{2,150})[»\"”]", rest)
+        if quoted:
+            out.append(_narrative("denominazione", quoted.group(1)))
+            continue
+        end = _ORG_END.search(rest)
+        name = rest[: end.start() if end else len(rest)].strip()
+        name = _GENERIC_START.sub("", name)
+        if name and not name[0].islower():
+            out.append(_narrative("denominazione", name.replace("\n", " ")))
+    return out
+
+
+def _sede(flow: str, folded: str, spans: list[tuple[int, int]]) -> list[Candidate]:
+    out = []
+    for match in _SEDE.finditer(folded):
+        if _inside(match.start(), spans):
+            continue
+        rest = flow[match.end(): match.end() + 160]
+        end = _SEDE_END.search(rest)
+        text = rest[: end.start() if end else len(rest)]
+        province = _PROVINCE_END.search(text)
+        if province:
+            text = text[: province.end()]
+        text = " ".join(text.split()).strip(" ,")
+        if text:
+            out.append(_narrative("sede_legale", text))
+    return out
+
+
+def _labelled(flow: str, groups: list[Group], spans: list[tuple[int, int]]) -> list[Candidate]:
+    out = []
+    folded = fold_aligned(flow)
+    for number, group in enumerate(groups):
+        if _inside(group.start, spans) or group.fields == (STOP,):
+            continue
+        end = groups[number + 1].start if number + 1 < len(groups) else len(flow)
+        region = flow[group.end: end]
+        for field in group.fields:
+            value = _value_for(field, region, folded[group.end: end], group.weak)
+            if value:
+                out.append(Candidate(field, value, -1, "narrative", group.fields, group.org_label))
+    return out
+
+
+def _value_for(field: str, region: str, folded: str, weak: bool) -> str | None:
+    if field in CODE_FIELDS:
+        match = _CODE_TOKEN.match(region)
+        return match.group("v") if match and not weak else None
+    if field in ("email", "pec"):
+        head = region.lstrip(" :.\n")
+        match = _EMAIL_TOKEN.match(head)
+        return match.group(0) if match else None
+    if field == "telefono":
+        match = re.match(r"^\s*(?:[:.]|n\.|nr\.?)?\s*(?P<v>(?:\+|00)?\d[\d\s./-]{4,20}\d)", region)
+        return match.group("v") if match and not weak else None
+    after = following(region)
+    if not after.separated or field not in (*TEXT_FIELDS, "sede_legale"):
+        return None
+    cut = re.search(r"[;\n]|\)\s|\s+-\s|\s{2,}", region[region.find(":") + 1:] + "\n")
+    value = region[region.find(":") + 1:][: cut.start() if cut else None]
+    return " ".join(value.split()).strip(" ,.") or None

@@ -1,0 +1,181 @@
+"""Label/value pairs from the structured layouts: table rows, "Label: value" lines, dotted
+leaders, and a label line followed by its value line (e.g. a label paragraph and a content
+control paragraph).
+
+Every pair is a :class:`Candidate`; the extractor validates and chooses among them. An empty
+cell or an empty "P.IVA:" is an explicit empty value: the next label is never taken as one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from parsers.content import CELL_SEPARATOR, CHECKED, UNCHECKED
+from parsers.labels import STOP, Hit, LabelMatcher, following, starts_with_function_word
+
+MAX_LOOKAHEAD = 2  # blank lines skipped between a label line and its value line
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A raw value found for a field, and how it was found."""
+
+    field: str
+    text: str
+    line: int
+    kind: str  # cell | inline | nosep | next | column | narrative
+    fields: tuple[str, ...] = ()  # all fields of a combined label ("C.F./P.IVA")
+    org_label: bool = False  # the label says the code is the organisation's ("C.F. ente")
+
+
+@dataclass(frozen=True)
+class Group:
+    """One label, or several joined by "/" ("Telefono/Fax", "C.F./P.IVA"), and its span."""
+
+    fields: tuple[str, ...]
+    start: int
+    end: int
+    weak: bool
+    org_label: bool
+
+
+def label_groups(text: str, matcher: LabelMatcher) -> list[Group]:
+    """Labels in ``text``, consecutive ones joined by "/", "-" or " e " into one group."""
+    groups: list[Group] = []
+    for hit in matcher.hits(text):
+        if text.count("(", 0, hit.start) > text.count(")", 0, hit.start) and \
+                not following(text[hit.end:]).separated:
+            continue  # "Sede legale (indirizzo, CAP, comune)": a qualifier, not a label
+        if groups and _joins(text[groups[-1].end: hit.start]):
+            last = groups[-1]
+            groups[-1] = Group((*last.fields, hit.field), last.start, hit.end,
+                               last.weak and hit.weak, last.org_label or _org(text, hit))
+        else:
+            groups.append(Group((hit.field,), hit.start, hit.end, hit.weak, _org(text, hit)))
+    return groups
+
+
+def _joins(between: str) -> bool:
+    return between.strip() in ("/", "-", "e", "o", "/ ", "\\", "|", "&")
+
+
+def _org(text: str, hit: Hit) -> bool:
+    label = text[hit.start: hit.end].casefold()
+    return hit.field == "codice_fiscale" and ("ente" in label or "organizzazione" in label)
+
+
+def _fields(group: Group) -> tuple[str, ...]:
+    return tuple(f for f in group.fields if f != STOP)
+
+
+def is_label_only(text: str, matcher: LabelMatcher) -> bool:
+    """Whether ``text`` is a label and nothing else (a colon or leaders may follow)."""
+    groups = label_groups(text, matcher)
+    if not groups or text[: groups[0].start].strip(" \t0123456789.)-•*"):
+        return False
+    return not following(text[groups[-1].end:]).value and len(groups) <= 3
+
+
+def structured_candidates(lines: list[str], matcher: LabelMatcher) -> list[Candidate]:
+    """All label/value candidates of the structured layouts, in document order."""
+    found: list[Candidate] = []
+    for index, line in enumerate(lines):
+        cells = line.split(CELL_SEPARATOR)
+        if len(cells) > 1 and _column_header(cells, matcher):
+            found += _column_values(lines, index, cells, matcher)
+            continue
+        for position, cell in enumerate(cells):
+            found += _cell_candidates(lines, index, cells, position, cell, matcher)
+    return found
+
+
+def _cell_candidates(lines: list[str], index: int, cells: list[str], position: int, cell: str,
+                     matcher: LabelMatcher) -> list[Candidate]:
+    groups = label_groups(cell, matcher)
+    if not groups or cell[: groups[0].start].strip(" 0123456789.)-•*\u2610\u2612"):
+        return _separated_inline(index, cell, groups)
+    first = groups[0]
+    out: list[Candidate] = []
+    if following(cell[first.end:]).value:
+        out += _inline(index, cell, groups)
+    elif position + 1 < len(cells):
+        out += _next_cell(index, cells, position, first, matcher)
+    elif len(cells) == 1:
+        out += _next_line(lines, index, first, matcher)
+    return out
+
+
+def _inline(index: int, cell: str, groups: list[Group]) -> list[Candidate]:
+    """ "Label: value" (several per cell when each label has its colon)."""
+    out = []
+    for number, group in enumerate(groups):
+        if number > 0 and not following(cell[group.end:]).separated:
+            continue
+        end = next((g.start for g in groups[number + 1:]
+                    if following(cell[g.end:]).separated), len(cell))
+        after = following(cell[group.end: end])
+        if not after.value:
+            continue
+        kind = "inline" if after.separated else "nosep"
+        if kind == "nosep" and (number > 0 or group.weak or starts_with_function_word(after.value)):
+            continue
+        out += _make(group, after.value, index, kind)
+    return out
+
+
+def _separated_inline(index: int, cell: str, groups: list[Group]) -> list[Candidate]:
+    """Labels in the middle of a cell count only with a colon after them."""
+    return [c for c in _inline(index, cell, groups) if c.kind == "inline"] if groups else []
+
+
+def _next_cell(index: int, cells: list[str], position: int, group: Group,
+               matcher: LabelMatcher) -> list[Candidate]:
+    for cell in cells[position + 1:]:
+        if not cell.strip():
+            continue
+        if matcher.leading(cell) is not None and (is_label_only(cell, matcher) or
+                                                  following(cell).separated):
+            return []
+        return _make(group, cell.strip(), index, "cell")
+    return []
+
+
+def _next_line(lines: list[str], index: int, group: Group,
+               matcher: LabelMatcher) -> list[Candidate]:
+    for offset in range(1, MAX_LOOKAHEAD + 2):
+        if index + offset >= len(lines):
+            return []
+        line = lines[index + offset].strip()
+        if not line:
+            continue
+        if CELL_SEPARATOR in line or line.startswith((CHECKED, UNCHECKED)):
+            return []
+        if matcher.leading(line) is not None:
+            return []
+        return _make(group, line, index + offset, "next")
+    return []
+
+
+def _column_header(cells: list[str], matcher: LabelMatcher) -> bool:
+    filled = [c for c in cells if c.strip()]
+    return len(filled) >= 2 and all(is_label_only(c, matcher) for c in filled)
+
+
+def _column_values(lines: list[str], index: int, cells: list[str],
+                   matcher: LabelMatcher) -> list[Candidate]:
+    if index + 1 >= len(lines):
+        return []
+    values = lines[index + 1].split(CELL_SEPARATOR)
+    if len(values) != len(cells) or any(matcher.leading(v) for v in values if v.strip()):
+        return []
+    out = []
+    for header, value in zip(cells, values, strict=True):
+        groups = label_groups(header, matcher)
+        if groups and value.strip():
+            out += _make(groups[0], value.strip(), index + 1, "column")
+    return out
+
+
+def _make(group: Group, value: str, line: int, kind: str) -> list[Candidate]:
+    fields = _fields(group)
+    return [Candidate(field, value, line, kind, fields, group.org_label) for field in fields]
