@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Literal
 
-from parsers.content import CELL_SEPARATOR
+from parsers.content import CELL_SEPARATOR, CHECKED, UNCHECKED
 
 Kind = Literal["text", "box", "field"]
 Box = tuple[float, float, float, float]  # x0, top, x1, bottom (pdfplumber page coordinates)
@@ -26,6 +26,7 @@ _CELL_GAP = 1.8  # x gap (in font sizes) that separates two cells outside ruled 
 _PARA_PITCH = 1.7  # largest baseline distance (in font sizes) inside one paragraph
 _ABOVE_PITCH = 2.6  # largest distance (in font sizes) from a label line to the widget below it
 _SPACES = re.compile(r"\s+")
+_GLYPHS = (CHECKED, UNCHECKED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +235,7 @@ def table_lines(grid: Grid, atoms: Sequence[Atom]) -> tuple[list[Line], set[int]
             continue
         if not any(content):
             continue
-        texts = [_cell_block(group, box) for group, box in zip(content, boxes, strict=True)]
+        texts = _glyph_with_label([_cell_block(g, b) for g, b in zip(content, boxes, strict=True)])
         everything = [a for group in content for a in group]
         sizes = sorted(a.size for a in everything)
         lines.append(Line(
@@ -243,6 +244,17 @@ def table_lines(grid: Grid, atoms: Sequence[Atom]) -> tuple[list[Line], set[int]
             has_box=any(a.kind == "box" for a in everything),
         ))
     return lines, used
+
+
+def _glyph_with_label(cells: list[str]) -> list[str]:
+    """A cell holding only a checkbox is joined to the label in the next cell ("☒ label")."""
+    out: list[str] = []
+    for text in cells:
+        if out and out[-1] in _GLYPHS and text and not any(g in text for g in _GLYPHS):
+            out[-1] = f"{out[-1]} {text}"
+        else:
+            out.append(text)
+    return out
 
 
 def _inside(atom: Atom, box: Box) -> bool:
