@@ -162,6 +162,12 @@ def tavoli_rows(org: Organisation, opts: Options) -> list[tuple[str, str, str]]:
     return out
 
 
+def _tavoli_intro(org: Organisation, opts: Options) -> str:
+    if org.ranked if opts.ranked is None else opts.ranked:
+        return "indicando l'ordine di preferenza (1 = prima scelta) per i seguenti Tavoli d'area:"
+    return "ai seguenti Tavoli d'area (barrare una o più caselle):"
+
+
 class _Pen:
     """A cursor over the canvas: paragraphs wrap at the right margin, pages break at the end."""
 
@@ -209,10 +215,9 @@ class _Pen:
             self.c.line(x + 1.5, y + 6.5, x + 7.5, y + 0.5)
         return x + 15
 
-    def tavoli(self, org: Organisation, opts: Options, intro: str = "MANIFESTA il proprio "
-               "interesse a partecipare ai seguenti Tavoli d'area (barrare una o più caselle):",
-               ) -> None:
-        self.para(intro, after=6)
+    def tavoli(self, org: Organisation, opts: Options,
+               intro: str = "MANIFESTA il proprio interesse a partecipare") -> None:
+        self.para(f"{intro} {_tavoli_intro(org, opts)}", after=6)
         for _code, name, mark in tavoli_rows(org, opts):
             self.need(_LEADING)
             self.c.setFont(self.font, _SIZE)
@@ -256,7 +261,8 @@ def _table_form(pen: _Pen, org: Organisation, opts: Options) -> None:
     _ruled_table(pen, rows, 170.0)
     pen.y -= 14
     if opts.tavoli_table:
-        pen.para("MANIFESTA il proprio interesse a partecipare ai seguenti Tavoli d'area:", after=4)
+        pen.para(f"MANIFESTA il proprio interesse a partecipare {_tavoli_intro(org, opts)}",
+                 after=4)
         _ruled_marks(pen, org, opts)
         pen.y -= 14
     else:
@@ -336,8 +342,7 @@ def _narrative_form(pen: _Pen, org: Organisation, opts: Options) -> None:
     pen.para("consapevole delle sanzioni penali previste dall'art. 76 del D.P.R. 445/2000 per le "
              "ipotesi di falsità in atti e dichiarazioni mendaci,")
     pen.para("MANIFESTA", after=4)
-    pen.tavoli(org, opts, "il proprio interesse a partecipare al percorso di co-programmazione "
-               "ai seguenti Tavoli d'area:")
+    pen.tavoli(org, opts, "il proprio interesse a partecipare al percorso di co-programmazione")
     pen.para(f"e indica quale referente per la partecipazione ai tavoli: {org.referente}")
     pen.closing(org)
 
@@ -363,7 +368,7 @@ def _acro_form(pen: _Pen, org: Organisation, opts: Options, *, generic: bool) ->
                        fontSize=9, borderWidth=1, maxlen=200)
         pen.y -= 24
     pen.y -= 6
-    pen.para("Tavoli d'area ai quali si chiede di partecipare:", after=8)
+    pen.para(f"Chiede di partecipare {_tavoli_intro(org, opts)}", after=8)
     boxes = iter(range(1, 10))
     for code, name, mark in tavoli_rows(org, opts):
         pen.need(24)
@@ -405,7 +410,7 @@ def plain_lines(org: Organisation, opts: Options) -> list[str]:
     names, vals = labels(opts), values(org)
     out = [*_HEADER, *simpleSplit(_SUBJECT, "Helvetica", _SIZE, _RIGHT - _LEFT)]
     out += [f"{names[k]}: {vals[k]}".rstrip() for k in _LABELS]
-    out.append("MANIFESTA il proprio interesse a partecipare ai seguenti Tavoli d'area:")
+    out.append(f"MANIFESTA il proprio interesse a partecipare {_tavoli_intro(org, opts)}")
     for _code, name, mark in tavoli_rows(org, opts):
         glyph = {"on": "☒", "off": "☐"}.get(mark, mark or "–")
         out.append(f"{glyph} {name}")
