@@ -20,10 +20,10 @@ from types import MappingProxyType
 from parsers.codes import find_comune
 from parsers.content import CELL_SEPARATOR, FormContent
 from parsers.glyphs import canonical_glyphs
-from parsers.labels import LabelMatcher
+from parsers.labels import LabelMatcher, same_person
 from parsers.narrative import narrative_candidates
 from parsers.natura import natura_from_name
-from parsers.selection import Selection, choose, same_person
+from parsers.selection import Selection, choose
 from parsers.structured import Candidate, structured_candidates
 from parsers.tavoli import find_tavoli
 from parsers.vocabulary import DEFAULT_VOCABULARY, FIELD_NAMES, Vocabulary, fold

@@ -21,6 +21,8 @@ _SEPARATOR = re.compile(
 # a short lowercase qualifier between a label and its colon: "Referente per i tavoli:"
 _FILLER_COLON = re.compile(r"^\s*(?:[a-zà-ù'’/.]+\s+){0,6}[a-zà-ù'’/.]*\s*:")
 _LEADERS = re.compile(r"^[\s.…_:*]+|\s*(?:[.…_]{2,}|[…_*])[\s.…_*]*$|\s+$")
+_SAME_PERSON = re.compile(r"(?<![\w])(?:stess[oa]|medesim[oa]|idem|come sopra|sottoscritt[oa]|"
+                          r"legale rappresentante|rappresentante legale|presidente|vedi sopra)")
 _FUNCTION_WORD = re.compile(
     r"^(?:di|del|della|dello|dell'|dei|degli|delle|in|a|al|alla|ai|per|e|ed|con|che|il|la|"
     r"lo|le|gli|da|dal|su|sul|come|quale|o|non|nel|nella|si|se|è)\b",
@@ -123,5 +125,14 @@ def following(text: str) -> Following:
 
 
 def starts_with_function_word(text: str) -> bool:
-    """Whether ``text`` goes on as a sentence ("di ...", "in ...") rather than a value."""
-    return bool(_FUNCTION_WORD.match(fold(text.strip())))
+    """Whether ``text`` goes on as a sentence ("di ...", "in ...") rather than a value.
+
+    Only lowercase words count: "Il Girasole" is a name, "il legale rappresentante" is not.
+    """
+    text = text.strip()
+    return bool(_FUNCTION_WORD.match(text)) or text.startswith("dell'")
+
+
+def same_person(text: str) -> bool:
+    """Whether a "Referente" value says "the representative" ("lo stesso", "idem"...)."""
+    return bool(_SAME_PERSON.search(fold(text)))

@@ -18,8 +18,6 @@ from parsers.structured import Candidate
 from parsers.vocabulary import Vocabulary, fold
 
 STRICT_FIELDS = ("codice_fiscale", "partita_iva", "pec")
-_SAME_PERSON = re.compile(r"(?<![\w])(?:stess[oa]|medesim[oa]|idem|come sopra|sottoscritt[oa]|"
-                          r"legale rappresentante|rappresentante legale|presidente|vedi sopra)")
 _NAME_END = re.compile(
     r"\s*(?:,|;|\(|\bnat[oa]\b|\bc\.\s*f\.|\bcodice\s+fiscale|\bresidente|\btel\b|\btel\.|"
     r"\btelefono|\bcell|\be-?mail|\bpec\b|\s-\s|$)",
@@ -134,7 +132,3 @@ def _distinct(items: Iterable[Candidate]) -> list[Candidate]:
 def _key(value: str) -> str:
     return fold(value).replace(" ", "")
 
-
-def same_person(text: str) -> bool:
-    """Whether a "Referente" value says "the representative" ("lo stesso", "idem"...)."""
-    return bool(_SAME_PERSON.search(fold(text)))

@@ -11,7 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from parsers.content import CELL_SEPARATOR, CHECKED, UNCHECKED
-from parsers.labels import STOP, Hit, LabelMatcher, following, starts_with_function_word
+from parsers.labels import (
+    STOP,
+    Hit,
+    LabelMatcher,
+    following,
+    same_person,
+    starts_with_function_word,
+)
 
 MAX_LOOKAHEAD = 2  # blank lines skipped between a label line and its value line
 
@@ -117,7 +124,8 @@ def _inline(index: int, cell: str, groups: list[Group]) -> list[Candidate]:
         if not after.value:
             continue
         kind = "inline" if after.separated else "nosep"
-        if kind == "nosep" and (number > 0 or group.weak or starts_with_function_word(after.value)):
+        if kind == "nosep" and (number > 0 or group.weak or (
+                starts_with_function_word(after.value) and not same_person(after.value))):
             continue
         out += _make(group, after.value, index, kind)
     return out

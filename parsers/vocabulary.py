@@ -96,7 +96,7 @@ _STOP_LABELS: tuple[str, ...] = (
 
 # Labels too common as ordinary words to count without a separator (colon, cell boundary).
 _WEAK_LABELS: tuple[str, ...] = (
-    "ente", "organizzazione", "sede", "indirizzo", "comune", "presidente", "mail", "citta",
+    "ente", "organizzazione", "sede", "indirizzo", "comune", "mail", "citta",
     "località", "cf", "tel", "cell", "data", "firma", "registro", "cap", "sito", "provincia",
 )
 
