@@ -196,22 +196,21 @@ def _lock(session: Session, organisation: Organisation) -> None:
 
 
 def _make_current(session: Session, organisation: Organisation, new: Submission) -> None:
+    """Insert ``new``; make it current unless the current one bears a later legal time."""
+    new.is_current = False
+    session.add(new)
+    session.flush()
     current = session.scalars(
         select(Submission).where(Submission.organisation_id == organisation.id,
                                  Submission.is_current.is_(True))
         .execution_options(populate_existing=True)).one_or_none()
     if current is not None and new.received_at < current.received_at:
-        new.is_current = False
         new.superseded_by = current
-        session.add(new)
         session.flush()
         return
     if current is not None:
         current.is_current = False
         session.flush()  # the partial UNIQUE index allows one current row at a time
-    new.is_current = True
-    session.add(new)
-    session.flush()
-    if current is not None:
         current.superseded_by = new
-        session.flush()
+    new.is_current = True
+    session.flush()

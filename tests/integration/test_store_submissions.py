@@ -1,0 +1,251 @@
+"""Organisations, submission versions, registration numbers, reports and the review queue,
+through the store's functions, on both backends (concurrency with real threads)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.errors import InvalidRecord
+from store.messages import add_message
+from store.model import Message, Organisation, Submission
+from store.reports import current_submissions, stats, submission_history
+from store.review import add_review_reason, resolve_review_reasons, review_queue
+from store.submissions import (
+    add_submission,
+    get_or_create_organisation,
+    next_registration,
+    provisional_organisation,
+)
+
+ROME = ZoneInfo("Europe/Rome")
+DEADLINE = datetime(2019, 9, 9, 23, 59, 59, tzinfo=ROME)
+_counter = iter(range(1, 1_000_000))
+
+
+def new_message(session: Session, sender: str = "ente@pec.it") -> Message:
+    n = next(_counter)
+    digest = hashlib.sha256(f"{threading.get_ident()} {n}".encode()).hexdigest()
+    return add_message(session, sha256=digest, size=n, archive_path=f"{digest}.eml",
+                       source="file", kind="posta-certificata", outcome="submission",
+                       sender=sender)
+
+
+def submit(session: Session, cf: str | None, *, sender: str = "ente@pec.it",
+           when: datetime = datetime(2019, 9, 2, 10, 0, tzinfo=ROME),
+           tavoli: Sequence[tuple[str, int | None]] = (("famiglia", None),),
+           status: str = "complete", procedure: str = "PDZ2019",
+           **fields: str | None) -> Submission:
+    organisation = get_or_create_organisation(session, cf, sender, fields.get("denominazione"))
+    return add_submission(
+        session, organisation, new_message(session, sender), procedure=procedure,
+        fields={"codice_fiscale": cf, **fields}, tavoli=tavoli, received_at=when,
+        late=when.utcoffset() is not None and when > DEADLINE, out_of_procedure=False,
+        status=status, warnings=["nota"] if status != "complete" else [], parsed={"fields": fields})
+
+
+def test_organisation_by_code_then_sender_fallback(session: Session) -> None:
+    a = get_or_create_organisation(session, " 97000000001 ", "A@PEC.it", "Alfa")
+    assert (a.codice_fiscale, a.sender_key, a.denominazione) == ("97000000001", None, "Alfa")
+    assert get_or_create_organisation(session, "97000000001", "other@pec.it", None) is a
+    b = get_or_create_organisation(session, None, " <B@Pec.IT> ", "Beta")
+    assert (b.codice_fiscale, b.sender_key) == (None, "b@pec.it")
+    assert get_or_create_organisation(session, "", "b@pec.it", "Beta ODV") is b
+    assert b.denominazione == "Beta ODV"
+    with pytest.raises(InvalidRecord):
+        get_or_create_organisation(session, None, " ", "Senza nome")
+
+
+def test_a_code_arriving_later_adopts_the_provisional_organisation(session: Session) -> None:
+    first = submit(session, None, sender="gamma@pec.it", denominazione="Gamma")
+    provisional = first.organisation
+    second = submit(session, "97000000003", sender="gamma@pec.it", denominazione="Gamma APS")
+    assert second.organisation is provisional
+    assert (provisional.codice_fiscale, provisional.sender_key) == ("97000000003", "gamma@pec.it")
+    assert [s.version for s in submission_history(session, provisional.id)] == [1, 2]
+    assert provisional_organisation(session, "gamma@pec.it") is None
+
+
+def test_a_known_code_is_not_merged_with_a_provisional_one(session: Session) -> None:
+    coded = submit(session, "97000000004", sender="delta@pec.it").organisation
+    provisional = submit(session, None, sender="studio@pec.it").organisation
+    again = submit(session, "97000000004", sender="studio@pec.it").organisation
+    assert again is coded and provisional.codice_fiscale is None
+    assert provisional_organisation(session, "studio@pec.it") is provisional
+
+
+def test_resubmission_supersedes_and_history_is_kept(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        v1 = submit(session, "97000000001", denominazione="Alfa", comune="Bussero")
+        v2 = submit(session, "97000000001", denominazione="Alfa ODV", comune="Gessate",
+                    when=datetime(2019, 9, 5, tzinfo=ROME), tavoli=[("poverta", 1)])
+        session.commit()
+        org_id = v1.organisation_id
+    with sessions() as session:
+        history = submission_history(session, org_id)
+        assert [(s.version, s.is_current, s.comune) for s in history] == [
+            (1, False, "Bussero"), (2, True, "Gessate")]
+        assert history[0].superseded_by_id == history[1].id
+        assert history[1].superseded_by_id is None
+        assert [t.code for t in history[1].tavoli] == ["poverta"]
+        assert history[0].registration_number != history[1].registration_number
+        assert session.get(Organisation, org_id).denominazione == "Alfa ODV"  # type: ignore[union-attr]
+        assert [s.id for s in current_submissions(session)] == [v2.id]
+
+
+def test_an_older_message_arriving_later_does_not_become_current(session: Session) -> None:
+    newer = submit(session, "97000000001", when=datetime(2019, 9, 8, tzinfo=ROME))
+    older = submit(session, "97000000001", when=datetime(2019, 9, 1, tzinfo=ROME))
+    assert (newer.is_current, older.is_current) == (True, False)
+    assert older.superseded_by_id == newer.id and older.version == 2
+
+
+def test_the_schema_rejects_a_second_current_submission(session: Session) -> None:
+    first = submit(session, "97000000001")
+    second = submit(session, "97000000001", when=datetime(2019, 9, 3, tzinfo=ROME))
+    assert not first.is_current
+    second.superseded_by = None
+    first.is_current = True
+    with pytest.raises(IntegrityError):
+        session.flush()
+
+
+def test_registration_numbers_are_sequential_per_procedure(session: Session) -> None:
+    numbers = [submit(session, f"9700000000{i}").registration_number for i in range(1, 4)]
+    assert numbers == ["PDZ2019-0001", "PDZ2019-0002", "PDZ2019-0003"]
+    assert submit(session, "97000000009", procedure="PDZ2022").registration_number \
+        == "PDZ2022-0001"
+    assert next_registration(session, "PDZ2019") == (4, "PDZ2019-0004")
+
+
+def test_invalid_submissions_are_refused_with_reasons(session: Session) -> None:
+    with pytest.raises(InvalidRecord, match="sport"):
+        submit(session, "97000000001", tavoli=[("sport", None)])
+    with pytest.raises(InvalidRecord, match="ripetuto"):
+        submit(session, "97000000001", tavoli=[("famiglia", 1), ("famiglia", 2)])
+    with pytest.raises(InvalidRecord, match="campo sconosciuto"):
+        submit(session, "97000000001", colore="blu")
+    with pytest.raises(InvalidRecord, match="fuso orario"):
+        submit(session, "97000000001", when=datetime(2019, 9, 2))
+
+
+def _concurrently(sessions: sessionmaker[Session], workers: int, per_worker: int,
+                  cf_of: object) -> list[str]:
+    barrier = threading.Barrier(workers)
+    numbers: list[str] = []
+    errors: list[BaseException] = []
+
+    def work(w: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            for i in range(per_worker):
+                with sessions() as session:
+                    cf = cf_of(w, i)  # type: ignore[operator]
+                    numbers.append(submit(session, cf, sender=f"w{w}@pec.it")
+                                   .registration_number)
+                    session.commit()
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    return numbers
+
+
+def test_concurrent_sessions_never_share_or_skip_a_number(
+        sessions: sessionmaker[Session]) -> None:
+    numbers = _concurrently(sessions, 4, 5, lambda w, i: f"9{w:02d}{i:08d}")
+    assert sorted(numbers) == [f"PDZ2019-{n:04d}" for n in range(1, 21)]
+
+
+def test_concurrent_resubmissions_of_one_organisation(sessions: sessionmaker[Session]) -> None:
+    _concurrently(sessions, 3, 3, lambda w, i: "97000000001")
+    with sessions() as session:
+        history = submission_history(session, session.scalars(select(Organisation.id)).one())
+        assert [s.version for s in history] == list(range(1, 10))
+        assert sum(s.is_current for s in history) == 1
+
+
+def _sample(session: Session) -> dict[str, Submission]:
+    late = datetime(2019, 9, 20, tzinfo=ROME)
+    return {
+        "alfa": submit(session, "97000000001", comune="Bussero", natura_giuridica="odv",
+                       tavoli=[("famiglia", 1), ("autonomie", 2)]),
+        "beta": submit(session, "97000000002", comune="Gessate", natura_giuridica="aps",
+                       tavoli=[("poverta", None)], when=late, status="incomplete"),
+        "gamma": submit(session, "97000000003", comune="bussero", natura_giuridica="odv",
+                        tavoli=[("famiglia", None)]),
+        "gamma2": submit(session, "97000000003", comune="Bussero", natura_giuridica="odv",
+                         tavoli=[("famiglia", None), ("poverta", None)], when=late),
+        "delta": submit(session, None, sender="delta@pec.it", tavoli=[],
+                        status="needs_review"),
+    }
+
+
+def test_current_submissions_and_filters(session: Session) -> None:
+    s = _sample(session)
+    session.commit()
+    names = {v.id: k for k, v in s.items()}
+
+    def pick(**kw: object) -> list[str]:
+        return [names[x.id] for x in current_submissions(session, **kw)]  # type: ignore[arg-type]
+
+    assert pick() == ["alfa", "beta", "gamma2", "delta"]  # by registration number
+    assert pick(tavolo="famiglia") == ["alfa", "gamma2"]
+    assert pick(tavolo="poverta") == ["beta", "gamma2"]
+    assert pick(late=True) == ["beta", "gamma2"]
+    assert pick(late=False) == ["alfa", "delta"]
+    assert pick(status="incomplete") == ["beta"]
+    assert pick(comune="BUSSERO", natura_giuridica="odv") == ["alfa", "gamma2"]
+    first = current_submissions(session)[0]
+    assert first.tavolo_codes == ["famiglia", "autonomie"]
+    assert first.message.sender == "ente@pec.it"
+
+
+def test_stats(session: Session) -> None:
+    s = _sample(session)
+    add_review_reason(session, code="missing_field", detail="manca il codice fiscale",
+                      submission=s["delta"])
+    add_review_reason(session, code="scan", detail="scansione", submission=s["delta"])
+    add_review_reason(session, code="unreadable", detail="illeggibile",
+                      message=new_message(session))
+    result = stats(session)
+    assert result["adherents"] == 4
+    assert result["per_tavolo"] == {"famiglia": 2, "poverta": 2, "autonomie": 1}
+    assert result["per_comune"] == {"Bussero": 2, "Gessate": 1, "(non indicato)": 1}
+    assert result["per_natura_giuridica"] == {"odv": 2, "(non indicato)": 1, "aps": 1}
+    assert (result["on_time"], result["late"], result["out_of_procedure"]) == (2, 2, 0)
+    assert result["per_status"] == {"complete": 2, "incomplete": 1, "needs_review": 1}
+    assert result["review_queue"] == 2
+    assert result["messages"]["submission"] == 6 and result["messages"]["ignored"] == 0
+
+
+def test_review_queue_oldest_first_until_resolved(session: Session) -> None:
+    s = _sample(session)
+    t0 = datetime(2019, 9, 3, tzinfo=UTC)
+    later = add_review_reason(session, code="pec_mismatch", detail="PEC dichiarata diversa",
+                              submission=s["alfa"])
+    later.created_at = t0 + timedelta(hours=2)
+    older = add_review_reason(session, code="missing_field", detail="manca il referente",
+                              submission=s["beta"])
+    older.created_at = t0
+    assert s["alfa"].review_state == "pending"
+    assert [r.id for r in review_queue(session)] == [older.id, later.id]
+    assert resolve_review_reasons(session, submission=s["beta"]) == 1
+    assert [r.id for r in review_queue(session)] == [later.id]
+    with pytest.raises(InvalidRecord):
+        add_review_reason(session, code="missing_field", detail="x")
+    with pytest.raises(InvalidRecord):
+        add_review_reason(session, code="boh", detail="x", submission=s["alfa"])
