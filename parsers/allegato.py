@@ -77,7 +77,7 @@ def extract(content: FormContent, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -
 
 def prepare_lines(raw: tuple[str, ...] | list[str], vocabulary: Vocabulary) -> list[str]:
     """Canonical checkbox glyphs; placeholder texts and bare leader runs emptied."""
-    long_placeholders = [p for p in vocabulary.placeholders if len(p) >= 15]
+    long_placeholders = [p for p in vocabulary.placeholders if " " in p.strip()]
     whole = {fold(p).strip(" .") for p in vocabulary.placeholders}
     out = []
     for line in raw:

@@ -86,7 +86,8 @@ def _cut_name(text: str) -> str:
 def _valid(candidate: Candidate, vocabulary: Vocabulary,
            selection: Selection) -> str | None:
     text = split_combined(candidate)
-    if text is None:
+    if text is None or fold(text).strip(" .") in {fold(p).strip(" .")
+                                                  for p in vocabulary.placeholders}:
         return None
     value, warning = _normaliser(candidate.field, vocabulary)(text)
     if candidate.field == "codice_fiscale" and value and _PERSONAL_CODE.match(value) \
