@@ -22,11 +22,8 @@ from parsers.mime import (
     Attachment,
     MimePart,
     WalkResult,
-    content_type,
     decode_body,
-    filename,
     header,
-    param,
     split_message,
     split_multipart,
     walk,
@@ -68,6 +65,7 @@ _MAIL_HEADERS = ("from", "to", "subject", "date", "message-id", "received", "con
                  "mime-version", "return-path", "delivered-to")  # fmt: skip
 _PER_CONTO_DI = re.compile(r"per\s+conto\s+di\s*:\s*<?([^\s<>\"']+@[^\s<>\"']+)", re.IGNORECASE)
 _MAX_NESTED_ENVELOPES = 3
+_MAX_ENVELOPE_PARTS = 16  # notice, daticert.xml, postacert.eml; a few more are tolerated
 
 
 @dataclass(frozen=True)
@@ -128,7 +126,7 @@ def _parse(raw: bytes, limits: Limits, nesting: int) -> PecMessage:
     root = split_message(raw)
     if len(raw) > limits.max_input_bytes:
         return _oversized(root, len(raw), limits)
-    layout = _locate(root, limits)
+    layout = _locate(root)
     daticert, daticert_warnings = (
         parse_daticert(layout.daticert) if layout.daticert is not None else (None, ())
     )
@@ -197,7 +195,7 @@ def _empty_message(warning: str) -> PecMessage:
 
 def _oversized(root: MimePart, size: int, limits: Limits) -> PecMessage:
     kind, warnings = _kind_from_headers(root.headers)
-    signed = content_type(root.headers) == "multipart/signed"
+    signed = root.ctype == "multipart/signed"
     reason = "non verificata: messaggio oltre il limite di dimensione"
     warnings.insert(
         0,
@@ -217,15 +215,20 @@ def _oversized(root: MimePart, size: int, limits: Limits) -> PecMessage:
     )
 
 
-def _locate(root: MimePart, limits: Limits) -> _Layout:
+def _locate(root: MimePart) -> _Layout:
     """Find the signed part, the signature, daticert.xml and postacert.eml."""
-    if content_type(root.headers) != "multipart/signed":
-        return _find_envelope_parts(root, limits, _Layout())
-    boundary = param(root.headers, "boundary")
+    if root.ctype != "multipart/signed":
+        layout = _Layout(warnings=root.warnings)
+        if _kind_from_headers(root.headers)[0] is None:
+            return layout  # an ordinary message: its parts are walked as attachments
+        return _find_envelope_parts(root, layout)
+    boundary = root.boundary
     if not boundary:
         return _Layout(signed=True, warnings=("messaggio firmato senza boundary MIME",))
     parts, closed = split_multipart(root.body, boundary, 2)
-    warnings = () if closed else ("messaggio firmato troncato: delimitatore finale assente",)
+    warnings = root.warnings
+    if not closed:
+        warnings += ("messaggio firmato troncato: delimitatore finale assente",)
     if not parts:
         return _Layout(signed=True, warnings=(*warnings, "messaggio firmato senza contenuto"))
     layout = _Layout(
@@ -234,22 +237,23 @@ def _locate(root: MimePart, limits: Limits) -> _Layout:
         signature=split_message(parts[1]) if len(parts) > 1 else None,
         warnings=warnings,
     )
-    return _find_envelope_parts(split_message(parts[0]), limits, layout)
+    return _find_envelope_parts(split_message(parts[0]), layout)
 
 
-def _find_envelope_parts(content: MimePart, limits: Limits, layout: _Layout) -> _Layout:
-    boundary = param(content.headers, "boundary")
-    if not content_type(content.headers).startswith("multipart/") or not boundary:
+def _find_envelope_parts(content: MimePart, layout: _Layout) -> _Layout:
+    if not content.boundary:
         return layout
-    children, closed = split_multipart(content.body, boundary, limits.max_mime_parts)
+    children, closed = split_multipart(content.body, content.boundary, _MAX_ENVELOPE_PARTS)
     warnings = list(layout.warnings)
-    if not closed:
+    if len(children) >= _MAX_ENVELOPE_PARTS:
+        warnings.append(f"busta con troppe parti: lette solo le prime {_MAX_ENVELOPE_PARTS}")
+    elif not closed:
         warnings.append("busta troncata: delimitatore MIME finale assente")
     daticert = postacert = None
     for raw_child in children:
         child = split_message(raw_child)
-        name = (filename(child.headers) or "").lower()
-        ctype = content_type(child.headers)
+        name = (child.filename or "").lower()
+        ctype = child.ctype
         if name == "daticert.xml" and daticert is None:
             daticert, decode_warnings = decode_body(child)
             warnings.extend(decode_warnings)
@@ -334,7 +338,7 @@ def _check_signature(layout: _Layout) -> SignatureCheck:
         return SignatureCheck(True, False, "struttura firmata illeggibile", None)
     if layout.signature is None:
         return SignatureCheck(True, False, "parte di firma (smime.p7s) assente", None)
-    ctype = content_type(layout.signature.headers)
+    ctype = layout.signature.ctype
     if ctype not in _SIGNATURE_TYPES:
         return SignatureCheck(True, False, f"tipo di firma non supportato ({ctype})", None)
     der, _ = decode_body(layout.signature)

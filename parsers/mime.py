@@ -13,9 +13,12 @@ import email.errors
 import hashlib
 import re
 from dataclasses import dataclass, field
-from email.message import EmailMessage, Message
+from email.headerregistry import BaseHeader
+from email.message import Message
 from email.parser import BytesParser
+from email.policy import compat32
 from email.policy import default as default_policy
+from functools import cached_property
 from itertools import islice
 
 from parsers.limits import DEFAULT_LIMITS, Limits
@@ -23,6 +26,7 @@ from parsers.limits import DEFAULT_LIMITS, Limits
 _HEADER_ERRORS = (
     ValueError,
     TypeError,
+    RecursionError,
     IndexError,
     KeyError,
     AttributeError,
@@ -30,6 +34,11 @@ _HEADER_ERRORS = (
     email.errors.MessageError,
 )
 _BLANK_LINE = re.compile(rb"\n\r?\n")
+_FIELD_START = re.compile(rb"\n(?=[^ \t])")
+_MAX_HEAD_BYTES = 256 * 1024
+_MAX_FIELD_BYTES = 4096
+_MAX_PARENTHESES = 32
+MIME_HEADER_BUDGET = 256 * 1024  # bytes of Content-Type/-Disposition parsed per walk
 _BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 _BASE64_FOREIGN = re.compile(rb"[^A-Za-z0-9+/=\s]")
 _BODY_TEXT_TYPES = frozenset({"text/plain", "text/html"})
@@ -50,10 +59,53 @@ class Attachment:
 
 @dataclass(frozen=True)
 class MimePart:
-    """A message or body part: parsed headers and the raw body exactly as carried."""
+    """A message or body part: its header fields and the raw body exactly as carried.
+
+    Header fields are split cheaply (``compat32``) and each field that is needed is parsed once,
+    on demand, with ``email.policy.default`` (RFC 2047 / RFC 2231 decoding); that parser is
+    slow on hostile input, so its results are cached and its input bounded.
+    """
 
     headers: Message
     body: bytes
+    warnings: tuple[str, ...] = ()
+
+    @cached_property
+    def _content_type(self) -> BaseHeader | None:
+        return header_field(self.headers, "Content-Type")
+
+    @cached_property
+    def _content_disposition(self) -> BaseHeader | None:
+        return header_field(self.headers, "Content-Disposition")
+
+    @cached_property
+    def ctype(self) -> str:
+        value = getattr(self._content_type, "content_type", None)
+        return value.lower() if isinstance(value, str) and "/" in value else "text/plain"
+
+    @cached_property
+    def boundary(self) -> str | None:
+        if not self.ctype.startswith("multipart/"):
+            return None
+        return _param(self._content_type, "boundary")
+
+    @cached_property
+    def filename(self) -> str | None:
+        name = _param(self._content_disposition, "filename") or _param(self._content_type, "name")
+        return (name.strip() or None) if name else None
+
+    @cached_property
+    def disposition(self) -> str | None:
+        value = getattr(self._content_disposition, "content_disposition", None)
+        return value.lower() if isinstance(value, str) else None
+
+    @property
+    def mime_header_bytes(self) -> int:
+        """Size of the fields the slow parser reads (for the walk's budget)."""
+        return sum(
+            len(value) for key, value in self.headers.raw_items()
+            if key.lower() in ("content-type", "content-disposition")
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -72,7 +124,7 @@ class WalkResult:
 
 
 def split_message(raw: bytes) -> MimePart:
-    """Split ``raw`` at the first blank line into parsed headers and the raw body."""
+    """Split ``raw`` at the first blank line into header fields and the raw body."""
     if raw.startswith((b"\n", b"\r\n")):
         head, body = b"", raw[raw.index(b"\n") + 1 :]
     else:
@@ -81,11 +133,27 @@ def split_message(raw: bytes) -> MimePart:
             head, body = raw, b""
         else:
             head, body = raw[: match.start() + 1], raw[match.end() :]
+    head, tamed = _tame(head)
+    warnings = ("intestazioni troppo lunghe o malformate: accorciate",) if tamed else ()
     try:
-        headers = BytesParser(policy=default_policy).parsebytes(head + b"\n", headersonly=True)
+        headers = BytesParser(policy=compat32).parsebytes(head + b"\n", headersonly=True)
     except _HEADER_ERRORS:
-        headers = EmailMessage(policy=default_policy)
-    return MimePart(headers=headers, body=body)
+        headers, warnings = Message(), ("intestazioni illeggibili",)
+    return MimePart(headers=headers, body=body, warnings=warnings)
+
+
+def _tame(head: bytes) -> tuple[bytes, bool]:
+    """Bound what the header parser sees: its cost grows with field length, and deeply
+    nested comments exhaust its recursion."""
+    tamed = len(head) > _MAX_HEAD_BYTES
+    fields = _FIELD_START.split(head[:_MAX_HEAD_BYTES])
+    for index, value in enumerate(fields):
+        if len(value) > _MAX_FIELD_BYTES:
+            value, tamed = value[:_MAX_FIELD_BYTES], True
+        if value.count(b"(") > _MAX_PARENTHESES:
+            value, tamed = value.replace(b"(", b"").replace(b")", b""), True
+        fields[index] = value
+    return (b"\n".join(fields), True) if tamed else (head, False)
 
 
 def clean_text(value: str) -> str:
@@ -100,57 +168,35 @@ def clean_text(value: str) -> str:
         return raw.decode("latin-1")
 
 
+def header_field(msg: Message, name: str) -> BaseHeader | None:
+    """The first field ``name`` (case-insensitive) parsed by ``email.policy.default``."""
+    wanted = name.lower()
+    try:
+        for key, value in msg.raw_items():
+            if key.lower() == wanted:
+                parsed: BaseHeader = default_policy.header_fetch_parse(key, value)
+                return parsed
+    except _HEADER_ERRORS:
+        return None
+    return None
+
+
 def header(msg: Message, name: str) -> str | None:
     """The decoded value of header ``name`` (case-insensitive), or None; never raises."""
+    parsed = header_field(msg, name)
+    if parsed is not None:
+        return clean_text(str(parsed)).strip()
+    raw = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
+    return clean_text(" ".join(str(raw).split())) if raw is not None else None
+
+
+def _param(parsed: BaseHeader | None, name: str) -> str | None:
+    params = getattr(parsed, "params", None)
     try:
-        value = msg.get(name)
-        if value is None:
-            return None
-        return clean_text(str(value)).strip()
-    except _HEADER_ERRORS:
-        try:
-            raw = msg.get_all(name, failobj=[])
-        except _HEADER_ERRORS:
-            return None
-        return clean_text(str(raw[0])).strip() if raw else None
-
-
-def content_type(msg: Message) -> str:
-    try:
-        return msg.get_content_type()
-    except _HEADER_ERRORS:
-        return "application/octet-stream"
-
-
-def param(msg: Message, name: str) -> str | None:
-    try:
-        value = msg.get_param(name)
+        value = params.get(name) if params is not None else None
     except _HEADER_ERRORS:
         return None
-    if value is None or isinstance(value, tuple):
-        return None
-    return clean_text(str(value))
-
-
-def filename(msg: Message) -> str | None:
-    """The decoded file name from Content-Disposition or Content-Type ``name``."""
-    try:
-        name = msg.get_filename()
-    except _HEADER_ERRORS:
-        name = None
-    if name is None:
-        name = param(msg, "name")
-    if name is None:
-        return None
-    name = clean_text(str(name)).strip()
-    return name or None
-
-
-def disposition(msg: Message) -> str | None:
-    try:
-        return msg.get_content_disposition()
-    except _HEADER_ERRORS:
-        return None
+    return clean_text(value) if isinstance(value, str) else None
 
 
 def split_multipart(body: bytes, boundary: str, max_parts: int) -> tuple[list[bytes], bool]:
@@ -245,6 +291,7 @@ class _Walker:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.count = 0
+        self.budget = MIME_HEADER_BUDGET
         self.found: list[Attachment] = []
         self.warnings: list[str] = []
         self.messages: list[Embedded] = []
@@ -259,21 +306,24 @@ class _Walker:
             self.warnings.append(f"struttura MIME troppo annidata (oltre "
                                  f"{self.limits.max_mime_depth} livelli): parti ignorate")
             return
-        ctype = content_type(part.headers)
-        if ctype.startswith("multipart/"):
+        self.budget -= part.mime_header_bytes
+        if self.budget < 0:
+            self.warnings.append("intestazioni MIME eccessive: le parti restanti non sono lette")
+            return
+        self.warnings.extend(part.warnings)
+        if part.ctype.startswith("multipart/"):
             self._visit_multipart(part, path, depth)
-        elif ctype in _MESSAGE_TYPES:
+        elif part.ctype in _MESSAGE_TYPES:
             self._visit_message(part, path, depth)
-        elif not _is_body_text(part.headers, ctype):
-            self._add_leaf(part, path, ctype)
+        elif not _is_body_text(part):
+            self._add_leaf(part, path)
 
     def _visit_multipart(self, part: MimePart, path: str, depth: int) -> None:
-        boundary = param(part.headers, "boundary")
-        if not boundary:
+        if not part.boundary:
             self.warnings.append("parte multipart senza boundary: contenuto ignorato")
             return
-        children, closed = split_multipart(part.body, boundary, self.limits.max_mime_parts)
-        if not closed:
+        children, closed = split_multipart(part.body, part.boundary, self.limits.max_mime_parts)
+        if not closed and len(children) < self.limits.max_mime_parts:
             self.warnings.append("messaggio troncato: delimitatore MIME finale assente")
         for child in children:
             self.visit(split_message(child), path, depth + 1)
@@ -281,18 +331,18 @@ class _Walker:
     def _visit_message(self, part: MimePart, path: str, depth: int) -> None:
         data, warnings = decode_body(part)
         self.warnings.extend(warnings)
-        name = filename(part.headers) or f"messaggio-{self.count}.eml"
+        name = part.filename or f"messaggio-{self.count}.eml"
         self.messages.append(Embedded(path=path + name, raw=data))
         self.visit(split_message(data), f"{path}{name}/", depth + 1)
 
-    def _add_leaf(self, part: MimePart, path: str, ctype: str) -> None:
+    def _add_leaf(self, part: MimePart, path: str) -> None:
         data, warnings = decode_body(part)
         self.warnings.extend(warnings)
-        name = filename(part.headers)
+        name = part.filename
         self.found.append(
             Attachment(
                 filename=name,
-                content_type=ctype,
+                content_type=part.ctype,
                 size=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
                 data=data,
@@ -301,9 +351,9 @@ class _Walker:
         )
 
 
-def _is_body_text(headers: Message, ctype: str) -> bool:
+def _is_body_text(part: MimePart) -> bool:
     return (
-        ctype in _BODY_TEXT_TYPES
-        and filename(headers) is None
-        and disposition(headers) != "attachment"
+        part.ctype in _BODY_TEXT_TYPES
+        and part.filename is None
+        and part.disposition != "attachment"
     )
