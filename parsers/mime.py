@@ -38,7 +38,7 @@ _FIELD_START = re.compile(rb"\n(?=[^ \t])")
 _MAX_HEAD_BYTES = 256 * 1024
 _MAX_FIELD_BYTES = 4096
 _MAX_PARENTHESES = 32
-MIME_HEADER_BUDGET = 256 * 1024  # bytes of Content-Type/-Disposition parsed per walk
+MIME_HEADER_BUDGET = 128 * 1024  # bytes of Content-Type/-Disposition parsed per walk
 _BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 _BASE64_FOREIGN = re.compile(rb"[^A-Za-z0-9+/=\s]")
 _BODY_TEXT_TYPES = frozenset({"text/plain", "text/html"})
