@@ -26,7 +26,7 @@ from parsers.natura import natura_from_name
 from parsers.selection import Selection, choose
 from parsers.structured import Candidate, structured_candidates
 from parsers.tavoli import find_tavoli
-from parsers.vocabulary import DEFAULT_VOCABULARY, FIELD_NAMES, Vocabulary, fold
+from parsers.vocabulary import DEFAULT_VOCABULARY, FIELD_NAMES, Vocabulary, fold, fold_aligned
 
 FIELDS: tuple[str, ...] = FIELD_NAMES
 REQUIRED = ("denominazione", "codice_fiscale", "legale_rappresentante")
@@ -66,7 +66,7 @@ def extract(content: FormContent, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -
     lines = prepare_lines(content.lines, vocabulary)
     matcher = LabelMatcher(vocabulary)
     candidates = structured_candidates(lines, matcher) + narrative_candidates(lines, matcher)
-    selection = _select(candidates, vocabulary)
+    selection = _select(candidates, vocabulary, lines)
     choice = find_tavoli(lines, vocabulary, matcher)
     tavoli = tuple(Tavolo(code, rank) for code, rank in choice.codes)
     warnings = [*selection.warnings, *choice.warnings]
@@ -77,14 +77,16 @@ def extract(content: FormContent, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -
 
 def prepare_lines(raw: tuple[str, ...] | list[str], vocabulary: Vocabulary) -> list[str]:
     """Canonical checkbox glyphs; placeholder texts and bare leader runs emptied."""
-    long_placeholders = [p for p in vocabulary.placeholders if " " in p.strip()]
+    long_placeholders = [fold(p) for p in vocabulary.placeholders if " " in p.strip()]
     whole = {fold(p).strip(" .") for p in vocabulary.placeholders}
     out = []
     for line in raw:
         cells = []
         for cell in canonical_glyphs(line).split(CELL_SEPARATOR):
+            folded = fold_aligned(cell)
             for placeholder in long_placeholders:
-                cell = _remove(cell, placeholder)
+                if placeholder in folded:
+                    cell, folded = _remove(cell, folded, placeholder)
             if fold(cell).strip(" .") in whole or _LEADER_ONLY.match(cell):
                 cell = ""
             cells.append(" ".join(cell.split()))
@@ -92,12 +94,31 @@ def prepare_lines(raw: tuple[str, ...] | list[str], vocabulary: Vocabulary) -> l
     return out
 
 
-def _remove(cell: str, placeholder: str) -> str:
-    index = fold(cell).find(fold(placeholder))
-    return cell if index < 0 else cell[:index] + cell[index + len(placeholder):]
+def _remove(cell: str, folded: str, placeholder: str) -> tuple[str, str]:
+    index = folded.find(placeholder)
+    end = index + len(placeholder)
+    return cell[:index] + cell[end:], folded[:index] + folded[end:]
 
 
-def _select(candidates: list[Candidate], vocabulary: Vocabulary) -> Selection:
+_CAP = re.compile(r"(?<![\w.])c\.?\s*a\.?\s*p\.?\s*[:\t.]?\s*(\d{5})(?!\d)", re.IGNORECASE)
+_PROVINCE = re.compile(r"(?<![\w])prov(?:incia|\.)?\s*[:\t]?\s*\(?([A-Za-z]{2})\)?\s*$",
+                       re.IGNORECASE)
+
+
+def _complete_sede(sede: str, comune: str | None, lines: list[str]) -> str:
+    """ "Via Roma 1" + separate CAP, Comune and Provincia rows -> one address line."""
+    if comune is None or find_comune(sede) is not None:
+        return sede
+    text = "\n".join(lines)
+    cap = _CAP.search(text)
+    province = next((m.group(1).upper() for line in lines
+                     if (m := _PROVINCE.search(line.replace(CELL_SEPARATOR, " ")))), None)
+    return (f"{sede}, {cap.group(1) + ' ' if cap else ''}{comune}"
+            f"{f' ({province})' if province else ''}")
+
+
+def _select(candidates: list[Candidate], vocabulary: Vocabulary,
+            lines: list[str]) -> Selection:
     selection = Selection()
     referente = [c for c in candidates if c.field == "referente"]
     ordinary = [c for c in candidates if not (c.field == "referente" and same_person(c.text))]
@@ -108,7 +129,11 @@ def _select(candidates: list[Candidate], vocabulary: Vocabulary) -> Selection:
             same_person(c.text) for c in referente):
         values["referente"] = values["legale_rappresentante"]
     if values["sede_legale"]:
+        values["sede_legale"] = _complete_sede(values["sede_legale"], values["comune"], lines)
         values["comune"] = find_comune(values["sede_legale"]) or values["comune"]
+        if values["comune"] is None:
+            selection.warnings.append("comune della sede legale non riconosciuto: "
+                                      f"{values['sede_legale']}")
     if values["natura_giuridica"] is None and values["denominazione"] and \
             "natura_giuridica" not in selection.invalid:
         values["natura_giuridica"] = natura_from_name(values["denominazione"])

@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from parsers.vocabulary import Vocabulary, fold
+from parsers.vocabulary import Vocabulary, fold, fold_aligned
+
+__all__ = ["fold_aligned"]
 
 STOP = "_stop"  # pseudo-field of labels that end a value but are not returned
 
@@ -27,15 +29,6 @@ _FUNCTION_WORD = re.compile(
     r"^(?:di|del|della|dello|dell'|dei|degli|delle|in|a|al|alla|ai|per|e|ed|con|che|il|la|"
     r"lo|le|gli|da|dal|su|sul|come|quale|o|non|nel|nella|si|se|è)\b",
 )
-
-
-def fold_aligned(text: str) -> str:
-    """:func:`fold` character by character, so that positions match the original text."""
-    out = []
-    for char in text:
-        folded = fold(char)
-        out.append(folded[0] if len(folded) >= 1 else char)
-    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -87,8 +80,8 @@ class LabelMatcher:
         entries += [(STOP, variant) for variant in vocabulary.stop_labels]
         entries.sort(key=lambda e: len(fold(e[1])), reverse=True)
         self._fields = [field for field, _ in entries]
-        self._weak = [fold(v).strip() in {fold(w) for w in vocabulary.weak_labels}
-                      for _, v in entries]
+        weak = {fold(w) for w in vocabulary.weak_labels}
+        self._weak = [fold(v).strip() in weak for _, v in entries]
         body = "|".join(f"({_variant_pattern(v)})" for _, v in entries)
         self._regex = re.compile(rf"(?<![\w.@])(?:{body})(?![\w@])")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from parsers.content import CHECKED, UNCHECKED
 from parsers.vocabulary import Vocabulary, fold
 
 # A generic code gives way when a more specific one is found in the same text.
@@ -54,7 +55,12 @@ def natura_codes(text: str, vocabulary: Vocabulary) -> set[str]:
 
 
 def map_natura(text: str, vocabulary: Vocabulary) -> tuple[str | None, str | None]:
-    """``(code, warning)`` for the declared legal form."""
+    """``(code, warning)`` for the declared legal form (or the ticked one of a list)."""
+    if CHECKED in text or UNCHECKED in text:
+        ticked = [part.split(UNCHECKED)[0] for part in text.split(CHECKED)[1:]]
+        if not ticked:
+            return None, None
+        text = " ".join(ticked)
     codes = natura_codes(text, vocabulary)
     if len(codes) == 1:
         return codes.pop(), None

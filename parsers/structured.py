@@ -8,6 +8,7 @@ cell or an empty "P.IVA:" is an explicit empty value: the next label is never ta
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from parsers.content import CELL_SEPARATOR, CHECKED, UNCHECKED
@@ -83,9 +84,33 @@ def is_label_only(text: str, matcher: LabelMatcher) -> bool:
     return not following(text[groups[-1].end:]).value and len(groups) <= 3
 
 
+_PERSON_ROW = re.compile(r"^\s*(?:nome\s+e\s+cognome|cognome\s+e\s+nome|nominativo)\s*"
+                         r"(?:[:\t]|\.{2,})\s*(?P<v>.+)$", re.IGNORECASE)
+_PEOPLE = ("legale_rappresentante", "referente")
+
+
+def person_rows(lines: list[str], matcher: LabelMatcher) -> list[Candidate]:
+    """ "Nome e cognome: X" under a "Dati del legale rappresentante" (or referente) heading."""
+    found: list[Candidate] = []
+    section: str | None = None
+    for index, line in enumerate(lines):
+        match = _PERSON_ROW.match(line)
+        if match and section:
+            found.append(Candidate(section, match.group("v").strip(" \t"), index, "cell",
+                                   (section,)))
+            continue
+        fields = {h.field for h in matcher.hits(line)}
+        people = [f for f in _PEOPLE if f in fields]
+        if people and ":" not in line and CELL_SEPARATOR not in line.strip():
+            section = people[0]
+        elif fields - {STOP, *_PEOPLE}:
+            section = None
+    return found
+
+
 def structured_candidates(lines: list[str], matcher: LabelMatcher) -> list[Candidate]:
     """All label/value candidates of the structured layouts, in document order."""
-    found: list[Candidate] = []
+    found: list[Candidate] = person_rows(lines, matcher)
     for index, line in enumerate(lines):
         cells = line.split(CELL_SEPARATOR)
         if len(cells) > 1 and _column_header(cells, matcher):
@@ -156,12 +181,24 @@ def _next_line(lines: list[str], index: int, group: Group,
         line = lines[index + offset].strip()
         if not line:
             continue
+        if line.startswith((CHECKED, UNCHECKED)) and "natura_giuridica" in group.fields:
+            return _make(group, _option_lines(lines, index + offset), index + offset, "next")
         if CELL_SEPARATOR in line or line.startswith((CHECKED, UNCHECKED)):
             return []
         if matcher.leading(line) is not None:
             return []
         return _make(group, line, index + offset, "next")
     return []
+
+
+def _option_lines(lines: list[str], start: int) -> str:
+    """Consecutive lines of ticked/unticked options, joined ("☐ ODV ☒ APS")."""
+    options = []
+    for line in lines[start:start + 12]:
+        if not line.strip().startswith((CHECKED, UNCHECKED)):
+            break
+        options.append(line.strip())
+    return " ".join(options)
 
 
 def _column_header(cells: list[str], matcher: LabelMatcher) -> bool:

@@ -279,3 +279,49 @@ def test_residence_of_the_signer_is_not_the_sede() -> None:
     assert result.fields["sede_legale"] is None
     assert result.fields["comune"] is None
     assert result.fields["denominazione"] == "Fondazione Orizzonti"
+
+
+def test_natura_from_a_ticked_list() -> None:
+    result = extract(lines("Natura giuridica (barrare): ☐ ODV ☒ APS ☐ Cooperativa sociale ☐ Altro"))
+    assert result.fields["natura_giuridica"] == "aps"
+    result = extract(lines("Natura giuridica:", "☐ Organizzazione di volontariato",
+                           "☒ Cooperativa sociale", "☐ Altro", f"Codice fiscale: {ORG_CF}"))
+    assert result.fields["natura_giuridica"] == "coop_sociale"
+    assert result.fields["codice_fiscale"] == ORG_CF
+    assert extract(lines("Natura giuridica: ☐ ODV ☐ APS")).fields["natura_giuridica"] is None
+
+
+def test_address_in_separate_rows_is_joined() -> None:
+    result = extract(lines("Indirizzo: Via Roma 1", "CAP: 20063",
+                           "Comune: Cernusco sul Naviglio", "Provincia: MI"))
+    assert result.fields["sede_legale"] == "Via Roma 1, 20063 Cernusco sul Naviglio (MI)"
+    assert result.fields["comune"] == "Cernusco sul Naviglio"
+
+
+def test_name_rows_under_person_headings() -> None:
+    result = extract(lines("Dati del legale rappresentante", "Nome e cognome: Mario Rossi",
+                           f"Codice fiscale: {REP_CF}", "Dati del referente",
+                           "Nominativo\tAnna Sala", "Dati dell'ente", f"Codice fiscale: {ORG_CF}"))
+    assert result.fields["legale_rappresentante"] == "Mario Rossi"
+    assert result.fields["referente"] == "Anna Sala"
+    assert result.fields["codice_fiscale"] == ORG_CF
+
+
+@pytest.mark.parametrize("rows", [
+    ("Tavolo\tScelta", "Area Promozione del benessere familiare\tX",
+     "Area Contrasto alla povertà\t", "Area Promozione delle autonomie\tX"),
+    ("Famiglia\tPovertà\tAutonomie", "X\t\tX"),
+    ("☒ Famiglia   ☐ Povertà   ☒ Autonomie",),
+    ("Famiglia ☒   Povertà ☐   Autonomie ☒",),
+    ("☒ Area Promozione del benessere familiare (famiglie, minori, pari opportunità)",
+     "☐ Area Contrasto alla povertà (lavoro, inclusione dei soggetti fragili, casa)",
+     "☒ Area Promozione delle autonomie (disabilità, anziani, caregiver familiari)"),
+])
+def test_tables_in_grids_rows_and_with_descriptions(rows: tuple[str, ...]) -> None:
+    assert [t.code for t in extract(lines(*rows)).tavoli] == ["famiglia", "autonomie"]
+
+
+def test_rank_in_a_preference_column() -> None:
+    result = extract(lines("Tavolo\tPreferenza", "Area Promozione del benessere familiare\t2",
+                           "Area Contrasto alla povertà\t1", "Area Promozione delle autonomie\t"))
+    assert result.tavoli == (Tavolo("poverta", 1), Tavolo("famiglia", 2))
