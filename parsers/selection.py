@@ -20,7 +20,7 @@ from parsers.vocabulary import Vocabulary, fold
 STRICT_FIELDS = ("codice_fiscale", "partita_iva", "pec")
 _NAME_END = re.compile(
     r"\s*(?:,|;|\(|\bnat[oa]\b|\bc\.\s*f\.|\bcodice\s+fiscale|\bresidente|\btel\b|\btel\.|"
-    r"\btelefono|\bcell|\be-?mail|\bpec\b|\s-\s|$)",
+    r"\btelefono|\bcell|\be-?mail|\bpec\b|\s[-–—]\s|$)",
     re.IGNORECASE,
 )
 _PEC_DOMAIN = re.compile(r"@(?:[\w-]+\.)*(?:pec|legalmail|postecert|arubapec|cert|"
