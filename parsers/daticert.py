@@ -90,6 +90,8 @@ def parse_daticert(xml: bytes) -> tuple[Daticert | None, tuple[str, ...]]:
         return None, (*warnings, "daticert.xml illeggibile")
     if etree.QName(root).localname != "postacert":
         warnings.append("daticert.xml: elemento radice inatteso")
+    if root.getroottree().docinfo.internalDTD is not None:
+        warnings.append("daticert.xml contiene una DTD: entità ignorate")
     warnings.extend(_stray_text(root))
     data, date_warnings = _parse_data(_find(root, "data"))
     warnings.extend(date_warnings)
@@ -151,10 +153,19 @@ def _find(root: Any, name: str) -> Any:
 def _element_text(element: Any) -> str | None:
     if element is None:
         return None
-    text = "".join(
-        part for part in element.itertext() if isinstance(part, str)
-    ).strip()
+    text = "".join(_own_text(element)).strip()
     return text or None
+
+
+def _own_text(element: Any) -> list[str]:
+    """Text of an element and its sub-elements; entity references (never resolved) are
+    left out."""
+    parts = [element.text or ""] if isinstance(element.tag, str) else []
+    for child in element:
+        if isinstance(child.tag, str):
+            parts.extend(_own_text(child))
+        parts.append(child.tail or "")
+    return parts
 
 
 def _text(root: Any, name: str) -> str | None:

@@ -112,13 +112,15 @@ def default_provider_key() -> ProviderKey:
     return ProviderKey.generate()
 
 
-def to_indefinite_ber(der: bytes) -> bytes:
-    """Re-encode every constructed DER element with indefinite length (as Aruba does)."""
-    out, _ = _indefinite(der, 0)
+def to_indefinite_ber(der: bytes, max_depth: int = 4) -> bytes:
+    """Re-encode constructed DER elements with indefinite lengths, down to ``max_depth``
+    levels (the CMS structure, as BER-writing providers do; certificates and signed
+    attributes stay DER below the default depth)."""
+    out, _ = _indefinite(der, 0, 0, max_depth)
     return out
 
 
-def _indefinite(data: bytes, pos: int) -> tuple[bytes, int]:
+def _indefinite(data: bytes, pos: int, depth: int, max_depth: int) -> tuple[bytes, int]:
     tag = data[pos : pos + 1]
     lead, cursor = data[pos + 1], pos + 2
     length = lead
@@ -127,11 +129,11 @@ def _indefinite(data: bytes, pos: int) -> tuple[bytes, int]:
         length = int.from_bytes(data[cursor : cursor + count], "big")
         cursor += count
     end = cursor + length
-    if not tag[0] & 0x20:
+    if not tag[0] & 0x20 or depth >= max_depth:
         return data[pos:end], end
     children = []
     while cursor < end:
-        child, cursor = _indefinite(data, cursor)
+        child, cursor = _indefinite(data, cursor, depth + 1, max_depth)
         children.append(child)
     return tag + b"\x80" + b"".join(children) + b"\x00\x00", end
 

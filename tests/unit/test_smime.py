@@ -1,0 +1,142 @@
+"""Detached CMS signature checks: valid, tampered, BER, garbage; OpenSSL agrees when present."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from asn1crypto import cms
+
+from parsers.envelope import parse_envelope
+from parsers.smime import BerError, ber_to_der, canonicalize, verify_detached
+from pec_ingest.samples import pec
+
+CONTENT = b"Content-Type: text/plain\r\n\r\nDomanda di partecipazione\r\nriga due\r\n"
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> pec.ProviderKey:
+    return pec.ProviderKey.generate(gestore="Gestore RSA S.p.A.", algorithm="rsa")
+
+
+@pytest.mark.parametrize("algorithm", ["ec", "rsa"])
+def test_valid_signature(algorithm: str, rsa_key: pec.ProviderKey) -> None:
+    key = rsa_key if algorithm == "rsa" else pec.default_provider_key()
+    result = verify_detached(CONTENT, key.sign(CONTENT))
+    assert result.present is True and result.valid is True and result.reason is None
+    assert result.signer == key.common_name
+
+
+def test_one_changed_byte_is_detected() -> None:
+    signature = pec.default_provider_key().sign(CONTENT)
+    tampered = CONTENT.replace(b"Domanda", b"Domandb")
+    result = verify_detached(tampered, signature)
+    assert result.valid is False
+    assert result.reason == "impronta del contenuto diversa da quella firmata: messaggio alterato"
+
+
+def test_tampered_signed_attributes_fail_the_signature_itself() -> None:
+    signature = bytearray(pec.default_provider_key().sign(CONTENT))
+    # signingTime is a signed attribute: change one digit of the UTCTime.
+    position = signature.rindex(b"\x17\x0d") + 3
+    signature[position] = ord("0") if signature[position] != ord("0") else ord("1")
+    result = verify_detached(CONTENT, bytes(signature))
+    assert result.valid is False
+    assert result.reason == "firma crittografica non valida"
+
+
+def test_signature_value_flipped(rsa_key: pec.ProviderKey) -> None:
+    signature = bytearray(rsa_key.sign(CONTENT))
+    signature[-5] ^= 0x01  # inside the RSA signature value, the last field
+    result = verify_detached(CONTENT, bytes(signature))
+    assert result.valid is False and result.reason == "firma crittografica non valida"
+
+
+def test_provider_style_ber_verifies() -> None:
+    ber = pec.default_provider_key().sign(CONTENT, ber=True)
+    assert ber[1] == 0x80  # indefinite length at the top
+    assert verify_detached(CONTENT, ber).valid is True
+
+
+def test_deeply_nested_indefinite_ber_is_read_beyond_asn1crypto_default_depth() -> None:
+    der = pec.default_provider_key().sign(CONTENT)
+    ber = pec.to_indefinite_ber(der, max_depth=64)
+    with pytest.raises(ValueError):
+        _ = cms.ContentInfo.load(ber).native  # asn1crypto alone gives up on this nesting
+    assert ber_to_der(ber) == der
+    assert verify_detached(CONTENT, ber).valid is True
+
+
+def test_ber_to_der_rejects_broken_encodings() -> None:
+    for broken in (b"", b"\x30", b"\x30\x80\x02\x01\x01", b"\x30\x05\x02\x01", b"\x04\x80\x00\x00"):
+        with pytest.raises(BerError):
+            ber_to_der(broken)
+    too_deep = b"\x30\x80" * 100 + b"\x00\x00" * 100
+    with pytest.raises(BerError):
+        ber_to_der(too_deep)
+
+
+def test_signer_certificate_missing() -> None:
+    signed = cms.ContentInfo.load(pec.default_provider_key().sign(CONTENT))
+    signed["content"]["certificates"] = []
+    result = verify_detached(CONTENT, signed.dump(force=True))
+    assert result.valid is False
+    assert result.reason == "certificato del firmatario assente dalla firma"
+
+
+def test_not_signed_data() -> None:
+    data = cms.ContentInfo({"content_type": "data", "content": b"hello"}).dump()
+    result = verify_detached(CONTENT, data)
+    assert result.present is True and result.valid is False
+    assert result.reason is not None and result.reason.startswith("firma illeggibile")
+
+
+@pytest.mark.parametrize("junk", [b"", b"\x00", b"MII...njA==", bytes(range(256)) * 4])
+def test_garbage(junk: bytes) -> None:
+    result = verify_detached(CONTENT, junk)
+    assert result.present is True and result.valid is False and result.reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        (b"a\nb\n", b"a\r\nb\r\n"),
+        (b"a\r\nb", b"a\r\nb"),
+        (b"a\r\r\nb\rc", b"a\r\nb\rc"),
+        (b"a\n\nb\r", b"a\r\n\r\nb"),
+        (b"", b""),
+    ],
+)
+def test_canonicalize(raw: bytes, canonical: bytes) -> None:
+    assert canonicalize(raw) == canonical
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl command not installed")
+@pytest.mark.parametrize("variant", ["crlf", "lf", "tampered", "ber"])
+def test_verdict_matches_openssl(variant: str, tmp_path: Path) -> None:
+    when = datetime(2025, 5, 5, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    original = pec.build_original(
+        sender="a@pec.example.it", to=["b@pec.example.it"], subject="Prova", date=when,
+        message_id="<p1@pec.example.it>", attachments=[("x.pdf", b"%PDF-1.4", "application/pdf")],
+    )  # fmt: skip
+    raw = pec.build_envelope(
+        original, mittente="a@pec.example.it", destinatari=["b@pec.example.it"],
+        identificativo="opec5@pec.simulato.example", data=when, ber=variant == "ber",
+    )  # fmt: skip
+    if variant == "lf":
+        raw = raw.replace(b"\r\n", b"\n")
+    if variant == "tampered":
+        raw = raw.replace(b"Subject: Prova", b"Subject: Prove")
+    path = tmp_path / "message.eml"
+    path.write_bytes(raw)
+    completed = subprocess.run(
+        ["openssl", "smime", "-verify", "-noverify", "-in", str(path), "-out", "/dev/null"],
+        capture_output=True,
+        check=False,
+    )
+    ours = parse_envelope(raw).signature.valid
+    assert ours is (completed.returncode == 0)
+    assert ours is (variant != "tampered")
