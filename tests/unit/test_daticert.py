@@ -123,7 +123,8 @@ def test_invalid_dates_give_none_and_a_warning(element: str) -> None:
 
 
 def test_missing_msgid_is_fine() -> None:
-    daticert, warnings = parse_daticert(FULL.replace(b"<msgid>", b"<!--").replace(b"</msgid>", b"-->"))
+    xml = FULL.replace(b"<msgid>", b"<!--").replace(b"</msgid>", b"-->")
+    daticert, warnings = parse_daticert(xml)
     assert daticert is not None and daticert.msgid is None
     assert warnings == ()
 

@@ -211,7 +211,9 @@ def test_one_flipped_byte_in_the_signed_body_breaks_the_signature() -> None:
 
 
 def test_header_and_daticert_disagreement_is_a_warning() -> None:
-    raw = receipt("accettazione").replace(b"X-Ricevuta: accettazione", b"X-Ricevuta: presa-in-carico")
+    raw = receipt("accettazione").replace(
+        b"X-Ricevuta: accettazione", b"X-Ricevuta: presa-in-carico"
+    )
 
     message = parse_envelope(raw)
 
@@ -271,7 +273,7 @@ def test_envelope_rewrapped_by_a_list_server_is_found_with_a_warning() -> None:
     assert message.signature.valid is True
     assert message.daticert is not None and message.daticert.identificativo == IDENTIFICATIVO
     assert message.warnings[0].startswith("busta PEC contenuta in un altro messaggio")
-    assert [a.filename for a in message.attachments][0] == "modulo firmato è.pdf.p7m"
+    assert message.attachments[0].filename == "modulo firmato è.pdf.p7m"
 
 
 def test_sender_from_reply_to_or_per_conto_di_when_daticert_is_missing() -> None:
@@ -290,7 +292,9 @@ def test_sender_from_reply_to_or_per_conto_di_when_daticert_is_missing() -> None
 
 def test_auto_submitted_headers_are_reported() -> None:
     original = original_message(auto_submitted="auto-replied")
-    raw = envelope(original).replace(b"X-TipoRicevuta", b"Auto-Submitted: auto-generated\r\nX-TipoRicevuta")
+    raw = envelope(original).replace(
+        b"X-TipoRicevuta", b"Auto-Submitted: auto-generated\r\nX-TipoRicevuta"
+    )
 
     message = parse_envelope(raw)
 
@@ -321,7 +325,10 @@ def test_kinds_constant_lists_every_kind() -> None:
 
 
 def test_walk_attachments_descends_into_nested_multiparts_and_messages() -> None:
-    inner = original_message(name_encoding="rfc2047", attachments=[("interno.docx", b"PK\x03\x04", "application/octet-stream")])  # noqa: E501
+    inner = original_message(
+        name_encoding="rfc2047",
+        attachments=[("interno.docx", b"PK\x03\x04", "application/octet-stream")],
+    )
     outer = pec.build_forward(inner, sender="a@example.org", to=COMUNE, subject="fwd", date=WHEN)
 
     attachments, warnings = walk_attachments(outer, Limits())
