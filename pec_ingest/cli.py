@@ -13,11 +13,21 @@ import sys
 from collections.abc import Sequence
 
 from pec_ingest import __version__
-from pec_ingest.commands import inspect_cmd, parse_cmd
+from pec_ingest.commands import (
+    adherents_cmd,
+    db_cmd,
+    demo_cmd,
+    ingest_cmd,
+    inspect_cmd,
+    parse_cmd,
+    show_cmd,
+    stats_cmd,
+)
 from pec_ingest.errors import ConfigError, PecIngestError
 
 EX_CONFIG = 78
-COMMANDS = (inspect_cmd, parse_cmd)
+COMMANDS = (demo_cmd, ingest_cmd, adherents_cmd, show_cmd, stats_cmd, inspect_cmd, parse_cmd,
+            db_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,30 +1,32 @@
-"""Run the form parser in a child process with a time and memory limit.
+"""Run the form parser in child processes with a time and memory limit.
 
-A hostile PDF must not stall or kill the worker: each document is parsed in a process forked
-from a small fork server (modules preloaded, so a parse costs a fork, not an import), with
-``RLIMIT_AS`` set to the configured memory and a wall-clock timeout enforced by the parent,
-which kills the child when it overruns. The child sends back plain JSON-able values only.
-Several documents can be parsed at once, one process each, up to the number of cores.
+A hostile PDF must not stall or kill the worker. Documents are parsed by a small pool of
+long-lived child processes (one per core by default), each under ``RLIMIT_AS`` set to the
+configured memory. The parent waits for each answer with a wall-clock timeout; a child that
+overruns it, or dies, is killed and replaced, and the document gets a recorded outcome
+(``timeout``, ``memory``, ``crashed``) instead of a result. Children send back plain values.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
 import os
+import queue
 import resource
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from types import MappingProxyType
 from typing import Any
 
 from parsers.errors import ParseError
 from parsers.form import FormResult, parse_form
 from parsers.limits import Limits
 from parsers.vocabulary import Vocabulary
-
-_PRELOAD = ["parsers.form", "pdfplumber", "docx", "lxml.etree", "asn1crypto.cms", "stdnum.it"]
 
 
 @dataclass(frozen=True)
@@ -48,31 +50,22 @@ class IsolatedResult:
         return self.outcome == "parsed"
 
 
-def _context() -> Any:
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(_PRELOAD)
-    return ctx
+def pack_vocabulary(vocabulary: Vocabulary) -> dict[str, Any]:
+    """The vocabulary as picklable plain values (its mappings are read-only proxies)."""
+    return {f.name: dict(value) if isinstance(value, Mapping) else value
+            for f in dataclasses.fields(vocabulary)
+            for value in (getattr(vocabulary, f.name),)}
 
 
-def _child(conn: Connection, task: ParseTask, vocabulary: Vocabulary, limits: Limits,
-           memory_mb: int) -> None:
-    limit = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    try:
-        result = parse_form(task.data, task.filename, vocabulary, limits)
-        conn.send(("parsed", _to_plain(result), result.relevance, None))
-    except ParseError as exc:
-        conn.send(("unreadable", None, 0, str(exc)))
-    except MemoryError:
-        conn.send(("memory", None, 0, "memoria esaurita durante la lettura del documento"))
-    except RecursionError:
-        conn.send(("crashed", None, 0, "documento annidato troppo in profondità"))
-    finally:
-        conn.close()
+def unpack_vocabulary(packed: Mapping[str, Any]) -> Vocabulary:
+    return Vocabulary(**{k: MappingProxyType(v) if isinstance(v, dict) else v
+                         for k, v in packed.items()})
 
 
-def _to_plain(result: FormResult) -> dict[str, Any]:
+def to_plain(result: FormResult) -> dict[str, Any]:
+    """The parse result as JSON-able values, with the signers' verdicts."""
     plain = result.to_json()
+    plain["relevance"] = result.relevance
     if result.signature is not None:
         plain["signature"]["layers"] = result.signature.layers
         plain["signature"]["signers"] = [
@@ -81,49 +74,132 @@ def _to_plain(result: FormResult) -> dict[str, Any]:
     return plain
 
 
-def parse_isolated(task: ParseTask, vocabulary: Vocabulary, limits: Limits, *,
-                   timeout: float, memory_mb: int) -> IsolatedResult:
-    """Parse one document in a child process; never raises for anything the document does."""
-    ctx = _context()
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, task, vocabulary, limits, memory_mb),
-                       daemon=True)
+def parse_one(task: ParseTask, vocabulary: Vocabulary, limits: Limits) -> IsolatedResult:
+    """Parse in this process (the child's work, also usable where isolation is not wanted)."""
     started = time.monotonic()
-    proc.start()
-    child.close()
     try:
-        if parent.poll(timeout):
-            outcome, result, relevance, error = parent.recv()
-            return IsolatedResult(outcome, result, relevance, error, time.monotonic() - started)
+        result = parse_form(task.data, task.filename, vocabulary, limits)
+        return IsolatedResult("parsed", to_plain(result), result.relevance,
+                              seconds=time.monotonic() - started)
+    except ParseError as exc:
+        return IsolatedResult("unreadable", error=str(exc), seconds=time.monotonic() - started)
+    except MemoryError:
+        return IsolatedResult("memory", error="memoria esaurita durante la lettura del documento")
+    except RecursionError:
+        return IsolatedResult("crashed", error="documento annidato troppo in profondità")
+
+
+def _serve(conn: Connection, packed: dict[str, Any], limits: Limits, memory_mb: int) -> None:
+    """Child main loop: parse each task received until the parent closes the pipe."""
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    vocabulary = unpack_vocabulary(packed)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        result = parse_one(task, vocabulary, limits)
+        conn.send(result)
+        if result.outcome == "memory":
+            return  # the heap may be in a bad state: let the parent start a fresh child
+
+
+class _Worker:
+    def __init__(self, ctx: Any, packed: dict[str, Any], limits: Limits, memory_mb: int) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child, packed, limits, memory_mb),
+                                daemon=True, name="pec-ingest-parser")
+        self.proc.start()
+        child.close()
+
+    def run(self, task: ParseTask, timeout: float) -> IsolatedResult:
+        started = time.monotonic()
+        try:
+            self.conn.send(task)
+            if self.conn.poll(timeout):
+                result: IsolatedResult = self.conn.recv()
+                return result
+        except (EOFError, OSError, BrokenPipeError):
+            self.proc.join(2)
+            return IsolatedResult(*_death(self.proc.exitcode), seconds=time.monotonic() - started)
+        self.kill()
         return IsolatedResult("timeout", error=f"lettura interrotta dopo {timeout:g} secondi",
                               seconds=time.monotonic() - started)
-    except (EOFError, OSError):
-        proc.join(5)
-        return IsolatedResult("crashed" if proc.exitcode not in (-9,) else "memory",
-                              error=_describe_exit(proc.exitcode),
-                              seconds=time.monotonic() - started)
-    finally:
-        parent.close()
-        if proc.is_alive():
-            proc.kill()
-        proc.join(5)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.is_alive()
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
 
 
-def _describe_exit(code: int | None) -> str:
-    if code is not None and code < 0:
-        return f"il lettore del documento è terminato in modo anomalo (segnale {-code})"
-    return f"il lettore del documento è terminato in modo anomalo (codice {code})"
+def _death(code: int | None) -> tuple[str, None, int, str]:
+    if code == -9:
+        return "memory", None, 0, "il lettore del documento è stato terminato (memoria esaurita?)"
+    return "crashed", None, 0, f"il lettore del documento è terminato in modo anomalo ({code})"
 
 
-def parse_many(tasks: Sequence[ParseTask], vocabulary: Vocabulary, limits: Limits, *,
-               timeout: float, memory_mb: int, workers: int | None = None) -> list[IsolatedResult]:
-    """Parse several documents at once, one child process each, in the order given."""
-    if not tasks:
-        return []
-    n = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
-    if n == 1:
-        return [parse_isolated(t, vocabulary, limits, timeout=timeout, memory_mb=memory_mb)
-                for t in tasks]
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(lambda t: parse_isolated(t, vocabulary, limits, timeout=timeout,
-                                                      memory_mb=memory_mb), tasks))
+class ParserPool:
+    """Long-lived parser children; thread-safe; ``parse_many`` spreads tasks over them."""
+
+    def __init__(self, vocabulary: Vocabulary, limits: Limits, *, timeout: float,
+                 memory_mb: int, size: int | None = None) -> None:
+        self.timeout = timeout
+        self.size = max(1, size or os.cpu_count() or 1)
+        self._args = (pack_vocabulary(vocabulary), limits, memory_mb)
+        self._ctx = mp.get_context("forkserver")
+        self._ctx.set_forkserver_preload(["pec_ingest.isolation", "pdfplumber", "docx"])
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._all: list[_Worker] = []
+        self._lock = threading.Lock()
+
+    def _acquire(self) -> _Worker:
+        try:
+            worker = self._idle.get_nowait()
+        except queue.Empty:
+            worker = _Worker(self._ctx, *self._args)
+            with self._lock:
+                self._all.append(worker)
+        if not worker.alive:
+            self._forget(worker)
+            return self._acquire()
+        return worker
+
+    def _forget(self, worker: _Worker) -> None:
+        worker.kill()
+        with self._lock:
+            if worker in self._all:
+                self._all.remove(worker)
+
+    def parse(self, task: ParseTask) -> IsolatedResult:
+        worker = self._acquire()
+        result = worker.run(task, self.timeout)
+        if result.outcome in ("timeout", "memory", "crashed") or not worker.alive:
+            self._forget(worker)
+        else:
+            self._idle.put(worker)
+        return result
+
+    def parse_many(self, tasks: Sequence[ParseTask]) -> list[IsolatedResult]:
+        """Results in the order of ``tasks``; at most ``size`` children busy at once."""
+        if len(tasks) <= 1 or self.size == 1:
+            return [self.parse(t) for t in tasks]
+        with ThreadPoolExecutor(max_workers=min(self.size, len(tasks))) as pool:
+            return list(pool.map(self.parse, tasks))
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._all = self._all, []
+        for worker in workers:
+            worker.kill()
+
+    def __enter__(self) -> ParserPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

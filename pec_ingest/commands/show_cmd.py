@@ -1,0 +1,80 @@
+"""``pec-ingest show ID``: one submission (by id or registration number) with its history."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pec_ingest.config import load_config
+from pec_ingest.database import open_database
+from pec_ingest.errors import NotFound
+from pec_ingest.export import TAVOLO_NAMES
+from store.model import Submission
+from store.reports import submission_history
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("show", help="mostra una domanda (id o numero di registrazione)")
+    p.add_argument("id", help="id della domanda o numero come PDZ2019-0007")
+    p.set_defaults(func=run)
+
+
+def find_submission(session: Session, ident: str) -> Submission:
+    """A submission by numeric id or registration number; NotFound otherwise."""
+    query = select(Submission)
+    query = query.where(Submission.id == int(ident)) if ident.isdigit() else query.where(
+        Submission.registration_number == ident.upper())
+    found = session.scalars(query).one_or_none()
+    if found is None:
+        raise NotFound(f"nessuna domanda con id o numero {ident!r}")
+    return found
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    db = open_database(config)
+    try:
+        with db.sessions() as session:
+            sub = find_submission(session, args.id)
+            print("\n".join(describe(sub, config.zone)))
+            history = submission_history(session, sub.organisation_id)
+            if len(history) > 1:
+                print("\nversioni dell'ente:")
+                for h in history:
+                    mark = "attuale" if h.is_current else "superata"
+                    print(f"  v{h.version} {h.registration_number} "
+                          f"{h.received_at.astimezone(config.zone):%d/%m/%Y %H:%M} ({mark})")
+    finally:
+        db.close()
+    return 0
+
+
+def describe(sub: Submission, zone: Any) -> list[str]:
+    msg = sub.message
+    lines = [
+        f"domanda {sub.id}  {sub.registration_number}  (versione {sub.version}"
+        f"{', attuale' if sub.is_current else ', superata'})",
+        f"ricevuta il    {sub.received_at.astimezone(zone):%d/%m/%Y %H:%M:%S %Z}"
+        f"{'  IN RITARDO' if sub.late else ''}{'  FUORI PROCEDURA' if sub.out_of_procedure else ''}",
+        f"mittente PEC   {msg.sender or '-'}",
+        f"identificativo {msg.identificativo or '-'}",
+        f"stato          {sub.status}; revisione: {sub.review_state}",
+    ]
+    for f in ("denominazione", "natura_giuridica", "codice_fiscale", "partita_iva",
+              "sede_legale", "comune", "legale_rappresentante", "referente", "email", "pec",
+              "telefono"):
+        lines.append(f"  {f:<22} {getattr(sub, f) or '-'}")
+    for t in sub.tavoli:
+        rank = f" (preferenza {t.rank})" if t.rank else ""
+        lines.append(f"  tavolo                 {TAVOLO_NAMES[t.code]}{rank}")
+    for a in msg.attachments:
+        signed = " firmato" + (" (firma valida)" if a.signature_valid else " (firma NON valida)") \
+            if a.signed else ""
+        lines.append(f"  allegato [{a.role}] {a.filename or a.path} {a.size} byte{signed}")
+    lines += [f"  avviso: {w}" for w in sub.parser_warnings]
+    lines += [f"  DA VERIFICARE [{r.code}]: {r.detail}" for r in sub.review_reasons
+              if r.resolved_at is None]
+    return lines

@@ -1,0 +1,47 @@
+"""``pec-ingest stats``: counts per table, comune, legal form, on time vs late, review queue."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from pec_ingest.config import load_config
+from pec_ingest.database import open_database
+from pec_ingest.export import TAVOLO_NAMES
+from store.reports import stats
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("stats", help="conteggi per tavolo, comune, natura giuridica, ritardi")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    db = open_database(config)
+    try:
+        with db.sessions() as session:
+            figures = stats(session)
+    finally:
+        db.close()
+    if args.format == "json":
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(render(figures)))
+    return 0
+
+
+def render(s: dict[str, Any]) -> list[str]:
+    lines = [f"Aderenti: {s['adherents']}  (nei termini {s['on_time']}, in ritardo {s['late']}, "
+             f"fuori procedura {s['out_of_procedure']})",
+             f"Da verificare: {s['review_queue']}", "", "Per tavolo:"]
+    lines += [f"  {TAVOLO_NAMES[c]:<45} {n:>5}" for c, n in s["per_tavolo"].items()]
+    for title, key in (("Per comune:", "per_comune"), ("Per natura giuridica:",
+                                                      "per_natura_giuridica"),
+                       ("Per stato:", "per_status")):
+        lines += ["", title] + [f"  {k:<45} {n:>5}" for k, n in s[key].items()]
+    lines += ["", "Messaggi per esito:"]
+    lines += [f"  {k:<45} {n:>5}" for k, n in s["messages"].items() if n]
+    return lines

@@ -1,0 +1,56 @@
+"""Open the configured database for a command or the daemon, translating store errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from pec_ingest.config import Config
+from pec_ingest.errors import DatabaseError, NotMigrated
+from store import errors as store_errors
+from store.engine import make_engine, session_factory
+from store.migration import ensure_current, upgrade
+
+
+@dataclass
+class Database:
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(config: Config, *, migrate: bool = False) -> Database:
+    """The configured database, checked to be at the code's schema revision.
+
+    ``migrate=True`` applies pending migrations first (``db upgrade`` and the demo); otherwise an
+    unmigrated database is refused with the command that fixes it.
+    """
+    try:
+        engine = make_engine(config.database_url)
+        if migrate:
+            upgrade(engine)
+        ensure_current(engine)
+    except store_errors.NotMigrated as exc:
+        raise NotMigrated(f"{exc} (database: {safe_url(config.database_url)})") from exc
+    except store_errors.StoreError as exc:
+        raise DatabaseError(f"database {safe_url(config.database_url)}: {exc}") from exc
+    except Exception as exc:  # driver errors: unreachable server, bad credentials
+        if type(exc).__module__.startswith(("sqlalchemy", "psycopg2", "sqlite3")):
+            raise DatabaseError(f"database {safe_url(config.database_url)} non raggiungibile: "
+                                f"{str(exc).splitlines()[0]}") from exc
+        raise
+    return Database(engine, session_factory(engine))
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<URL non valido>"

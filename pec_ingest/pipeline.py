@@ -1,0 +1,193 @@
+"""One message in, one recorded outcome out: the function every entry point calls.
+
+``Pipeline.ingest(raw, source)`` does, in this order:
+
+1. archive the raw bytes (content-addressed, fsync'd) before deciding anything;
+2. skip what is already recorded (same bytes or same PEC identificativo): a no-op;
+3. read the envelope; receipts and anomalies are recorded as such, never parsed as forms;
+4. parse candidate attachments in child processes with a time and memory limit;
+5. decide relevance, and write everything about the message in ONE transaction (message,
+   attachments, organisation, submission, tables, review reasons, acknowledgement outbox).
+
+A crash anywhere before the commit leaves only the archived file: the next attempt redoes the
+work. An unexpected error is caught by the single per-message guard and counted on the message;
+after ``parser.max_failures`` the message is quarantined for a person.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from parsers.envelope import Attachment, PecMessage, parse_envelope
+from pec_ingest import recording
+from pec_ingest.config import Config
+from pec_ingest.isolation import IsolatedResult, ParserPool, ParseTask
+from pec_ingest.relevance import Decision, decide, find_keyword, form_candidates
+from store.archive import Archive
+from store.errors import DuplicateMessage
+from store.messages import find_message
+
+log = logging.getLogger(__name__)
+
+RECEIPT_KINDS = frozenset({"accettazione", "non-accettazione", "presa-in-carico",
+                           "avvenuta-consegna", "errore-consegna", "preavviso-errore-consegna",
+                           "rilevazione-virus"})
+# Outcomes after which the same bytes are processed again on the next attempt.
+RETRYABLE = frozenset({"failed"})
+ParseFn = Callable[[Sequence[ParseTask]], list[IsolatedResult]]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a message came from (``kind``: imap, file, demo)."""
+
+    kind: str = "file"
+    mailbox: str | None = None
+    folder: str | None = None
+    uidvalidity: int | None = None
+    uid: int | None = None
+    path: str | None = None
+
+    def describe(self) -> str:
+        if self.kind == "imap":
+            return f"{self.mailbox}/{self.folder} uid={self.uid}"
+        return self.path or self.kind
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one message."""
+
+    outcome: str
+    reason: str
+    kind: str
+    message_id: int | None = None
+    submission_id: int | None = None
+    registration_number: str | None = None
+    late: bool = False
+    duplicate: bool = False
+
+
+class Pipeline:
+    """Ingest messages into the database; safe to call again with the same bytes."""
+
+    def __init__(self, config: Config, sessions: sessionmaker[Session],
+                 archive: Archive | None = None, parse: ParseFn | None = None) -> None:
+        self.config = config
+        self.sessions = sessions
+        self.archive = archive or Archive(config.archive_dir)
+        self._pool: ParserPool | None = None
+        self.parse = parse or self._parse_isolated
+        self.before_commit: Callable[[], None] | None = None  # fault injection in tests
+
+    def _parse_isolated(self, tasks: Sequence[ParseTask]) -> list[IsolatedResult]:
+        if self._pool is None:
+            p = self.config.parser
+            self._pool = ParserPool(self.config.vocabulary, self.config.limits,
+                                    timeout=p.timeout_seconds, memory_mb=p.memory_limit_mb)
+        return self._pool.parse_many(tasks)
+
+    def close(self) -> None:
+        """Stop the parser children."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def ingest(self, raw: bytes, source: Source) -> Outcome:
+        """Record one message; the per-message guard: never raises for what a message holds."""
+        rel_path, sha = self.archive.store(raw)
+        try:
+            done = self._already_done(sha)
+            if done is not None:
+                return done
+            outcome = self._process(raw, sha, rel_path, source)
+        except Exception as exc:  # the single per-message guard (house style)
+            log.exception("uid=%s sha256=%s failed", source.uid, sha[:12])
+            outcome = self._record_failure(raw, sha, rel_path, source, exc)
+        log.info("source=%s identificativo=%s outcome=%s reason=%s", source.describe(),
+                 outcome.registration_number or "-", outcome.outcome, outcome.reason)
+        return outcome
+
+    def _already_done(self, sha: str) -> Outcome | None:
+        with self.sessions() as session:
+            existing = find_message(session, sha256=sha)
+            if existing is None or existing.outcome in RETRYABLE:
+                return None
+            return Outcome("duplicate", f"già registrato (messaggio {existing.id}, "
+                                        f"{existing.outcome})", existing.kind,
+                           message_id=existing.id, duplicate=True)
+
+    def _process(self, raw: bytes, sha: str, rel_path: str, source: Source) -> Outcome:
+        envelope = parse_envelope(raw, self.config.limits)
+        base = recording.MessageFacts.of(envelope, sha, len(raw), rel_path, source,
+                                         legal_time(envelope))
+        ident = recording.own_identificativo(envelope)
+        if ident is not None:
+            with self.sessions() as session:
+                same = find_message(session, identificativo=ident)
+                if same is not None and same.sha256 != sha and same.outcome not in RETRYABLE:
+                    return Outcome("duplicate", f"stesso identificativo PEC del messaggio "
+                                                f"{same.id}", envelope.kind,
+                                   message_id=same.id, duplicate=True)
+        if envelope.kind in RECEIPT_KINDS:
+            return self._write(lambda s: recording.record_receipt(s, base, envelope))
+        if envelope.kind == "anomalia":
+            hint = find_keyword(envelope.original_subject or envelope.subject,
+                                self.config.relevance.subject_keywords)
+            return self._write(lambda s: recording.record_anomaly(s, base, envelope, hint))
+        decision, parsed = self._decide(envelope)
+        if not decision.relevant:
+            return self._write(lambda s: recording.record_ignored(s, base, envelope, parsed,
+                                                                  decision.reason))
+        return self._write(lambda s: recording.record_submission(
+            s, self.config, base, envelope, parsed, decision))
+
+    def _decide(self, envelope: PecMessage) -> tuple[Decision,
+                                                     list[tuple[Attachment, IsolatedResult]]]:
+        max_bytes = self.config.parser.max_attachment_mb * 1024 * 1024
+        candidates = form_candidates(envelope.attachments, max_bytes)
+        results = self.parse([ParseTask(a.data, a.filename or a.path) for a in candidates])
+        parsed = list(zip(candidates, results, strict=True))
+        subject = envelope.original_subject or envelope.subject
+        return decide(subject, envelope.attachments, parsed, self.config.relevance), parsed
+
+    def _write(self, record: Callable[[Session], Outcome]) -> Outcome:
+        with self.sessions() as session:
+            try:
+                with session.begin():
+                    outcome = record(session)
+                    if self.before_commit is not None:
+                        self.before_commit()
+            except DuplicateMessage as exc:
+                return Outcome("duplicate", f"già registrato ({exc})", "unknown",
+                               message_id=exc.existing_id, duplicate=True)
+        return outcome
+
+    def _record_failure(self, raw: bytes, sha: str, rel_path: str, source: Source,
+                        exc: Exception) -> Outcome:
+        reason = f"errore interno durante l'elaborazione: {type(exc).__name__}: {exc}"[:500]
+        try:
+            with self.sessions() as session, session.begin():
+                return recording.record_failure(session, sha, len(raw), rel_path, source,
+                                                reason, self.config.parser.max_failures)
+        except Exception:
+            log.exception("sha256=%s: could not record the failure either", sha[:12])
+            return Outcome("failed", reason, "unknown")
+
+
+def legal_time(envelope: PecMessage) -> datetime | None:
+    """The legal receipt time: daticert's ``data`` with its zone, never the Date header."""
+    if envelope.daticert is not None and envelope.daticert.data is not None:
+        return envelope.daticert.data
+    return None

@@ -1,0 +1,214 @@
+"""Write what the pipeline decided about one message: each function runs inside the caller's
+transaction, flushes, and returns the :class:`~pec_ingest.pipeline.Outcome`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from parsers.envelope import Attachment, PecMessage
+from pec_ingest import review
+from pec_ingest.config import Config
+from pec_ingest.isolation import IsolatedResult
+from pec_ingest.relevance import Decision, find_keyword
+from store import model
+from store.messages import add_attachment, add_message, find_message, record_failure as count
+from store.receipts import add_receipt
+from store.review import add_review_reason
+from store.submissions import add_submission, get_or_create_organisation
+
+if TYPE_CHECKING:
+    from pec_ingest.pipeline import Outcome, Source
+
+CANONICAL = ("denominazione", "natura_giuridica", "codice_fiscale", "partita_iva", "sede_legale",
+             "comune", "legale_rappresentante", "referente", "email", "pec", "telefono")
+_PARSE_STATUS = {"parsed": "parsed", "unreadable": "failed", "timeout": "timeout",
+                 "memory": "failed", "crashed": "failed"}
+
+
+def _outcome(*args: Any, **kwargs: Any) -> Outcome:
+    from pec_ingest.pipeline import Outcome
+
+    return Outcome(*args, **kwargs)
+
+
+@dataclass(frozen=True)
+class MessageFacts:
+    """The columns every recorded message has, whatever its outcome."""
+
+    sha256: str
+    size: int
+    archive_path: str
+    source: Source
+    kind: str
+    identificativo: str | None
+    message_id_header: str | None
+    riferimento: str | None
+    sender: str | None
+    subject: str | None
+    legal_time: datetime | None
+    signature_present: bool
+    signature_valid: bool | None
+    warnings: tuple[str, ...]
+
+    @classmethod
+    def of(cls, env: PecMessage, sha: str, size: int, rel: str, source: Source,
+           legal_time: datetime | None) -> MessageFacts:
+        return cls(sha, size, rel, source, env.kind, own_identificativo(env),
+                   env.message_id, env.riferimento_message_id, env.sender, env.subject,
+                   legal_time, env.signature.present, env.signature.valid, env.warnings)
+
+    def add(self, session: Session, outcome: str, reason: str) -> model.Message:
+        s = self.source
+        return add_message(
+            session, sha256=self.sha256, size=self.size, archive_path=self.archive_path,
+            source=s.kind, kind=self.kind, outcome=outcome, reason=reason, mailbox=s.mailbox,
+            folder=s.folder, uidvalidity=s.uidvalidity, uid=s.uid,
+            identificativo=self.identificativo, message_id_header=self.message_id_header,
+            riferimento_message_id=self.riferimento, sender=self.sender, subject=self.subject,
+            legal_time=self.legal_time, signature_present=self.signature_present,
+            signature_valid=self.signature_valid, warnings=self.warnings)
+
+
+def own_identificativo(env: PecMessage) -> str | None:
+    """The provider's id of THIS message: a transport envelope's identificativo. A receipt's
+    daticert names the message it is about (shared by all its receipts), so it is not its own."""
+    if env.kind in ("posta-certificata", "anomalia") and env.daticert is not None:
+        return env.daticert.identificativo
+    return None
+
+
+def _replace_failed(session: Session, facts: MessageFacts) -> None:
+    """A message that failed before is recorded afresh: drop the placeholder row."""
+    old = find_message(session, sha256=facts.sha256)
+    if old is not None and old.outcome == "failed":
+        for att in list(old.attachments):
+            session.delete(att)
+        for reason in session.query(model.ReviewReason).filter_by(message_id=old.id):
+            session.delete(reason)
+        session.delete(old)
+        session.flush()
+
+
+def record_receipt(session: Session, facts: MessageFacts, env: PecMessage) -> Outcome:
+    _replace_failed(session, facts)
+    d = env.daticert
+    referenced = (d.msgid if d and d.msgid else None) or env.riferimento_message_id
+    message = facts.add(session, "receipt", f"ricevuta PEC ({env.kind})")
+    recipient = d.consegna if d and d.consegna else (
+        d.destinatari[0].address if d and d.destinatari else None)
+    add_receipt(session, message, kind=env.kind, referenced_message_id=referenced,
+                legal_time=facts.legal_time, errore=d.errore if d else None,
+                errore_esteso=d.errore_esteso if d else None, recipient=recipient)
+    return _outcome("receipt", f"ricevuta {env.kind}", env.kind, message_id=message.id)
+
+
+def record_anomaly(session: Session, facts: MessageFacts, env: PecMessage,
+                   hint: str | None) -> Outcome:
+    _replace_failed(session, facts)
+    reason = "anomalia: messaggio non certificato arrivato nella casella PEC"
+    message = facts.add(session, "anomaly", reason)
+    if hint is not None:
+        add_review_reason(session, code="other", message=message,
+                          detail=f"anomalia con oggetto che contiene «{hint}»: potrebbe essere "
+                                 "un'adesione inviata da posta ordinaria; chiedere l'invio via PEC")
+    return _outcome("anomaly", reason, env.kind, message_id=message.id)
+
+
+def record_ignored(session: Session, facts: MessageFacts, env: PecMessage,
+                   parsed: Sequence[tuple[Attachment, IsolatedResult]], reason: str) -> Outcome:
+    _replace_failed(session, facts)
+    message = facts.add(session, "ignored", reason)
+    return _outcome("ignored", reason, env.kind, message_id=message.id)
+
+
+def record_failure(session: Session, sha: str, size: int, rel: str, source: Source,
+                   reason: str, max_failures: int) -> Outcome:
+    message = find_message(session, sha256=sha)
+    if message is None:
+        message = add_message(session, sha256=sha, size=size, archive_path=rel,
+                              source=source.kind, kind="not-pec", outcome="failed",
+                              reason=reason, mailbox=source.mailbox, folder=source.folder,
+                              uidvalidity=source.uidvalidity, uid=source.uid)
+        message.failure_count = 0
+    count(session, message, reason, quarantine_after=max_failures)
+    if message.outcome == "quarantined":
+        add_review_reason(session, code="quarantined", message=message,
+                          detail=f"messaggio messo da parte dopo {message.failure_count} "
+                                 f"tentativi falliti: {reason}")
+    return _outcome(message.outcome, reason, message.kind, message_id=message.id)
+
+
+def record_submission(session: Session, config: Config, facts: MessageFacts, env: PecMessage,
+                      parsed: Sequence[tuple[Attachment, IsolatedResult]],
+                      decision: Decision) -> Outcome:
+    _replace_failed(session, facts)
+    message = facts.add(session, "submission", decision.reason)
+    form_att, result = decision.form if decision.form else (None, None)
+    form = result.result if result is not None and result.ok else None
+    rows = _attachments(session, message, env, parsed, form_att, config)
+    received = facts.legal_time or datetime.now(UTC)
+    fields: Mapping[str, Any] = (form or {}).get("fields") or dict.fromkeys(CANONICAL)
+    organisation = get_or_create_organisation(
+        session, fields.get("codice_fiscale"), facts.sender or env.original_from,
+        fields.get("denominazione"))
+    closing = config.closing
+    submission = add_submission(
+        session, organisation, message, procedure=config.procedure.code, fields=fields,
+        tavoli=[(t["code"], t["rank"]) for t in (form or {}).get("tavoli", [])],
+        received_at=received, late=received > config.deadline,
+        out_of_procedure=closing is not None and received > closing,
+        status=(form or {}).get("status", "needs_review"),
+        warnings=(form or {}).get("warnings", []), parsed=form or {},
+        attachment=rows.get(id(form_att)) if form_att is not None else None)
+    for reason in _reasons(config, env, form, form_att, result, submission.out_of_procedure):
+        add_review_reason(session, code=reason.code, detail=reason.detail, submission=submission)
+    return _outcome("submission", decision.reason, env.kind, message_id=message.id,
+                    submission_id=submission.id,
+                    registration_number=submission.registration_number,
+                    late=submission.late)
+
+
+def _reasons(config: Config, env: PecMessage, form: dict[str, Any] | None,
+             form_att: Attachment | None, result: IsolatedResult | None,
+             out_of_procedure: bool) -> list[review.Reason]:
+    reasons = review.message_reasons(env)
+    if form is None:
+        reasons += review.parse_failure_reasons(result, form_att.filename if form_att else None)
+    else:
+        reasons += review.form_reasons(form) + review.contradiction_reasons(form, env)
+    reasons += review.signature_reasons(form, form_att, env.attachments, config)
+    if out_of_procedure:
+        reasons.append(review.Reason("out_of_procedure", "ricevuta dopo la chiusura della "
+                                                         "procedura: registrata ma fuori termine"))
+    return reasons
+
+
+def _attachments(session: Session, message: model.Message, env: PecMessage,
+                 parsed: Sequence[tuple[Attachment, IsolatedResult]],
+                 form_att: Attachment | None, config: Config) -> dict[int, model.Attachment]:
+    by_att = {id(a): r for a, r in parsed}
+    rows: dict[int, model.Attachment] = {}
+    for att in env.attachments:
+        result = by_att.get(id(att))
+        plain = result.result if result is not None and result.ok else None
+        signature = (plain or {}).get("signature") or None
+        role = "form" if att is form_att else (
+            "id_document" if find_keyword(att.filename, config.review.id_document_keywords)
+            else "other")
+        rows[id(att)] = add_attachment(
+            session, message, path=att.path, size=att.size, sha256=att.sha256,
+            filename=att.filename, content_type=att.content_type,
+            format=(plain or {}).get("document", {}).get("format"),
+            signed=signature is not None,
+            signature_valid=signature.get("valid") if signature else None,
+            signers=[{"name": s.get("name"), "codice_fiscale": s.get("codice_fiscale")}
+                     for s in (signature or {}).get("signers", [])],
+            role=role,
+            parse_status=_PARSE_STATUS.get(result.outcome, "failed") if result else "skipped",
+            parse_error=result.error if result is not None and not result.ok else None)
+    return rows
