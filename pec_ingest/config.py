@@ -188,13 +188,15 @@ def build_section(cls: type, value: Any, where: str, problems: list[str]) -> Any
     kwargs: dict[str, Any] = {}
     for key, raw in value.items():
         if key not in names:
-            problems.append(f"{where}.{key}: chiave sconosciuta (ammesse: {', '.join(sorted(names))})")
+            allowed = ", ".join(sorted(names))
+            problems.append(f"{where}.{key}: chiave sconosciuta (ammesse: {allowed})")
             continue
         ok, converted = _convert(raw, hints[key])
         if ok:
             kwargs[key] = converted
         else:
-            problems.append(f"{where}.{key}: valore {raw!r} non valido, atteso {_describe(hints[key])}")
+            expected = _describe(hints[key])
+            problems.append(f"{where}.{key}: valore {raw!r} non valido, atteso {expected}")
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
@@ -255,7 +257,8 @@ def _check(config: Config, problems: list[str]) -> None:
     try:
         ZoneInfo(config.procedure.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        problems.append(f"procedure.timezone: fuso orario sconosciuto {config.procedure.timezone!r}")
+        zone = config.procedure.timezone
+        problems.append(f"procedure.timezone: fuso orario sconosciuto {zone!r}")
         return
     if config.closing is not None and config.closing < config.deadline:
         problems.append("procedure.closing: la chiusura precede la scadenza (deadline)")

@@ -7,7 +7,7 @@
     ├── DatabaseError               the database is unreachable or not migrated
     │   └── NotMigrated             schema older than the code: run ``pec-ingest db upgrade``
     ├── MailboxError                IMAP connection, login or protocol failure (uid/folder in message)
-    ├── TransportError              SMTP failure while sending an acknowledgement
+    ├── TransportError              SMTP failure sending an acknowledgement
     │   └── PermanentTransportError the server refused for good (5xx, bad recipient)
     └── NotFound                    a staff command named an id that does not exist
 

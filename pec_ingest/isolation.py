@@ -58,8 +58,9 @@ def pack_vocabulary(vocabulary: Vocabulary) -> dict[str, Any]:
 
 
 def unpack_vocabulary(packed: Mapping[str, Any]) -> Vocabulary:
-    return Vocabulary(**{k: MappingProxyType(v) if isinstance(v, dict) else v
-                         for k, v in packed.items()})
+    values: dict[str, Any] = {k: MappingProxyType(v) if isinstance(v, dict) else v
+                              for k, v in packed.items()}
+    return Vocabulary(**values)
 
 
 def to_plain(result: FormResult) -> dict[str, Any]:

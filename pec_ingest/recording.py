@@ -16,7 +16,8 @@ from pec_ingest.config import Config
 from pec_ingest.isolation import IsolatedResult
 from pec_ingest.relevance import Decision, find_keyword
 from store import model
-from store.messages import add_attachment, add_message, find_message, record_failure as count
+from store.messages import add_attachment, add_message, find_message
+from store.messages import record_failure as count
 from store.receipts import add_receipt
 from store.review import add_review_reason
 from store.submissions import add_submission, get_or_create_organisation

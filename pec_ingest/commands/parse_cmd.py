@@ -24,7 +24,8 @@ FORM_FORMATS = frozenset({"pdf", "docx", "p7m", "pem", "base64", "odt", "doc"})
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("parse", help="legge un Allegato 1 (docx, pdf, p7m o gli allegati di un .eml)")
+    p = sub.add_parser("parse",
+                       help="legge un Allegato 1 (docx, pdf, p7m o gli allegati di un .eml)")
     p.add_argument("file", type=Path, nargs="?", help="documento o messaggio .eml")
     p.add_argument("--json", action="store_true", help="output JSON")
     p.add_argument("--score", type=Path, metavar="DIR",

@@ -58,7 +58,8 @@ def describe(sub: Submission, zone: Any) -> list[str]:
         f"domanda {sub.id}  {sub.registration_number}  (versione {sub.version}"
         f"{', attuale' if sub.is_current else ', superata'})",
         f"ricevuta il    {sub.received_at.astimezone(zone):%d/%m/%Y %H:%M:%S %Z}"
-        f"{'  IN RITARDO' if sub.late else ''}{'  FUORI PROCEDURA' if sub.out_of_procedure else ''}",
+        f"{'  IN RITARDO' if sub.late else ''}"
+        f"{'  FUORI PROCEDURA' if sub.out_of_procedure else ''}",
         f"mittente PEC   {msg.sender or '-'}",
         f"identificativo {msg.identificativo or '-'}",
         f"stato          {sub.status}; revisione: {sub.review_state}",

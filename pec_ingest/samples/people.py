@@ -76,7 +76,8 @@ def personal_code(rng: random.Random, first: str, last: str) -> str:
         name_part = consonants(first)[:3]
     day = rng.randint(1, 28) + (40 if rng.random() < 0.5 else 0)
     body = (consonants(last)[:3] + name_part + f"{rng.randint(50, 99):02d}"
-            + rng.choice(_MONTHS) + f"{day:02d}" + rng.choice("ABCDEFGHLM") + f"{rng.randint(1, 999):03d}")
+            + rng.choice(_MONTHS) + f"{day:02d}" + rng.choice("ABCDEFGHLM")
+            + f"{rng.randint(1, 999):03d}")
     return body + codicefiscale.calc_check_digit(body)
 
 
