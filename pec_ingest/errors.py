@@ -6,7 +6,7 @@
     ├── ConfigError                 the configuration file is wrong (exit 78, EX_CONFIG; no restart)
     ├── DatabaseError               the database is unreachable or not migrated
     │   └── NotMigrated             schema older than the code: run ``pec-ingest db upgrade``
-    ├── MailboxError                IMAP connection, login or protocol failure (uid/folder in message)
+    ├── MailboxError                IMAP connection, login or protocol failure
     ├── TransportError              SMTP failure sending an acknowledgement
     │   └── PermanentTransportError the server refused for good (5xx, bad recipient)
     └── NotFound                    a staff command named an id that does not exist
