@@ -185,27 +185,14 @@ def build_envelope(
     ber: bool = False,
 ) -> bytes:
     """A transport envelope (``X-Trasporto: posta-certificata``) carrying ``original``."""
-    signer = signer or default_provider_key()
-    postacert, msgid, subject = _rewrite_original(original, identificativo)
+    envelope = _Transport(original, mittente, destinatari, identificativo, data,
+                          signer or default_provider_key())  # fmt: skip
     daticert = build_daticert(
-        "posta-certificata", mittente=mittente, destinatari=destinatari, oggetto=subject,
-        gestore=gestore, data=data, identificativo=identificativo, msgid=msgid,
-        ricevuta="completa",
+        "posta-certificata", mittente=mittente, destinatari=destinatari,
+        oggetto=envelope.subject, gestore=gestore, data=data, identificativo=identificativo,
+        msgid=envelope.msgid, ricevuta="completa",
     )  # fmt: skip
-    headers = [
-        f"Date: {format_datetime(data)}",
-        "X-Trasporto: posta-certificata",
-        f"X-Riferimento-Message-ID: {msgid}",
-        f"Reply-To: {mittente}",
-        f"To: {', '.join(destinatari)}",
-        f'From: "Per conto di: {mittente}" <posta-certificata@{signer.domain}>',
-        f"Subject: {_encode_header(SUBJECT_PREFIX['posta-certificata'] + subject)}",
-        "X-TipoRicevuta: completa",
-    ]
-    notice = _notice("Messaggio di posta certificata", subject, mittente, destinatari, data,
-                     identificativo)  # fmt: skip
-    parts = [notice, _xml_part(daticert), _message_part(postacert)]
-    return _signed(headers, parts, f"<{identificativo}>", signer, micalg, ber)
+    return envelope.sign("posta-certificata", [_xml_part(daticert)], micalg, ber)
 
 
 def build_anomaly(
@@ -218,21 +205,38 @@ def build_anomaly(
     signer: ProviderKey | None = None,
 ) -> bytes:
     """An anomaly envelope (``X-Trasporto: errore``): ordinary mail into a PEC box."""
-    signer = signer or default_provider_key()
-    postacert, msgid, subject = _rewrite_original(original, identificativo)
-    headers = [
-        f"Date: {format_datetime(data)}",
-        "X-Trasporto: errore",
-        f"X-Riferimento-Message-ID: {msgid}",
-        f"Reply-To: {mittente}",
-        f"To: {', '.join(destinatari)}",
-        f'From: "Per conto di: {mittente}" <posta-certificata@{signer.domain}>',
-        f"Subject: {_encode_header(SUBJECT_PREFIX['anomalia'] + subject)}",
-    ]
-    notice = _notice("Anomalia nel messaggio", subject, mittente, destinatari, data,
-                     identificativo)  # fmt: skip
-    return _signed(headers, [notice, _message_part(postacert)], f"<{identificativo}>", signer,
-                   "sha-256", False)  # fmt: skip
+    envelope = _Transport(original, mittente, destinatari, identificativo, data,
+                          signer or default_provider_key())  # fmt: skip
+    return envelope.sign("errore", [], "sha-256", False)
+
+
+class _Transport:
+    """What a transport or anomaly envelope is made of."""
+
+    def __init__(self, original: bytes, mittente: str, destinatari: Sequence[str],
+                 identificativo: str, data: datetime, signer: ProviderKey) -> None:  # fmt: skip
+        self.postacert, self.msgid, self.subject = _rewrite_original(original, identificativo)
+        self.mittente, self.destinatari, self.signer = mittente, destinatari, signer
+        self.identificativo, self.data = identificativo, data
+
+    def sign(self, trasporto: str, extra: list[bytes], micalg: str, ber: bool) -> bytes:
+        kind = "posta-certificata" if trasporto == "posta-certificata" else "anomalia"
+        headers = [
+            f"Date: {format_datetime(self.data)}",
+            f"X-Trasporto: {trasporto}",
+            f"X-Riferimento-Message-ID: {self.msgid}",
+            f"Reply-To: {self.mittente}",
+            f"To: {', '.join(self.destinatari)}",
+            f'From: "Per conto di: {self.mittente}" <posta-certificata@{self.signer.domain}>',
+            f"Subject: {_encode_header(SUBJECT_PREFIX[kind] + self.subject)}",
+        ]
+        if kind == "posta-certificata":
+            headers.append("X-TipoRicevuta: completa")
+        title = "Messaggio di posta certificata" if extra else "Anomalia nel messaggio"
+        notice = _notice(title, self.subject, self.mittente, self.destinatari, self.data,
+                         self.identificativo)  # fmt: skip
+        parts = [notice, *extra, _message_part(self.postacert)]
+        return _signed(headers, parts, f"<{self.identificativo}>", self.signer, micalg, ber)
 
 
 def build_receipt(
@@ -258,14 +262,13 @@ def build_receipt(
     if kind not in RECEIPT_KINDS:
         raise ValueError(f"unknown receipt kind {kind!r}")
     signer = signer or default_provider_key()
-    consegna = consegna or (destinatari[0] if kind in ("avvenuta-consegna", "errore-consegna")
-                            and destinatari else None)  # fmt: skip
+    delivered = kind in ("avvenuta-consegna", "errore-consegna") and destinatari
     daticert = build_daticert(
         kind, mittente=mittente, destinatari=destinatari, oggetto=oggetto, gestore=gestore,
         data=data, identificativo=identificativo, msgid=msgid,
         errore=errore or ("altro" if kind in _ERROR_KINDS else "nessuno"),
         ricevuta="completa" if kind == "avvenuta-consegna" else None,
-        consegna=consegna, errore_esteso=errore_esteso,
+        consegna=consegna or (destinatari[0] if delivered else None), errore_esteso=errore_esteso,
     )  # fmt: skip
     headers = [
         f"Date: {format_datetime(data)}",

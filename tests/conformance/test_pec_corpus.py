@@ -148,6 +148,7 @@ def test_spot_check_fields(name: str) -> None:
     else:
         assert message.daticert is not None
         assert message.daticert.identificativo == identificativo
+        assert data is not None
         assert message.daticert.data == data
         assert message.daticert.data is not None
         assert message.daticert.data.utcoffset() == data.utcoffset()
