@@ -10,6 +10,7 @@ cannot be reached the ``postgresql`` tests are skipped with the reason, except u
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from parsers.limits import DEFAULT_LIMITS
+from parsers.vocabulary import DEFAULT_VOCABULARY
+from pec_ingest.config import Config, StateSection
+from pec_ingest.isolation import ParserPool
+from pec_ingest.pipeline import Pipeline
+from pec_ingest.samples.mailbox import SampleMessage, sample_mailbox
 from store.archive import Archive
 from store.engine import make_engine, session_factory
 from store.migration import upgrade
@@ -126,3 +133,28 @@ def backend(database_url: str) -> str:
     """``sqlite`` or ``postgresql``, for the few tests whose assertions depend on it."""
     return make_url(database_url).get_backend_name()
 
+
+# Pipeline fixtures: a configuration in tmp_path, a shared parser pool, a pipeline.
+
+
+@pytest.fixture(scope="session")
+def parser_pool() -> Iterator[ParserPool]:
+    """Real parser children, shared by the session (their start-up is the slow part)."""
+    with ParserPool(DEFAULT_VOCABULARY, DEFAULT_LIMITS, timeout=60, memory_mb=768) as pool:
+        yield pool
+
+
+@pytest.fixture(scope="session")
+def mailbox() -> list[SampleMessage]:
+    return sample_mailbox()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return dataclasses.replace(Config(), state=StateSection(dir=tmp_path / "state"))
+
+
+@pytest.fixture
+def pipeline(config: Config, sessions: sessionmaker[Session],
+             parser_pool: ParserPool) -> Pipeline:
+    return Pipeline(config, sessions, parse=parser_pool.parse_many)
