@@ -7,6 +7,8 @@ the detail is Italian and says what to check or do.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -77,17 +79,30 @@ def contradiction_reasons(form: Mapping[str, Any], message: PecMessage) -> list[
                                           f"dal mittente certificato ({sender}); la ricevuta va "
                                           "al mittente certificato"))
     signature = form.get("signature")
-    representative_cf = (form.get("extra") or {}).get("rappresentante_codice_fiscale")
-    if signature and representative_cf:
-        codes = {s.get("codice_fiscale") for s in signature.get("signers", [])} - {None}
-        if codes and representative_cf not in codes:
-            out.append(Reason("signer_mismatch", "il documento è firmato da "
-                              f"{', '.join(sorted(codes))}, non dal legale rappresentante "
-                              f"({representative_cf})"))
+    representative = form["fields"].get("legale_rappresentante")
+    if signature and representative and signature.get("signers"):
+        names = [s.get("name") or "" for s in signature["signers"]]
+        if not any(same_name(n, representative) for n in names):
+            out.append(Reason("signer_mismatch", "il modulo è firmato da "
+                              f"{', '.join(n or '?' for n in names)}, non dal legale "
+                              f"rappresentante dichiarato ({representative}): verificare la "
+                              "delega o chiedere la firma del rappresentante"))
     if signature and not signature.get("valid"):
-        out.append(Reason("invalid_signature", "la firma digitale del modulo non risulta "
+        out.append(Reason("signature_invalid", "la firma digitale del modulo non risulta "
                                                "valida: verificare il file firmato"))
     return out
+
+
+def _name_words(name: str) -> set[str]:
+    folded = unicodedata.normalize("NFKD", name.casefold())
+    plain = "".join(c for c in folded if not unicodedata.combining(c))
+    return {w for w in re.split(r"[^a-z]+", plain) if len(w) > 1}
+
+
+def same_name(a: str, b: str) -> bool:
+    """Same person's name in any order, one side possibly with a middle name."""
+    wa, wb = _name_words(a), _name_words(b)
+    return bool(wa and wb) and (wa <= wb or wb <= wa)
 
 
 def signature_reasons(form: Mapping[str, Any] | None, form_attachment: Attachment | None,

@@ -40,7 +40,8 @@ REVIEW_CODES = (
     "missing_field", "invalid_field", "unreadable", "scan", "unsigned_no_id", "pec_mismatch",
     "signer_mismatch", "signature_invalid", "parser_timeout", "parser_failed", "ack_failed",
     "late", "out_of_procedure", "contradiction", "unsupported_format", "no_form",
-    "organisation_conflict", "quarantined", "other",
+    "organisation_conflict", "quarantined", "not_certified", "envelope_signature",
+    "no_legal_time", "other",
 )
 ACK_STATUSES = ("pending", "sending", "sent", "accepted", "delivered", "failed")
 CANONICAL_FIELDS = (
