@@ -23,6 +23,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from parsers.limits import Limits
 from parsers.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 from pec_ingest.errors import ConfigError
+from pec_ingest.settings_net import (
+    AcknowledgementSection,
+    MailboxSection,
+    SmtpSection,
+)
 
 ENV_CONFIG = "PEC_INGEST_CONFIG"
 ENV_DATABASE_URL = "PEC_INGEST_DATABASE_URL"
@@ -91,6 +96,10 @@ class Config:
     relevance: RelevanceSection = field(default_factory=RelevanceSection)
     review: ReviewSection = field(default_factory=ReviewSection)
     parser: ParserSection = field(default_factory=ParserSection)
+    mailboxes: tuple[MailboxSection, ...] = ()
+    smtp: SmtpSection = field(default_factory=SmtpSection)
+    acknowledgements: AcknowledgementSection = field(
+        default_factory=lambda: AcknowledgementSection(transport="file"))
     vocabulary: Vocabulary = DEFAULT_VOCABULARY
     source: Path | None = None
 
@@ -138,6 +147,8 @@ SECTIONS: dict[str, type] = {
     "relevance": RelevanceSection,
     "review": ReviewSection,
     "parser": ParserSection,
+    "smtp": SmtpSection,
+    "acknowledgements": AcknowledgementSection,
 }
 
 
@@ -168,10 +179,14 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
             built[key] = build_section(SECTIONS[key], value, key, problems)
         elif key == "vocabulary":
             built[key] = _vocabulary(value, problems)
+        elif key == "mailboxes":
+            built[key] = _mailboxes(value, problems)
         else:
-            problems.append(f"[{key}]: sezione sconosciuta (ammesse: "
-                            f"{', '.join([*SECTIONS, 'vocabulary'])})")
+            known = ", ".join([*SECTIONS, "mailboxes", "vocabulary"])
+            problems.append(f"[{key}]: sezione sconosciuta (ammesse: {known})")
     config = Config(**{k: v for k, v in built.items() if v is not None}, source=source)
+    config = dataclasses.replace(config, acknowledgements=config.acknowledgements.resolved(
+        config.smtp))
     _check(config, problems)
     if problems:
         raise ConfigError(problems)
@@ -218,6 +233,10 @@ def _convert(raw: Any, hint: Any) -> tuple[bool, Any]:
         inner = typing.get_args(hint)[0]
         if not isinstance(raw, list):
             return False, None
+        if isinstance(inner, type) and dataclasses.is_dataclass(inner):
+            problems: list[str] = []
+            built = [build_section(inner, x, "elemento", problems) for x in raw]
+            return not problems, tuple(built)
         items = [_convert(x, inner) for x in raw]
         return all(ok for ok, _ in items), tuple(v for _, v in items)
     if hint is Path:
@@ -233,6 +252,8 @@ def _convert(raw: Any, hint: Any) -> tuple[bool, Any]:
 
 
 def _describe(hint: Any) -> str:
+    if dataclasses.is_dataclass(hint):
+        return "tabella"
     names = {str: "testo", int: "numero intero", float: "numero", bool: "true/false",
              Path: "percorso", date: "data (AAAA-MM-GG)", datetime: "data e ora"}
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
@@ -240,6 +261,23 @@ def _describe(hint: Any) -> str:
     if typing.get_origin(hint) is tuple:
         return f"lista di {_describe(typing.get_args(hint)[0])}"
     return names.get(hint, str(hint))
+
+
+def _mailboxes(value: Any, problems: list[str]) -> tuple[MailboxSection, ...] | None:
+    if not isinstance(value, list):
+        problems.append("mailboxes: usare [[mailboxes]] (una tabella per casella)")
+        return None
+    boxes = []
+    for i, table in enumerate(value):
+        where = f"mailboxes[{i}]"
+        box = build_section(MailboxSection, table, where, problems)
+        if box is not None:
+            problems.extend(box.problems(f"mailboxes[{box.name or i}]"))
+            boxes.append(box)
+    names = [b.name for b in boxes]
+    problems.extend(f"mailboxes: nome {n!r} ripetuto" for n in sorted(set(names))
+                    if names.count(n) > 1)
+    return tuple(boxes)
 
 
 def _vocabulary(value: Any, problems: list[str]) -> Vocabulary | None:
@@ -264,3 +302,5 @@ def _check(config: Config, problems: list[str]) -> None:
         problems.append("procedure.closing: la chiusura precede la scadenza (deadline)")
     if config.parser.timeout_seconds <= 0 or config.parser.memory_limit_mb < 64:
         problems.append("parser: timeout_seconds deve essere > 0 e memory_limit_mb almeno 64")
+    problems.extend(config.smtp.problems())
+    problems.extend(config.acknowledgements.problems(config.smtp))

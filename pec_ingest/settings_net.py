@@ -1,0 +1,205 @@
+"""Configuration sections for the network edges: IMAP mailboxes, SMTP, acknowledgements.
+
+Secrets never live in the file: ``password_file`` (a path; under systemd a credential such as
+``/run/credentials/pec-ingest.service/imap-password``), ``password_env`` (an environment
+variable), or, when neither is given, ``$CREDENTIALS_DIRECTORY/<credential>``. They are read
+when needed and never appear in ``repr`` or logs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from pec_ingest.errors import ConfigError
+
+SECURITY = ("tls", "starttls", "plain")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Secret:
+    """Where a password comes from; ``value()`` reads it, ``repr`` never shows it."""
+
+    where: str
+    file: str = ""
+    env: str = ""
+    credential: str = ""
+
+    def value(self) -> str:
+        if self.file:
+            return _read_secret_file(Path(self.file), self.where)
+        if self.env:
+            if self.env not in os.environ:
+                raise ConfigError(f"{self.where}.password_env: variabile {self.env} non impostata")
+            return os.environ[self.env]
+        creds = os.environ.get("CREDENTIALS_DIRECTORY")
+        if creds and self.credential:
+            return _read_secret_file(Path(creds) / self.credential, self.where)
+        raise ConfigError(f"{self.where}: password mancante (password_file, password_env o "
+                          f"credenziale systemd {self.credential!r})")
+
+
+def _read_secret_file(path: Path, where: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(f"{where}.password_file: impossibile leggere {path} "
+                          f"({exc.strerror})") from exc
+
+
+@dataclass(frozen=True)
+class MailboxSection:
+    name: str = ""
+    host: str = ""
+    port: int = 993
+    security: str = "tls"
+    username: str = ""
+    password_file: str = field(default="", repr=False)
+    password_env: str = field(default="", repr=False)
+    ca_file: str = ""
+    folders: tuple[str, ...] = ("INBOX",)
+    poll_interval_seconds: int = 60
+    connect_timeout_seconds: float = 30.0
+    read_timeout_seconds: float = 120.0
+    since: date | None = None
+    batch_size: int = 100
+    max_message_mb: int = 100
+    idle: bool = True
+    set_keyword: str = ""
+    move_to: str = ""
+
+    @property
+    def secret(self) -> Secret:
+        return Secret(f"mailboxes[{self.name}]", self.password_file, self.password_env,
+                      f"imap-password-{self.name}" if self.name else "imap-password")
+
+    def problems(self, where: str) -> list[str]:
+        out = []
+        if not self.name:
+            out.append(f"{where}.name: obbligatorio")
+        if not self.host:
+            out.append(f"{where}.host: obbligatorio")
+        if not self.username:
+            out.append(f"{where}.username: obbligatorio")
+        out += _security_problems(where, self.security, self.host, self.port)
+        if self.password_file and self.password_env:
+            out.append(f"{where}: indicare password_file oppure password_env, non entrambi")
+        if not self.folders:
+            out.append(f"{where}.folders: almeno una cartella")
+        if self.poll_interval_seconds < 5:
+            out.append(f"{where}.poll_interval_seconds: almeno 5 secondi")
+        if self.batch_size < 1 or self.max_message_mb < 1:
+            out.append(f"{where}: batch_size e max_message_mb devono essere positivi")
+        if self.ca_file and not Path(self.ca_file).is_file():
+            out.append(f"{where}.ca_file: file non trovato {self.ca_file}")
+        return out
+
+
+def _security_problems(where: str, security: str, host: str, port: int) -> list[str]:
+    out = []
+    if security not in SECURITY:
+        out.append(f"{where}.security: {security!r} non ammesso (tls, starttls, plain)")
+    elif security == "plain" and host and not is_loopback(host):
+        out.append(f"{where}.security: 'plain' (senza cifratura) ammesso solo verso 127.0.0.1 "
+                   f"o localhost, non verso {host}")
+    if not 0 < port < 65536:
+        out.append(f"{where}.port: {port} fuori intervallo")
+    return out
+
+
+@dataclass(frozen=True)
+class SmtpSection:
+    host: str = ""
+    port: int = 465
+    security: str = "tls"
+    username: str = ""
+    password_file: str = field(default="", repr=False)
+    password_env: str = field(default="", repr=False)
+    ca_file: str = ""
+    from_address: str = ""
+    timeout_seconds: float = 60.0
+
+    @property
+    def secret(self) -> Secret:
+        return Secret("smtp", self.password_file, self.password_env, "smtp-password")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.host)
+
+    def problems(self) -> list[str]:
+        if not self.host:
+            return []
+        out = _security_problems("smtp", self.security, self.host, self.port)
+        if "@" not in self.from_address:
+            out.append("smtp.from_address: indirizzo PEC del mittente obbligatorio")
+        if self.password_file and self.password_env:
+            out.append("smtp: indicare password_file oppure password_env, non entrambi")
+        if self.ca_file and not Path(self.ca_file).is_file():
+            out.append(f"smtp.ca_file: file non trovato {self.ca_file}")
+        return out
+
+
+@dataclass(frozen=True)
+class MeetingSection:
+    title: str = ""
+    when: datetime | None = None
+    place: str = ""
+
+
+DEFAULT_MEETINGS = (
+    MeetingSection("Incontro plenario", datetime(2019, 9, 11, 17, 0),
+                   "La Filanda, Cernusco sul Naviglio"),
+    MeetingSection("Incontro congiunto dei tre Tavoli d'area", datetime(2019, 10, 2, 16, 0),
+                   "sedi da comunicare"),
+)
+
+
+@dataclass(frozen=True)
+class AcknowledgementSection:
+    enabled: bool = True
+    transport: str = "auto"  # smtp | file | auto (smtp when [smtp] is configured, else file)
+    outbox_dir: str = ""  # for the file transport; default <state>/outbox
+    templates_dir: str = ""
+    rate_per_minute: int = 5
+    retry_initial_seconds: int = 60
+    retry_max_seconds: int = 3600
+    max_attempts: int = 12
+    sending_grace_minutes: int = 120
+    reply_to_anomalies: bool = False
+    office_name: str = "Ufficio di Piano - Ambito Distrettuale 4"
+    office_email: str = "pianodizona@comune.cernuscosulnaviglio.mi.it"
+    office_phone: str = "02 9278 434 / 358 / 217"
+    meetings: tuple[MeetingSection, ...] = DEFAULT_MEETINGS
+
+    def resolved(self, smtp: SmtpSection) -> AcknowledgementSection:
+        """``auto`` made concrete: SMTP when configured, else the file transport."""
+        if self.transport != "auto":
+            return self
+        return dataclasses.replace(self, transport="smtp" if smtp.configured else "file")
+
+    def problems(self, smtp: SmtpSection) -> list[str]:
+        out = []
+        if self.transport not in ("smtp", "file", "auto"):
+            out.append(f"acknowledgements.transport: {self.transport!r} non ammesso (smtp, file)")
+        elif self.enabled and self.transport == "smtp" and not smtp.configured:
+            out.append("acknowledgements: trasporto 'smtp' senza sezione [smtp] (oppure "
+                       "transport = \"file\" o enabled = false)")
+        if self.rate_per_minute < 1 or self.max_attempts < 1:
+            out.append("acknowledgements: rate_per_minute e max_attempts devono essere positivi")
+        if self.templates_dir and not Path(self.templates_dir).is_dir():
+            out.append(f"acknowledgements.templates_dir: cartella non trovata {self.templates_dir}")
+        return out
