@@ -23,11 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from parsers.limits import Limits
 from parsers.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 from pec_ingest.errors import ConfigError
-from pec_ingest.settings_net import (
-    AcknowledgementSection,
-    MailboxSection,
-    SmtpSection,
-)
+from pec_ingest.settings_imap import MailboxSection
+from pec_ingest.settings_smtp import AcknowledgementSection, SmtpSection
 
 ENV_CONFIG = "PEC_INGEST_CONFIG"
 ENV_DATABASE_URL = "PEC_INGEST_DATABASE_URL"
