@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from pec_ingest import __version__
 from pec_ingest.commands import (
     adherents_cmd,
+    check_config_cmd,
     db_cmd,
     demo_cmd,
     ingest_cmd,
     inspect_cmd,
     parse_cmd,
+    run_cmd,
     show_cmd,
     stats_cmd,
 )
@@ -27,7 +30,7 @@ from pec_ingest.errors import ConfigError, PecIngestError
 
 EX_CONFIG = 78
 COMMANDS = (demo_cmd, ingest_cmd, adherents_cmd, show_cmd, stats_cmd, inspect_cmd, parse_cmd,
-            db_cmd)
+            db_cmd, run_cmd, check_config_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,14 +49,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
+             logging.CRITICAL: 2}
+
+
+class _JournalFormatter(logging.Formatter):
+    """``<priority>`` prefixes that journald turns into log levels (SyslogLevelPrefix)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        prefix = f"<{_PRIORITY.get(record.levelno, 6)}>"
+        return "\n".join(prefix + line for line in text.splitlines())
+
+
+def setup_logging(verbose: bool) -> None:
+    """Readable lines on stderr; under systemd (JOURNAL_STREAM) with journal priorities."""
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("JOURNAL_STREAM"):
+        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
+                                               "%Y-%m-%d %H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("apscheduler", "imapclient", "sqlalchemy", "pdfminer", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(args.verbose)
     try:
         return int(args.func(args))
     except ConfigError as exc:
