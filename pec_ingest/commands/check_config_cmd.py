@@ -33,7 +33,8 @@ def summary(config: Config) -> list[str]:
     lines = [f"file:          {config.source or '(valori predefiniti)'}",
              f"database:      {safe_url(config.database_url)}",
              f"stato:         {config.state.dir}",
-             f"procedura:     {config.procedure.code}, scadenza {config.deadline:%d/%m/%Y %H:%M %Z}"]
+             f"procedura:     {config.procedure.code}, "
+             f"scadenza {config.deadline:%d/%m/%Y %H:%M %Z}"]
     for box in config.mailboxes:
         lines.append(f"casella:       {box.name} {box.username}@{box.host}:{box.port} "
                      f"({box.security}) cartelle {', '.join(box.folders)} ogni "
