@@ -317,3 +317,7 @@ class ProcedureCounter(Base):
 
     procedure: Mapped[str] = mapped_column(String(40), primary_key=True)
     last_number: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+
+# The mailbox tables live in their own module; importing it here registers them on Base.metadata.
+from store.model_mailbox import MailboxReset, MailboxState, SkippedMessage  # noqa: E402, F401

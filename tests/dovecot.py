@@ -1,0 +1,237 @@
+"""A private Dovecot IMAP server for tests and benchmarks, on 127.0.0.1, started as root.
+
+``DovecotServer.start(directory)`` writes its own configuration (``dovecot -c FILE``) with
+``base_dir``/``state_dir``, Maildirs and a ``passwd-file`` inside ``directory``, listens on two
+free ports: plain IMAP with STARTTLS, and implicit TLS, both with a server certificate from a
+throw-away ``trustme`` CA (``ca_file`` is the CA to trust). Users are added at any time
+(``add_user``; Dovecot re-reads the passwd file when it changes). ``kill()`` ends the whole
+process group at once (a crash); ``start()`` again brings it back on the same ports and mail.
+
+Mail is owned by ``nobody`` (Dovecot refuses uid 0 and uids < ``first_valid_uid``); the auth process runs as ``dovecot`` and needs
+to traverse to the passwd file, hence the 0755 directories (see ``test-servers.md``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from imapclient import IMAPClient
+
+CONFIG = """\
+base_dir = {d}/run
+state_dir = {d}/state
+instance_name = pec-test-{port}
+listen = 127.0.0.1
+protocols = imap
+log_path = {d}/dovecot.log
+ssl = yes
+ssl_cert = <{d}/server.pem
+ssl_key = <{d}/server.key
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 500
+mail_location = maildir:{d}/mail/%u
+mail_fsync = never
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {d}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={d}/home/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
+  }}
+}}
+service stats {{
+  unix_listener stats-writer {{
+    mode = 0666
+  }}
+}}
+"""
+
+
+MAIL_UID, MAIL_GID = 65534, 65534  # nobody/nogroup: Dovecot refuses mail owned by uid < 500
+
+
+def dovecot_binary() -> str | None:
+    return shutil.which("dovecot") or next(
+        (p for p in ("/usr/sbin/dovecot",) if os.access(p, os.X_OK)), None)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"dovecot: port {port} not listening after {timeout}s")
+
+
+@dataclass
+class DovecotServer:
+    """A running private Dovecot; see the module docstring."""
+
+    directory: Path
+    port: int = 0
+    tls_port: int = 0
+    users: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def config_file(self) -> Path:
+        return self.directory / "dovecot.conf"
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.directory / "ca.pem")
+
+    @classmethod
+    def create(cls, directory: Path) -> DovecotServer:
+        """Write the configuration and the TLS material (not yet started)."""
+        import trustme
+
+        directory.mkdir(parents=True, exist_ok=True)
+        server = cls(directory, free_port(), free_port())
+        for sub in ("run", "state", "mail", "home"):
+            (directory / sub).mkdir(exist_ok=True)
+        for path in (directory, *directory.parents):  # let the auth process traverse
+            mode = path.stat().st_mode
+            if mode & 0o001 == 0:
+                path.chmod(mode | 0o011)
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        cert.private_key_pem.write_to_path(str(directory / "server.key"))
+        cert.cert_chain_pems[0].write_to_path(str(directory / "server.pem"))
+        ca.cert_pem.write_to_path(server.ca_file)
+        (directory / "passwd").write_text("")
+        (directory / "passwd").chmod(0o644)
+        for sub in ("mail", "home"):
+            os.chown(directory / sub, MAIL_UID, MAIL_GID)
+        server.config_file.write_text(CONFIG.format(
+            d=directory, port=server.port, tls_port=server.tls_port, uid=MAIL_UID, gid=MAIL_GID))
+        return server
+
+    def start(self) -> None:
+        binary = dovecot_binary()
+        if binary is None:
+            raise RuntimeError("dovecot not installed")
+        with (self.directory / "start.log").open("ab") as log:
+            subprocess.run([binary, "-c", str(self.config_file)], check=True,
+                           stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=30)
+        wait_for_port(self.port)
+        wait_for_port(self.tls_port)
+
+    def master_pid(self) -> int | None:
+        try:
+            return int((self.directory / "run" / "master.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def kill(self) -> None:
+        """SIGKILL the master and its children (its own process group): a crash."""
+        pid = self.master_pid()
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        self._wait_gone(pid)
+        (self.directory / "run" / "master.pid").unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        """Stop cleanly (``dovecot stop``), falling back to kill."""
+        pid = self.master_pid()
+        if pid is None:
+            return
+        binary = dovecot_binary() or "dovecot"
+        subprocess.run([binary, "-c", str(self.config_file), "stop"], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30,
+                       check=False)
+        if not self._wait_gone(pid, 10):
+            self.kill()
+
+    @staticmethod
+    def _wait_gone(pid: int, timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def add_user(self, name: str, password: str = "segreto-di-prova") -> str:
+        """Add a mail user (own Maildir); returns its password."""
+        self.users[name] = password
+        lines = "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items())
+        tmp = self.directory / "passwd.tmp"
+        tmp.write_text(lines)
+        tmp.chmod(0o644)
+        tmp.replace(self.directory / "passwd")
+        return password
+
+    @contextlib.contextmanager
+    def client(self, user: str) -> Iterator[IMAPClient]:
+        """A logged-in plain IMAP client as ``user``, for filling and inspecting mailboxes."""
+        client = IMAPClient("127.0.0.1", self.port, ssl=False, timeout=30)
+        try:
+            client.login(user, self.users[user])
+            yield client
+        finally:
+            with contextlib.suppress(Exception):
+                client.logout()
+
+    def append(self, user: str, messages: Iterable[bytes], folder: str = "INBOX",
+               when: datetime | None = None) -> list[int]:
+        """APPEND ``messages`` (no flags: unseen); returns their UIDs."""
+        uids = []
+        with self.client(user) as client:
+            if not client.folder_exists(folder):
+                client.create_folder(folder)
+            for raw in messages:
+                answer = client.append(folder, raw, flags=(), msg_time=when)
+                uids.append(_appended_uid(answer))
+        return uids
+
+    def flags(self, user: str, folder: str = "INBOX") -> dict[int, tuple[bytes, ...]]:
+        """FLAGS of every message in ``folder`` (read with EXAMINE: changes nothing)."""
+        with self.client(user) as client:
+            client.select_folder(folder, readonly=True)
+            uids = client.search("ALL")
+            if not uids:
+                return {}
+            return {uid: tuple(f for f in data[b"FLAGS"] if f != b"\\Recent")
+                    for uid, data in client.fetch(uids, ["FLAGS"]).items()}
+
+
+def _appended_uid(answer: bytes) -> int:
+    """The UID from an ``APPENDUID validity uid`` response code (UIDPLUS)."""
+    text = answer.decode("ascii", "replace")
+    if "APPENDUID" in text:
+        return int(text.split("APPENDUID", 1)[1].split("]", 1)[0].split()[1])
+    return 0
