@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from pec_ingest import __version__
 from pec_ingest.commands import (
+    acks_cmd,
     adherents_cmd,
     check_config_cmd,
     db_cmd,
@@ -30,7 +31,7 @@ from pec_ingest.errors import ConfigError, PecIngestError
 
 EX_CONFIG = 78
 COMMANDS = (demo_cmd, ingest_cmd, adherents_cmd, show_cmd, stats_cmd, inspect_cmd, parse_cmd,
-            db_cmd, run_cmd, check_config_cmd)
+            db_cmd, run_cmd, check_config_cmd, acks_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from parsers.envelope import Attachment, PecMessage
 from pec_ingest import review
+from pec_ingest.ack.policy import queue_for_submission
+from pec_ingest.ack.receipts import apply_receipt
 from pec_ingest.config import Config
 from pec_ingest.isolation import IsolatedResult
 from pec_ingest.relevance import Decision, find_keyword
@@ -102,9 +104,10 @@ def record_receipt(session: Session, facts: MessageFacts, env: PecMessage) -> Ou
     message = facts.add(session, "receipt", f"ricevuta PEC ({env.kind})")
     recipient = d.consegna if d and d.consegna else (
         d.destinatari[0].address if d and d.destinatari else None)
-    add_receipt(session, message, kind=env.kind, referenced_message_id=referenced,
-                legal_time=facts.legal_time, errore=d.errore if d else None,
-                errore_esteso=d.errore_esteso if d else None, recipient=recipient)
+    receipt = add_receipt(session, message, kind=env.kind, referenced_message_id=referenced,
+                          legal_time=facts.legal_time, errore=d.errore if d else None,
+                          errore_esteso=d.errore_esteso if d else None, recipient=recipient)
+    apply_receipt(session, receipt)
     return _outcome("receipt", f"ricevuta {env.kind}", env.kind, message_id=message.id)
 
 
@@ -168,6 +171,7 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
         attachment=rows.get(id(form_att)) if form_att is not None else None)
     for reason in _reasons(config, env, form, form_att, result, submission.out_of_procedure):
         add_review_reason(session, code=reason.code, detail=reason.detail, submission=submission)
+    queue_for_submission(session, config, submission, env, facts.sender)
     return _outcome("submission", decision.reason, env.kind, message_id=message.id,
                     submission_id=submission.id,
                     registration_number=submission.registration_number,

@@ -1,0 +1,88 @@
+"""Whom we answer: the rules that decide whether a recorded submission gets an acknowledgement,
+and the queuing of that acknowledgement inside the submission's own transaction.
+
+Only a real certified message (``posta-certificata``) recorded as a submission is answered,
+and only once per submission version, to the certified sender of daticert (never the inner
+``From:``). Never answered: receipts and unrelated mail (they are not submissions), anomalies
+unless ``acknowledgements.reply_to_anomalies``, mail from ``posta-certificata@`` addresses,
+automatic mail (``Auto-Submitted`` other than ``no``, on the envelope or the original) and our
+own address.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from sqlalchemy.orm import Session
+
+from parsers.envelope import PecMessage
+from pec_ingest.config import Config
+from store.model import Acknowledgement, Submission
+from store.receipts import add_acknowledgement
+
+log = logging.getLogger(__name__)
+
+
+def from_address(config: Config) -> str:
+    """The address acknowledgements come from: the SMTP mailbox, else the procedure's PEC."""
+    return (config.smtp.from_address or config.procedure.address).strip()
+
+
+def own_addresses(config: Config) -> set[str]:
+    return {a.strip().casefold() for a in (config.smtp.from_address, config.procedure.address)
+            if a and a.strip()}
+
+
+def is_automatic(value: str | None) -> bool:
+    """``Auto-Submitted`` other than ``no`` (``auto-replied; owner=...`` counts)."""
+    if value is None:
+        return False
+    token = value.split(";", 1)[0].strip().casefold()
+    return token not in ("", "no")
+
+
+def reason_not_to_reply(config: Config, env: PecMessage, sender: str | None) -> str | None:
+    """Why this submission gets no acknowledgement, or None when it gets one."""
+    settings = config.acknowledgements
+    if not settings.enabled:
+        return "ricevute disattivate (acknowledgements.enabled = false)"
+    if env.kind == "anomalia" and not settings.reply_to_anomalies:
+        return "anomalia: nessuna risposta (acknowledgements.reply_to_anomalies = false)"
+    if env.kind not in ("posta-certificata", "anomalia"):
+        return f"messaggio di tipo {env.kind}: non è una PEC"
+    address = (sender or "").strip().casefold()
+    if "@" not in address:
+        return "mittente certificato sconosciuto"
+    if address.split("@", 1)[0] == "posta-certificata":
+        return f"mittente di sistema del gestore ({address})"
+    if address in own_addresses(config):
+        return f"messaggio inviato dalla nostra casella ({address})"
+    if is_automatic(env.auto_submitted) or is_automatic(env.original_auto_submitted):
+        return "messaggio automatico (Auto-Submitted)"
+    return None
+
+
+def new_message_id(config: Config, registration_number: str) -> str:
+    """A fresh Message-ID: ``<ack.PDZ2019-0042.<random>@<our domain>>``."""
+    domain = from_address(config).rpartition("@")[2] or "localhost"
+    return f"<ack.{registration_number}.{secrets.token_hex(8)}@{domain}>"
+
+
+def queue_acknowledgement(session: Session, config: Config, submission: Submission,
+                          to_address: str) -> Acknowledgement:
+    """A new pending acknowledgement of ``submission`` (Message-ID generated now, stored)."""
+    return add_acknowledgement(session, submission,
+                               message_id=new_message_id(config, submission.registration_number),
+                               to_address=to_address)
+
+
+def queue_for_submission(session: Session, config: Config, submission: Submission,
+                         env: PecMessage, sender: str | None) -> Acknowledgement | None:
+    """Queue the acknowledgement of a just-recorded submission, when the rules allow one."""
+    why_not = reason_not_to_reply(config, env, sender)
+    if why_not is not None or sender is None:
+        log.info("registration=%s acknowledgement=none reason=%s",
+                 submission.registration_number, why_not)
+        return None
+    return queue_acknowledgement(session, config, submission, sender.strip().lower())

@@ -1,0 +1,129 @@
+"""``pec-ingest acks``: the acknowledgements sent to the organisations, and what became of them.
+
+* ``acks [--status S] [--format table|json]``: every acknowledgement with its state;
+* ``acks resend ID``: a failed or stuck one goes back to the outbox with a new Message-ID;
+* ``acks send ID``: queue an updated acknowledgement for a submission (id or registration
+  number), e.g. after staff corrected its data: a new row, the old ones stay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pec_ingest.ack.policy import new_message_id, own_addresses, queue_acknowledgement
+from pec_ingest.commands.show_cmd import find_submission
+from pec_ingest.config import Config, load_config
+from pec_ingest.database import open_database
+from pec_ingest.errors import NotFound, PecIngestError
+from store.acknowledgements import list_acknowledgements
+from store.base import ACK_STATUSES
+from store.model import Acknowledgement
+
+log = logging.getLogger(__name__)
+RESENDABLE = ("failed", "sending", "pending")
+KEYS = ("id", "registration_number", "to", "message_id", "status", "attempts", "sent_at",
+        "accepted_at", "delivered_at", "next_attempt_at", "error", "created_at",
+        "submission_id")
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("acks", help="ricevute inviate agli enti (PEC di risposta) e loro stato")
+    p.add_argument("--status", choices=ACK_STATUSES, help="solo le ricevute in questo stato")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=run, acks_action="list")
+    actions = p.add_subparsers(dest="acks_action", metavar="AZIONE")
+    resend = actions.add_parser("resend", help="rimette in coda una ricevuta fallita o bloccata "
+                                               "(nuovo Message-ID)")
+    resend.add_argument("id", type=int, help="id della ricevuta (colonna id di «acks»)")
+    send = actions.add_parser("send", help="accoda una nuova ricevuta per una domanda (dopo "
+                                           "una correzione)")
+    send.add_argument("id", help="id della domanda o numero come PDZ2019-0007")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    db = open_database(config)
+    try:
+        if args.acks_action == "resend":
+            print(resend(config, db.sessions, args.id))
+        elif args.acks_action == "send":
+            print(send(config, db.sessions, args.id))
+        else:
+            with db.sessions() as session:
+                rows = [ack_row(a) for a in list_acknowledgements(session, status=args.status)]
+            print(to_json(rows) if args.format == "json" else to_table(rows, config.zone))
+    finally:
+        db.close()
+    return 0
+
+
+def ack_row(ack: Acknowledgement) -> dict[str, Any]:
+    return {
+        "id": ack.id, "registration_number": ack.submission.registration_number,
+        "to": ack.to_address, "message_id": ack.message_id, "status": ack.status,
+        "attempts": ack.attempts, "sent_at": ack.sent_at, "accepted_at": ack.accepted_at,
+        "delivered_at": ack.delivered_at, "next_attempt_at": ack.next_attempt_at,
+        "error": ack.error, "created_at": ack.created_at, "submission_id": ack.submission_id,
+    }
+
+
+def to_json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps([{k: (v.isoformat() if isinstance(v, datetime) else v)
+                        for k, v in r.items()} for r in rows], ensure_ascii=False, indent=2)
+
+
+def to_table(rows: list[dict[str, Any]], zone: ZoneInfo) -> str:
+    def when(value: datetime | None) -> str:
+        return f"{value.astimezone(zone):%d/%m/%Y %H:%M}" if value else "-"
+
+    lines = [f"{'id':>5}  {'domanda':<14} {'stato':<10} {'inviata':<16} {'consegnata':<16} "
+             "destinatario / errore"]
+    for r in rows:
+        lines.append(f"{r['id']:>5}  {r['registration_number']:<14} {r['status']:<10} "
+                     f"{when(r['sent_at']):<16} {when(r['delivered_at']):<16} {r['to']}")
+        if r["error"]:
+            lines.append(f"{'':>7}{r['error']}")
+    if not rows:
+        lines.append("(nessuna ricevuta)")
+    return "\n".join(lines)
+
+
+def resend(config: Config, sessions: Any, ack_id: int) -> str:
+    """Back to pending with a new Message-ID; the old one is kept in the log (audit)."""
+    with sessions() as session, session.begin():
+        ack = session.get(Acknowledgement, ack_id)
+        if ack is None:
+            raise NotFound(f"nessuna ricevuta con id {ack_id}")
+        if ack.status not in RESENDABLE:
+            raise PecIngestError(f"la ricevuta {ack_id} è «{ack.status}»: si rimanda solo una "
+                                 "ricevuta fallita o bloccata (per una nuova ricevuta: "
+                                 f"pec-ingest acks send {ack.submission.registration_number})")
+        old_id, old_status = ack.message_id, ack.status
+        ack.message_id = new_message_id(config, ack.submission.registration_number)
+        ack.status, ack.attempts, ack.next_attempt_at, ack.error = "pending", 0, None, None
+        ack.sent_at = ack.accepted_at = ack.delivered_at = None
+        log.warning("audit: ack=%s resend requested by staff: status %s -> pending, "
+                    "message_id %s -> %s, to=%s", ack.id, old_status, old_id, ack.message_id,
+                    ack.to_address)
+        return f"ricevuta {ack.id} rimessa in coda per {ack.to_address} ({ack.message_id})"
+
+
+def send(config: Config, sessions: Any, ident: str) -> str:
+    """A new acknowledgement of the submission, to its certified sender."""
+    with sessions() as session, session.begin():
+        sub = find_submission(session, ident)
+        sender = (sub.message.sender or "").strip().lower()
+        if "@" not in sender or sender in own_addresses(config) or \
+                sender.startswith("posta-certificata@"):
+            raise PecIngestError(f"la domanda {sub.registration_number} non ha un mittente "
+                                 f"certificato a cui rispondere ({sender or '-'})")
+        ack = queue_acknowledgement(session, config, sub, sender)
+        log.warning("audit: ack=%s queued by staff for %s to=%s message_id=%s", ack.id,
+                    sub.registration_number, sender, ack.message_id)
+        return (f"ricevuta {ack.id} accodata per la domanda {sub.registration_number} "
+                f"a {sender} ({ack.message_id})")
