@@ -32,6 +32,7 @@ from pec_ingest.samples.mailbox import SampleMessage, sample_mailbox
 from store.archive import Archive
 from store.engine import make_engine, session_factory
 from store.migration import upgrade
+from tests.smtp_server import SmtpServer
 
 PG_ADMIN_URL = os.environ.get(
     "PEC_INGEST_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
@@ -158,3 +159,25 @@ def config(tmp_path: Path) -> Config:
 def pipeline(config: Config, sessions: sessionmaker[Session],
              parser_pool: ParserPool) -> Pipeline:
     return Pipeline(config, sessions, parse=parser_pool.parse_many)
+
+
+# Acknowledgement fixtures: a real SMTP server with TLS from a test CA (tests/smtp_server.py).
+
+
+@pytest.fixture(scope="session")
+def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServer]:
+    """aiosmtpd on 127.0.0.1: implicit TLS (``.tls``) and STARTTLS (``.starttls``) ports."""
+    server = SmtpServer(tmp_path_factory.mktemp("smtp"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server: SmtpServer) -> SmtpServer:
+    """The shared SMTP server, emptied, answering normally."""
+    handler = smtp_server.handler
+    handler.received.clear()
+    handler.answers.clear()
+    handler.refused.clear()
+    handler.logins.clear()
+    return smtp_server
