@@ -30,7 +30,9 @@ from typing import Any
 
 import pdfplumber
 from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
+from pdfminer.pdfinterp import PDFResourceManager
 from pdfminer.pdfpage import PDFPage
+from pdfminer.pdfparser import PDFParser
 from pdfminer.pdftypes import PDFObjRef, PDFStream, resolve1
 from pdfminer.psexceptions import PSException
 from pdfminer.psparser import LIT
@@ -55,9 +57,13 @@ from parsers.pdf_layout import (
 _SCAN_CHARS = 40  # fewer readable characters than this per page: no usable text layer
 _IMAGE_COVER = 0.7  # an image covering this share of the page makes it an image page
 _MAX_OBJECTS = 200_000
-_MAX_CONTENT_BYTES = 40 * 1024 * 1024  # decoded page drawing (content streams, forms, fonts)
+_MAX_DECODED_BYTES = 40 * 1024 * 1024  # all non-image streams, decoded (fonts, drawing, maps)
+_MAX_PAGE_DRAWING = 512 * 1024  # one page's content streams: a Word-exported form page has ~6 KB
+_MAX_DRAWING = 2 * 1024 * 1024  # all pages and forms: bounds the layout's time (~5 s per MB)
+_MAX_REF_CHAIN = 16
 _TABLE_SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines"}
 _IMAGE = LIT("Image")
+_FORM = LIT("Form")
 _FLATE = (LIT("FlateDecode"), LIT("Fl"))
 _BROKEN = (PSException, PdfminerException, ValueError, KeyError, TypeError, AttributeError,
            IndexError, AssertionError, EOFError, OverflowError, UnicodeError, zlib.error,
@@ -107,21 +113,19 @@ def _describe(exc: BaseException) -> str:
 
 
 def _read(data: bytes, limits: Limits) -> FormContent:
+    pdf = _PDF(data)
     try:
-        pdf = pdfplumber.PDF(io.BytesIO(data))
-    except PdfminerException as exc:
-        inner = exc.args[0] if exc.args else None
-        if isinstance(inner, PDFPasswordIncorrect):
-            raise UnreadableInput("PDF protetto da password") from exc
-        raise
-    try:
+        sizes, drawing = _check_objects(pdf.doc, limits)
         page_objs = _page_objects(pdf.doc, limits)
-        _check_streams(pdf.doc, limits)
+        _check_drawing(page_objs, sizes, drawing)
         page_of = _annotation_pages(page_objs)
         widgets, warnings = read_widgets(pdf.doc.catalog, page_of)
+        if b"%%EOF" not in data[-2048:]:
+            warnings.append("PDF forse troncato (manca %%EOF alla fine): il contenuto può essere "
+                            "incompleto")
         return _content(pdf, page_objs, widgets, warnings)
     finally:
-        pdf.close()
+        pdf.flush_cache()  # not pdf.close(): it walks the whole page tree, unbounded
 
 
 def _page_objects(doc: PDFDocument, limits: Limits) -> list[PDFPage]:
@@ -137,26 +141,76 @@ def _page_objects(doc: PDFDocument, limits: Limits) -> list[PDFPage]:
     return found
 
 
-def _check_streams(doc: PDFDocument, limits: Limits) -> None:
-    """Refuse a file whose non-image streams inflate beyond the limits (a flate bomb), before
-    pdfminer decodes any of them into memory."""
-    budget = min(limits.max_unzipped_bytes, _MAX_CONTENT_BYTES)
-    total = 0
-    count = 0
-    for xref in doc.xrefs:
-        for objid in xref.get_objids():
-            count += 1
-            if count > _MAX_OBJECTS:
-                raise LimitExceeded(f"PDF con troppi oggetti (più di {_MAX_OBJECTS})")
-            try:
-                obj = doc.getobj(objid)
-            except _BROKEN:
-                continue  # pdfminer reports it when (if) a page needs the object
-            if isinstance(obj, PDFStream) and resolve1(obj.get("Subtype")) != _IMAGE:
-                total += _inflated_size(obj, budget - total)
-                if total > budget:
-                    raise LimitExceeded(
-                        f"PDF con contenuto compresso troppo grande (oltre {budget} byte)")
+def _check_objects(doc: PDFDocument, limits: Limits) -> tuple[dict[int, int], int]:
+    """Visit every object once, before pages are read, and refuse chains of references that
+    loop (pdfminer would follow them forever) and non-image streams that inflate beyond the
+    limits (a flate bomb). Returns the decoded size of each stream and of all form XObjects."""
+    budget = min(limits.max_unzipped_bytes, _MAX_DECODED_BYTES)
+    sizes: dict[int, int] = {}
+    total = drawing = 0
+    for count, objid in enumerate(objid for xref in doc.xrefs for objid in xref.get_objids()):
+        if count >= _MAX_OBJECTS:
+            raise LimitExceeded(f"PDF con troppi oggetti (più di {_MAX_OBJECTS})")
+        obj = _object(doc, objid)
+        if not isinstance(obj, PDFStream) or obj.get("Subtype") is _IMAGE:
+            continue
+        sizes[objid] = size = _inflated_size(obj, budget - total)
+        total += size
+        drawing += size if obj.get("Subtype") is _FORM else 0
+        if total > budget:
+            raise LimitExceeded(f"PDF con contenuto compresso troppo grande (oltre {budget} byte)")
+    return sizes, drawing
+
+
+def _check_drawing(page_objs: Sequence[PDFPage], sizes: dict[int, int], drawing: int) -> None:
+    """Refuse more drawing than a form has: it bounds the layout's time and memory."""
+    for page in page_objs:
+        contents = page.attrs.get("Contents")
+        refs = contents if isinstance(contents, list) else [contents]
+        page_size = sum(sizes.get(r.objid, 0) for r in refs if isinstance(r, PDFObjRef))
+        if page_size > _MAX_PAGE_DRAWING:
+            raise LimitExceeded(f"pagina troppo complessa: {page_size} byte di disegno")
+        drawing += page_size
+    if drawing > _MAX_DRAWING:
+        raise LimitExceeded(f"PDF troppo complesso: {drawing} byte di disegno")
+
+
+def _object(doc: PDFDocument, objid: int) -> object:
+    try:
+        return doc.getobj(objid)
+    except _BROKEN:
+        return None  # pdfminer reports it when (if) a page needs the object
+
+
+class _Document(PDFDocument):
+    """pdfminer's document, refusing chains of bare references ("6 0 obj 7 0 R endobj" and
+    back): pdfminer's ``resolve1`` would follow them forever."""
+
+    def getobj(self, objid: int) -> Any:
+        obj = super().getobj(objid)
+        for _ in range(_MAX_REF_CHAIN):
+            if not isinstance(obj, PDFObjRef):
+                return obj
+            obj = super().getobj(obj.objid)
+        raise UnreadableInput("PDF danneggiato: riferimenti circolari tra oggetti")
+
+
+class _PDF(pdfplumber.PDF):
+    """pdfplumber's PDF over a :class:`_Document`. Its own constructor (not called) would
+    build a plain pdfminer document; these are the attributes its pages use."""
+
+    def __init__(self, data: bytes) -> None:
+        self.stream = io.BytesIO(data)
+        self.stream_is_external = False
+        self.path = None
+        self.pages_to_parse = None
+        self.laparams = None
+        self.password = ""
+        self.unicode_norm = None
+        self.raise_unicode_errors = True
+        self.doc = _Document(PDFParser(self.stream), password="")
+        self.rsrcmgr = PDFResourceManager()
+        self.metadata = {}
 
 
 def _inflated_size(stream: PDFStream, budget: int) -> int:
