@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from pec_ingest.errors import ConfigError
+from store.base import OUTCOMES
 
 SECURITY = ("tls", "starttls", "plain")
+KEYWORD = re.compile(r"[A-Za-z0-9$_.\-]{1,64}")
 
 
 def is_loopback(host: str) -> bool:
@@ -79,6 +82,11 @@ class MailboxSection:
     idle: bool = True
     set_keyword: str = ""
     move_to: str = ""
+    expunge_after_copy: bool = False
+    post_action_outcomes: tuple[str, ...] = ("submission",)
+    skip_non_pec: bool = True
+    ingest_workers: int = 0
+    idle_renew_minutes: int = 25
 
     @property
     def secret(self) -> Secret:
@@ -104,6 +112,23 @@ class MailboxSection:
             out.append(f"{where}: batch_size e max_message_mb devono essere positivi")
         if self.ca_file and not Path(self.ca_file).is_file():
             out.append(f"{where}.ca_file: file non trovato {self.ca_file}")
+        return out + self._imap_problems(where)
+
+    def _imap_problems(self, where: str) -> list[str]:
+        out = []
+        if self.set_keyword and not KEYWORD.fullmatch(self.set_keyword):
+            out.append(f"{where}.set_keyword: {self.set_keyword!r} non è una parola chiave IMAP "
+                       "(lettere, cifre, - _ . $, senza spazi né \\)")
+        if self.move_to and self.move_to in self.folders:
+            out.append(f"{where}.move_to: {self.move_to!r} è anche una cartella letta")
+        unknown = sorted(set(self.post_action_outcomes) - set(OUTCOMES))
+        if unknown:
+            out.append(f"{where}.post_action_outcomes: {', '.join(unknown)} non ammessi "
+                       f"({', '.join(OUTCOMES)})")
+        if self.ingest_workers < 0:
+            out.append(f"{where}.ingest_workers: 0 (uno per core) o un numero positivo")
+        if not 1 <= self.idle_renew_minutes <= 29:
+            out.append(f"{where}.idle_renew_minutes: tra 1 e 29 (i server chiudono dopo 30)")
         return out
 
 

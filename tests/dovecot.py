@@ -7,8 +7,9 @@ throw-away ``trustme`` CA (``ca_file`` is the CA to trust). Users are added at a
 (``add_user``; Dovecot re-reads the passwd file when it changes). ``kill()`` ends the whole
 process group at once (a crash); ``start()`` again brings it back on the same ports and mail.
 
-Mail is owned by ``nobody`` (Dovecot refuses uid 0 and uids < ``first_valid_uid``); the auth process runs as ``dovecot`` and needs
-to traverse to the passwd file, hence the 0755 directories (see ``test-servers.md``).
+Mail is owned by ``nobody`` (Dovecot refuses uid 0 and uids below ``first_valid_uid``); the
+auth process runs as ``dovecot`` and must traverse to the passwd file, hence the o+x on the
+parent directories (see ``test-servers.md``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,268 @@
+"""The IMAP mailbox: the one class that talks to the server (imapclient), read-only by default.
+
+``Mailbox.open(box)`` connects (implicit TLS, STARTTLS or, to loopback only, plain), verifies the
+server certificate (``ca_file`` for a private CA), logs in and returns a connected mailbox.
+Folders are opened with ``EXAMINE`` and bodies fetched with ``BODY.PEEK[]``: reading changes no
+flag. Only the optional post-actions (``add_keyword``, ``move``) select a folder read-write.
+
+Every failure (refused connection, timeout, certificate, login, protocol, a server that went
+away) becomes a :class:`~pec_ingest.errors.MailboxError` with an Italian message that never
+contains the password. The IMAP dialogue is logged by imapclient at DEBUG on the
+``imapclient`` loggers, with the LOGIN arguments redacted by its ``IMAPlibLoggerAdapter``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import logging
+import ssl
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
+from imapclient.imapclient import SocketTimeout
+
+from pec_ingest.errors import MailboxError
+from pec_ingest.settings_imap import MailboxSection
+
+log = logging.getLogger(__name__)
+
+HEADER_FIELDS = ("MESSAGE-ID", "SUBJECT", "FROM", "X-TRASPORTO", "X-RICEVUTA",
+                 "X-RIFERIMENTO-MESSAGE-ID", "AUTO-SUBMITTED", "CONTENT-TYPE")
+FIRST_LOOK = (f"BODY.PEEK[HEADER.FIELDS ({' '.join(HEADER_FIELDS)})]", "BODYSTRUCTURE",
+              "RFC822.SIZE")
+
+
+class LoginRefused(MailboxError):
+    """The server refused the credentials (not a network problem)."""
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    uidvalidity: int
+    uidnext: int | None
+    exists: int
+
+
+@dataclass(frozen=True)
+class FirstLook:
+    """What a cheap fetch tells about one message: size, a few headers, MIME structure."""
+
+    uid: int
+    size: int
+    header: bytes
+    structure: Any  # imapclient BodyData (a nested tuple), or None
+
+
+def tls_context(ca_file: str = "") -> ssl.SSLContext:
+    """Certificate and host name verified; ``ca_file`` replaces the system CAs when given."""
+    return ssl.create_default_context(cafile=ca_file or None)
+
+
+class Mailbox:
+    """One configured mailbox: ``Mailbox(box)`` then ``login()`` (or ``Mailbox.open(box)``);
+    a context manager that logs out on exit."""
+
+    def __init__(self, box: MailboxSection) -> None:
+        self.box = box
+        self._client: IMAPClient | None = None
+        self.capabilities: frozenset[str] = frozenset()
+
+    @classmethod
+    def open(cls, box: MailboxSection) -> Mailbox:
+        """Connected and logged in."""
+        mailbox = cls(box)
+        mailbox.login()
+        return mailbox
+
+    def login(self) -> None:
+        """Connect, verify the server, log in; raises MailboxError (LoginRefused)."""
+        box, where = self.box, self.where
+        password = box.secret.value()
+        client = _connect(box, where)
+        try:
+            client.login(box.username, password)
+            with _guard(where, "lettura delle capacità del server"):
+                self.capabilities = frozenset(c.decode("ascii", "replace").upper()
+                                              for c in client.capabilities())
+        except LoginError as exc:
+            _close_quietly(client)
+            detail = _scrub(_text(exc), password)
+            raise LoginRefused(f"{where}: accesso rifiutato per l'utente {box.username} "
+                               f"({detail}); controllare utente e password") from None
+        except MailboxError:
+            _close_quietly(client)
+            raise
+        except (imaplib.IMAP4.error, OSError) as exc:
+            _close_quietly(client)
+            raise MailboxError(f"{where}: accesso non riuscito: "
+                               f"{_scrub(_text(exc), password)}") from None
+        self._client = client
+
+    @property
+    def client(self) -> IMAPClient:
+        if self._client is None:
+            raise MailboxError(f"{self.where}: non connessa")
+        return self._client
+
+    @property
+    def where(self) -> str:
+        return f"casella {self.box.name} ({self.box.host}:{self.box.port})"
+
+    @property
+    def has_idle(self) -> bool:
+        return "IDLE" in self.capabilities
+
+    def close(self) -> None:
+        if self._client is not None:
+            _close_quietly(self._client)
+            self._client = None
+
+    def __enter__(self) -> Mailbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def examine(self, folder: str) -> FolderStatus:
+        """Open ``folder`` read-only (EXAMINE)."""
+        with _guard(self.where, f"apertura della cartella {folder}"):
+            return _status(self.client.select_folder(folder, readonly=True))
+
+    def search_after(self, last_uid: int, since: date | None = None) -> list[int]:
+        """UIDs above ``last_uid`` (received on or after ``since``), ascending.
+
+        ``UID n:*`` always matches the highest UID even when it is below n: filtered out."""
+        criteria: list[Any] = ["UID", f"{last_uid + 1}:*"]
+        if since is not None:
+            criteria += ["SINCE", since]
+        with _guard(self.where, "ricerca dei messaggi nuovi"):
+            found = self.client.search(criteria)
+        return sorted(int(u) for u in found if int(u) > last_uid)
+
+    def first_look(self, uids: Sequence[int]) -> dict[int, FirstLook]:
+        """Size, headers and BODYSTRUCTURE of ``uids`` (one round trip; nothing marked)."""
+        if not uids:
+            return {}
+        with _guard(self.where, "lettura delle intestazioni"):
+            answer = self.client.fetch(list(uids), list(FIRST_LOOK))
+        out = {}
+        for uid, data in answer.items():
+            header = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
+            out[int(uid)] = FirstLook(int(uid), int(data.get(b"RFC822.SIZE", 0)),
+                                      header or b"", data.get(b"BODYSTRUCTURE"))
+        return out
+
+    def fetch_raw(self, uids: Sequence[int]) -> dict[int, bytes]:
+        """The exact bytes of ``uids`` (BODY.PEEK[]); messages gone meanwhile are absent."""
+        if not uids:
+            return {}
+        with _guard(self.where, "scaricamento dei messaggi"):
+            answer = self.client.fetch(list(uids), ["BODY.PEEK[]"])
+        return {int(uid): bytes(data[b"BODY[]"]) for uid, data in answer.items()
+                if data.get(b"BODY[]") is not None}
+
+    def flags(self, uids: Sequence[int]) -> dict[int, tuple[bytes, ...]]:
+        with _guard(self.where, "lettura dei flag"):
+            return {int(u): tuple(f) for u, f in self.client.get_flags(list(uids)).items()}
+
+    def select_writable(self, folder: str) -> FolderStatus:
+        """Open ``folder`` read-write: only for the configured post-actions."""
+        with _guard(self.where, f"apertura in scrittura della cartella {folder}"):
+            return _status(self.client.select_folder(folder, readonly=False))
+
+    def add_keyword(self, uids: Sequence[int], keyword: str) -> None:
+        with _guard(self.where, f"impostazione della parola chiave {keyword}"):
+            self.client.add_flags(list(uids), [keyword], silent=True)
+
+    def move(self, uids: Sequence[int], folder: str, *, expunge_after_copy: bool) -> bool:
+        """MOVE when offered; else COPY + \\Deleted + UID EXPUNGE, only if allowed.
+        Returns whether the messages were moved."""
+        with _guard(self.where, f"spostamento nella cartella {folder}"):
+            if "MOVE" in self.capabilities:
+                self.client.move(list(uids), folder)
+                return True
+            if not expunge_after_copy or "UIDPLUS" not in self.capabilities:
+                return False
+            self.client.copy(list(uids), folder)
+            self.client.add_flags(list(uids), [b"\\Deleted"], silent=True)
+            self.client.uid_expunge(list(uids))
+            return True
+
+    def noop(self) -> None:
+        with _guard(self.where, "NOOP"):
+            self.client.noop()
+
+    def idle_start(self) -> None:
+        with _guard(self.where, "IDLE"):
+            self.client.idle()
+
+    def idle_wait(self, timeout: float) -> list[Any]:
+        """Untagged responses received during IDLE within ``timeout`` seconds."""
+        with _guard(self.where, "attesa IDLE"):
+            return list(self.client.idle_check(timeout=timeout))
+
+    def idle_stop(self) -> None:
+        with _guard(self.where, "fine IDLE"):
+            self.client.idle_done()
+
+
+def _connect(box: MailboxSection, where: str) -> IMAPClient:
+    context = tls_context(box.ca_file) if box.security != "plain" else None
+    timeout = SocketTimeout(box.connect_timeout_seconds, box.read_timeout_seconds)
+    with _guard(where, "connessione"):
+        client = IMAPClient(box.host, box.port, ssl=box.security == "tls",
+                            ssl_context=context, timeout=timeout)
+    if box.security == "starttls":
+        try:
+            with _guard(where, "STARTTLS"):
+                client.starttls(context)
+        except MailboxError:
+            _close_quietly(client)
+            raise
+    return client
+
+
+@contextlib.contextmanager
+def _guard(where: str, what: str) -> Iterator[None]:
+    """Translate imapclient, socket and TLS failures into MailboxError."""
+    try:
+        yield
+    except MailboxError:
+        raise
+    except ssl.SSLCertVerificationError as exc:
+        raise MailboxError(f"{where}: certificato del server non valido o non attendibile "
+                           f"({exc.verify_message}); indicare ca_file per una CA privata") from exc
+    except TimeoutError as exc:
+        raise MailboxError(f"{where}: {what}: tempo scaduto") from exc
+    except (imaplib.IMAP4.error, OSError) as exc:
+        raise MailboxError(f"{where}: {what} non riuscita: {_text(exc)}") from exc
+
+
+def _status(answer: dict[bytes, Any]) -> FolderStatus:
+    uidnext = answer.get(b"UIDNEXT")
+    return FolderStatus(int(answer[b"UIDVALIDITY"]), int(uidnext) if uidnext else None,
+                        int(answer.get(b"EXISTS", 0)))
+
+
+def _text(exc: BaseException) -> str:
+    value = exc.args[0] if exc.args else exc
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return str(value or type(exc).__name__).strip()
+
+
+def _scrub(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def _close_quietly(client: IMAPClient) -> None:
+    try:
+        client.logout()
+    except Exception:
+        with contextlib.suppress(Exception):
+            client.shutdown()

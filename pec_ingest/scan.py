@@ -1,0 +1,255 @@
+"""One folder of one mailbox, read incrementally: the body of a poll.
+
+``FolderScan.run()``:
+
+1. EXAMINE the folder; compare its UIDVALIDITY with the stored one (a change is recorded as a
+   reset and the folder is re-scanned from the start, bounded by ``since``; the pipeline, and
+   before it a Message-ID check, make that a no-op for what is already recorded);
+2. ``UID SEARCH UID last+1:*`` (plus ``SINCE`` on a first scan): only new UIDs cost anything;
+3. in batches, a first look (headers, BODYSTRUCTURE, size) judges each message
+   (:mod:`pec_ingest.triage`); skipped ones are recorded with the reason, messages already
+   recorded (same PEC Message-ID) are not downloaded again, the rest are downloaded with
+   ``BODY.PEEK[]`` in size-bounded batches and ingested by a thread pool (the parse is the slow
+   part, spread over the cores);
+4. a set ``stop`` event ends the scan after the batch in hand (its messages are recorded);
+5. the stored last UID advances only over a contiguous prefix of messages fully recorded, so a
+   crash or a dropped connection re-reads the rest next time; a message whose outcome is
+   ``failed`` is not "fully recorded": the pipeline retries it until it is quarantined.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from pec_ingest.mailbox import FolderStatus, Mailbox
+from pec_ingest.pipeline import Outcome, Pipeline, Source
+from pec_ingest.settings_imap import MailboxSection
+from pec_ingest.triage import Verdict, judge
+from store import mailbox_state as states
+
+log = logging.getLogger(__name__)
+
+FETCH_BYTES = 32 * 1024 * 1024  # at most this much raw mail per FETCH BODY.PEEK[]
+INFLIGHT_BYTES = 96 * 1024 * 1024  # downloaded but not yet recorded, before waiting
+
+
+@dataclass
+class Tally:
+    """What a poll did; summed over the folders of a mailbox."""
+
+    fetched: int = 0
+    ingested: int = 0
+    skipped: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+
+class Progress:
+    """The last UID that may be stored: the end of the contiguous prefix of handled UIDs.
+
+    ``floor`` is UIDNEXT-1 at EXAMINE time: once every UID the search returned is handled,
+    nothing at or below it is left to read (expunged, or older than ``since``)."""
+
+    def __init__(self, last_uid: int, uids: Sequence[int], floor: int) -> None:
+        self.value = last_uid
+        self._order = list(uids)
+        self._next = 0
+        self._done: set[int] = set()
+        self._floor = floor
+        self._advance()
+
+    def done(self, uid: int) -> None:
+        self._done.add(uid)
+        self._advance()
+
+    def _advance(self) -> None:
+        while self._next < len(self._order) and self._order[self._next] in self._done:
+            self.value = max(self.value, self._order[self._next])
+            self._next += 1
+        if self._next == len(self._order):
+            self.value = max(self.value, self._floor)
+
+
+@dataclass
+class _Pending:
+    uid: int
+    size: int
+    future: Future[Outcome]
+
+
+class FolderScan:
+    """Read the new messages of ``folder`` into the pipeline (see the module docstring)."""
+
+    def __init__(self, mailbox: Mailbox, box: MailboxSection, folder: str,
+                 sessions: sessionmaker[Session], pipeline: Pipeline, workers: int,
+                 tally: Tally, stop: threading.Event | None = None) -> None:
+        self.mb, self.box, self.folder = mailbox, box, folder
+        self.sessions, self.pipeline, self.workers, self.tally = sessions, pipeline, workers, tally
+        self.stop = stop or threading.Event()
+        self.uidvalidity = 0
+        self.stored = -1
+        self.pending: list[_Pending] = []
+        self.post_uids: list[int] = []
+        self.on_batch: Callable[[int], None] | None = None  # test hook: after each FETCH
+
+    def run(self) -> None:
+        status = self.mb.examine(self.folder)
+        self.uidvalidity = status.uidvalidity
+        last_uid, since = self._start(status)
+        uids = self.mb.search_after(last_uid, since)
+        progress = Progress(last_uid, uids, (status.uidnext or 1) - 1)
+        if uids:
+            log.debug("%s/%s: %d new messages above uid %d", self.box.name, self.folder,
+                      len(uids), last_uid)
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="ingest") as pool:
+                try:
+                    for start in range(0, len(uids), self.box.batch_size):
+                        if self.stop.is_set():
+                            log.info("%s/%s: stop requested, the rest waits for the next "
+                                     "poll", self.box.name, self.folder)
+                            break
+                        self._batch(uids[start:start + self.box.batch_size], pool, progress)
+                        self._save(progress.value)
+                finally:
+                    self._drain(progress, 0, quiet=True)
+                    self._save(progress.value)
+        self._save(progress.value)
+        self._post_actions()
+
+    def _start(self, status: FolderStatus) -> tuple[int, date | None]:
+        """Where to start: the stored last UID, or 0 (bounded by ``since``) after a reset."""
+        with self.sessions.begin() as session:
+            state = states.get_state(session, self.box.name, self.folder)
+            if state is None:
+                return 0, self.box.since
+            self.stored = state.last_uid
+            if state.uidvalidity == status.uidvalidity:
+                return state.last_uid, None
+            log.warning("%s/%s: UIDVALIDITY changed from %s to %s: re-scanning the folder "
+                        "(already recorded messages are not ingested again)", self.box.name,
+                        self.folder, state.uidvalidity, status.uidvalidity)
+            states.record_reset(session, self.box.name, self.folder, state, status.uidvalidity)
+            states.save_state(session, self.box.name, self.folder, status.uidvalidity, 0)
+            self.stored = 0
+            return 0, self.box.since
+
+    def _save(self, last_uid: int) -> None:
+        if last_uid == self.stored:
+            return
+        with self.sessions.begin() as session:
+            states.save_state(session, self.box.name, self.folder, self.uidvalidity, last_uid)
+        self.stored = last_uid
+
+    def _batch(self, uids: list[int], pool: ThreadPoolExecutor, progress: Progress) -> None:
+        looks = self.mb.first_look(uids)
+        verdicts = [judge(looks[u], self.box) for u in uids if u in looks]
+        for uid in set(uids) - set(looks):  # expunged meanwhile: nothing to read
+            progress.done(uid)
+        self._record_skipped([v for v in verdicts if not v.download], progress)
+        wanted = self._drop_known([v for v in verdicts if v.download], progress)
+        for group in _by_size(wanted, min(FETCH_BYTES, self.box.max_message_mb * 1048576),
+                              self.box.batch_size):
+            raw = self.mb.fetch_raw([v.uid for v in group])
+            self.tally.fetched += len(raw)
+            for v in group:
+                if v.uid not in raw:
+                    progress.done(v.uid)
+                    continue
+                source = Source("imap", self.box.name, self.folder, self.uidvalidity, v.uid)
+                future = pool.submit(self.pipeline.ingest, raw.pop(v.uid), source)
+                self.pending.append(_Pending(v.uid, v.size, future))
+            if self.on_batch is not None:
+                self.on_batch(len(group))
+            self._drain(progress, INFLIGHT_BYTES)
+
+    def _record_skipped(self, verdicts: list[Verdict], progress: Progress) -> None:
+        if not verdicts:
+            return
+        items = [states.Skipped(v.uid, v.size, v.reason, v.detail, v.message_id, v.subject,
+                                v.sender) for v in verdicts]
+        with self.sessions.begin() as session:
+            states.record_skipped(session, self.box.name, self.folder, self.uidvalidity, items)
+        for v in verdicts:
+            log.debug("%s/%s uid=%s skipped: %s (%s)", self.box.name, self.folder, v.uid,
+                      v.reason, v.detail)
+            progress.done(v.uid)
+        self.tally.skipped += len(verdicts)
+
+    def _drop_known(self, verdicts: list[Verdict], progress: Progress) -> list[Verdict]:
+        """Messages whose PEC Message-ID is already recorded are not downloaded again."""
+        with self.sessions() as session:
+            known = states.known_message_ids(session, [v.message_id for v in verdicts
+                                                       if v.message_id])
+        out = []
+        for v in verdicts:
+            if v.message_id in known:
+                self.tally.outcomes["duplicate"] += 1
+                progress.done(v.uid)
+            else:
+                out.append(v)
+        return out
+
+    def _drain(self, progress: Progress, keep_bytes: int, quiet: bool = False) -> None:
+        """Wait for the oldest ingestions until at most ``keep_bytes`` are in flight."""
+        while self.pending and (keep_bytes == 0 or
+                                sum(p.size for p in self.pending) > keep_bytes):
+            item = self.pending.pop(0)
+            try:
+                outcome = item.future.result()
+            except Exception:
+                if not quiet:
+                    raise
+                log.exception("%s/%s uid=%s: not recorded", self.box.name, self.folder,
+                              item.uid)
+                continue
+            self._count(item.uid, outcome, progress)
+
+    def _count(self, uid: int, outcome: Outcome, progress: Progress) -> None:
+        self.tally.outcomes[outcome.outcome] += 1
+        if not outcome.duplicate:
+            self.tally.ingested += 1
+        if outcome.outcome != "failed":
+            progress.done(uid)
+        if outcome.outcome in self.box.post_action_outcomes and not outcome.duplicate:
+            self.post_uids.append(uid)
+
+    def _post_actions(self) -> None:
+        box = self.box
+        if not self.post_uids or not (box.set_keyword or box.move_to):
+            return
+        status = self.mb.select_writable(self.folder)
+        if status.uidvalidity != self.uidvalidity:
+            log.warning("%s/%s: UIDVALIDITY changed during the poll: post-actions skipped",
+                        box.name, self.folder)
+            return
+        uids = sorted(self.post_uids)
+        if box.set_keyword:
+            self.mb.add_keyword(uids, box.set_keyword)
+        if box.move_to and not self.mb.move(uids, box.move_to,
+                                            expunge_after_copy=box.expunge_after_copy):
+            log.warning("%s: the server has no MOVE; messages left in %s (expunge_after_copy "
+                        "= true allows COPY + EXPUNGE)", box.name, self.folder)
+        log.debug("%s/%s: post-actions on %d messages", box.name, self.folder, len(uids))
+
+
+def _by_size(verdicts: list[Verdict], max_bytes: int, max_count: int) -> list[list[Verdict]]:
+    """Groups of at most ``max_count`` messages and (unless one alone is larger) ``max_bytes``."""
+    groups: list[list[Verdict]] = []
+    current: list[Verdict] = []
+    size = 0
+    for v in verdicts:
+        if current and (size + v.size > max_bytes or len(current) >= max_count):
+            groups.append(current)
+            current, size = [], 0
+        current.append(v)
+        size += v.size
+    if current:
+        groups.append(current)
+    return groups
