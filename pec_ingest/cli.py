@@ -23,6 +23,7 @@ from pec_ingest.commands import (
     ingest_cmd,
     inspect_cmd,
     parse_cmd,
+    poll_cmd,
     run_cmd,
     show_cmd,
     stats_cmd,
@@ -31,7 +32,7 @@ from pec_ingest.errors import ConfigError, PecIngestError
 
 EX_CONFIG = 78
 COMMANDS = (demo_cmd, ingest_cmd, adherents_cmd, show_cmd, stats_cmd, inspect_cmd, parse_cmd,
-            db_cmd, run_cmd, check_config_cmd, acks_cmd)
+            db_cmd, run_cmd, check_config_cmd, acks_cmd, poll_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
