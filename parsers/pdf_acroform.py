@@ -34,7 +34,8 @@ _GENERIC = re.compile(
     r"^(?:text|testo|campo|field|fill|untitled|undefined|casella(?:\s*di\s*(?:testo|controllo))?"
     r"|check\s*box|checkbox|text\s*field|textfield|textbox|txt|tf|cb|chk|check|box|button"
     r"|radio(?:\s*button)?|group|gruppo|controllo|kontrollk\w*|feld|champ|formfield|form"
-    r"|topmostsubform|subform|page|pagina|p)?[\s_.\-#]*\d*$",
+    r"|topmostsubform|subform|page|pagina|p|yes|on|si|sì|true|choice|option|opzione)?"
+    r"[\s_.\-#]*\d*$",
     re.IGNORECASE,
 )
 
@@ -128,6 +129,9 @@ def _widget(ref: Any, node: dict[str, Any], attrs: dict[str, Any], name: str,
         return Widget(page, box, "text", name, label, value=value)
     if ftype == "Btn" and not ff & _PUSHBUTTON:
         checked, warning = _state(node, attrs, name)
+        if ff & _RADIO:  # each button of a group is told apart by its export value
+            exports = sorted(_on_states(node))
+            label = (meaningful_label("", exports[0]) if len(exports) == 1 else "") or label
         return Widget(page, box, "box", name, label, checked=checked, warning=warning)
     return None  # signatures, push buttons, unknown types
 

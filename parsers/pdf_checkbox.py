@@ -10,8 +10,12 @@ and squares holding other text (tiny table cells) are not checkboxes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from types import MappingProxyType
 from typing import Any
+
+from pdfminer.encodingdb import EncodingDB
 
 from parsers.content import CHECKED, UNCHECKED
 from parsers.pdf_layout import Atom, Box
@@ -28,6 +32,8 @@ _WINGDINGS2 = {0x52: True, 0x54: True, 0x4F: True, 0x50: True, 0xA3: False}
 # private-use U+F0xx codes read as checkboxes whatever the font's name (unless it is Symbol)
 _PRIVATE_USE = {0xFE: True, 0xFD: True, 0xFB: True, 0xFC: True, 0x78: True,
                 0xA8: False, 0x6F: False}
+_STANDARD = MappingProxyType({ch: code for code, ch in EncodingDB.std2unicode.items()})
+_SYMBOL = re.compile(r"^(?:\w{6}\+)?symbol(?:mt)?(?:$|[,-])")  # Adobe Symbol: U+F0xx are Greek
 _MARK_CHARS = frozenset("XxVv✓✔✗✘×*")
 _MIN_SIDE, _MAX_SIDE = 5.5, 17.0
 _MAX_SEGMENTS = 3000  # beyond this many short strokes a page is a drawing, not a form
@@ -39,24 +45,34 @@ def glyph_state(text: str, fontname: str) -> str | None:
         return CHECKED
     if text in _EMPTY_CHARS:
         return UNCHECKED
-    if len(text) != 1:
-        return None
-    code = ord(text)
-    if not (code < 0x100 or 0xF000 <= code <= 0xF0FF):
-        return None
     font = fontname.lower().replace(" ", "")
-    if "wingdings2" in font:
-        table = _WINGDINGS2
-    elif "wingdings" in font:
-        table = _WINGDINGS
-    elif code >= 0xF000 and "symbol" not in font:
-        table = _PRIVATE_USE
-    else:
+    table = _WINGDINGS2 if "wingdings2" in font else _WINGDINGS if "wingdings" in font else None
+    if table is None:
+        if len(text) == 1 and 0xF000 <= ord(text) <= 0xF0FF and not _SYMBOL.match(font):
+            on = _PRIVATE_USE.get(ord(text) & 0xFF)
+            return None if on is None else CHECKED if on else UNCHECKED
         return None
-    on = table.get(code & 0xFF)
-    if on is None:
-        return None
-    return CHECKED if on else UNCHECKED
+    for code in _symbol_codes(text):
+        on = table.get(code)
+        if on is not None:
+            return CHECKED if on else UNCHECKED
+    return None
+
+
+def _symbol_codes(text: str) -> list[int]:
+    """The byte a symbol-font character may have been, as pdfminer reports it: "(cid:254)",
+    a private-use U+F0FE, the Latin-1 "þ", or the StandardEncoding character ("¤" for A8)."""
+    match = re.fullmatch(r"\(cid:(\d+)\)", text)
+    if match:
+        return [int(match.group(1))]
+    if len(text) != 1:
+        return []
+    code = ord(text)
+    if 0xF000 <= code <= 0xF0FF:
+        return [code & 0xFF]
+    out = [code] if code < 0x100 else []
+    standard = _STANDARD.get(text)
+    return [*out, standard] if standard is not None else out
 
 
 def drawn_boxes(rects: Sequence[Obj], lines: Sequence[Obj], curves: Sequence[Obj],

@@ -192,8 +192,8 @@ def cell_text(words: Sequence[Atom], *, alone: bool = False) -> str:
 def row_line(row: Sequence[Atom]) -> Line:
     """One visual row outside tables as a :class:`Line`."""
     words = group_words(row)
-    cells = split_cells(words)
     alone = all(w.kind == "box" for w in words)
+    cells = [[w] for w in words] if alone else split_cells(words)
     texts = [cell_text(c, alone=alone) for c in cells]
     first = words[0]
     unlabelled = first if first.kind == "field" else None
