@@ -126,8 +126,9 @@ def test_after_every_meeting_no_meetings_are_listed(tmp_path: Path) -> None:
 
 
 def test_unreadable_says_the_office_will_check(tmp_path: Path) -> None:
+    blank: dict[str, Any] = dict.fromkeys(FIELDS)
     ack = make_ack(datetime(2019, 9, 5, 11, 0, tzinfo=ROME), status="needs_review",
-                   tavoli=(), **dict.fromkeys(FIELDS))
+                   tavoli=(), **blank)
     assert variant(ack.submission) == "unreadable"
     msg, text, _ = parsed(build(make_config(tmp_path), ack, NOW))
     assert "in verifica" in msg["Subject"]

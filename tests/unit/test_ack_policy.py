@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ def envelope(sender: str = SENDER, *, inner_auto: str | None = None,
     return parse_envelope(raw)
 
 
-def config(**ack: object) -> Config:
+def config(**ack: Any) -> Config:
     smtp = SmtpSection(host="smtps.pec.example", from_address=COMUNE_PEC.upper())
     return dataclasses.replace(Config(), smtp=smtp,
                                acknowledgements=AcknowledgementSection(transport="smtp", **ack))
