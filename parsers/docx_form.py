@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 
 from lxml import etree
 
@@ -62,7 +63,8 @@ def _document_xml(data: bytes, limits: Limits) -> bytes:
         try:
             with archive.open(info) as member:
                 xml = member.read(info.file_size + 1)
-        except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, EOFError) as exc:
+        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, RuntimeError,
+                EOFError) as exc:
             raise UnreadableInput("documento DOCX danneggiato: word/document.xml illeggibile"
                                   ) from exc
     if len(xml) > info.file_size:
@@ -91,9 +93,12 @@ def _parse(xml: bytes) -> etree._Element:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False,
                              load_dtd=False, dtd_validation=False, remove_comments=True)
     try:
-        return etree.fromstring(xml, parser)
+        root = etree.fromstring(xml, parser)
     except etree.XMLSyntaxError as exc:
         raise UnreadableInput("documento DOCX danneggiato: XML non valido") from exc
+    if root.getroottree().docinfo.doctype:  # e.g. a UTF-16 file the byte check cannot see
+        raise UnreadableInput("documento DOCX non valido: contiene una dichiarazione DOCTYPE")
+    return root
 
 
 def _finish(raw: list[str]) -> list[str]:

@@ -9,6 +9,7 @@ this module raises on malformed input: problems become short warnings.
 from __future__ import annotations
 
 import binascii
+import codecs
 import email.errors
 import hashlib
 import re
@@ -339,6 +340,7 @@ class _Walker:
         data, warnings = decode_body(part)
         self.warnings.extend(warnings)
         name = part.filename
+        self.warnings.extend(unknown_charset_warnings(part))
         self.found.append(
             Attachment(
                 filename=name,
@@ -349,6 +351,26 @@ class _Walker:
                 path=path + (name or f"parte-{self.count}"),
             )
         )
+
+
+_DECLARED_CHARSET = re.compile(r"=\?([^?*]+)(?:\*[^?]*)?\?[bBqQ]\?|\*=([^']*)'")
+
+
+def unknown_charset_warnings(part: MimePart) -> list[str]:
+    """Warn when a part's name is declared in a character set Python does not know."""
+    raw = " ".join(str(value) for key, value in part.headers.raw_items()
+                   if key.lower() in ("content-type", "content-disposition"))
+    out = []
+    for match in _DECLARED_CHARSET.finditer(raw):
+        charset = (match.group(1) or match.group(2) or "").strip()
+        if not charset:
+            continue
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            out.append(f"nome dell'allegato in una codifica sconosciuta ({charset[:40]}): "
+                       "decodificato per approssimazione")
+    return out
 
 
 def _is_body_text(part: MimePart) -> bool:

@@ -20,7 +20,11 @@ def detect_format(data: bytes) -> str:
         return "empty"
     head = data[:2048]
     stripped = head.lstrip()
-    if stripped.startswith(b"%PDF-") or b"%PDF-" in head[:1024]:
+    if stripped.startswith(b"%PDF-"):
+        return "pdf"
+    if head[0] == 0x30 and len(data) > 16 and _looks_like_content_info(data):
+        return "p7m"  # a signed PDF carries "%PDF-" a few bytes in: check this first
+    if b"%PDF-" in head[:1024]:
         return "pdf"
     if head.startswith(b"PK\x03\x04"):
         return _zip_kind(data)
@@ -34,8 +38,6 @@ def detect_format(data: bytes) -> str:
         return "tiff"
     if stripped.startswith(b"-----BEGIN"):
         return "pem"
-    if head[0] == 0x30 and len(data) > 16 and _looks_like_content_info(data):
-        return "p7m"
     if stripped.startswith(b"<?xml") or stripped.startswith(b"<"):
         return "xml"
     sample = data[:4096]

@@ -78,11 +78,18 @@ class MessageFacts:
 
 
 def own_identificativo(env: PecMessage) -> str | None:
-    """The provider's id of THIS message: a transport envelope's identificativo. A receipt's
-    daticert names the message it is about (shared by all its receipts), so it is not its own."""
-    if env.kind in ("posta-certificata", "anomalia") and env.daticert is not None:
-        return env.daticert.identificativo
-    return None
+    """The provider's unique id of THIS message, used to recognise it when seen again.
+
+    A transport envelope: its daticert identificativo (also its Message-ID). An anomaly or a
+    receipt: the Message-ID the provider gave it (a receipt's daticert identificativo names
+    the message it is about, shared by all its receipts, so it is not its own). Ordinary mail
+    has no certified id: it is recognised by its bytes only.
+    """
+    if env.kind == "not-pec":
+        return None
+    if env.kind == "posta-certificata" and env.daticert is not None:
+        return env.daticert.identificativo or env.message_id
+    return env.message_id
 
 
 def _replace_failed(session: Session, facts: MessageFacts) -> None:

@@ -355,12 +355,6 @@ def test_parse_signed_docx_reports_signers(parsed: dict[str, Run]) -> None:
 
 
 @needs_corpus
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: parsers.sniff.detect_format returns 'pdf' for a DER .p7m whose content is a PDF "
-    "(the '%PDF-' test on the first 1024 bytes runs before the CMS test; the PDF starts at "
-    "~byte 64 of every attached CAdES), so parse_form never unwraps it: signature is null, "
-    "signers lost, document.sha256 is the .p7m's. `pec-ingest parse "
-    "../shared/corpus/forms/dev_007_table_form.pdf.p7m --json` prints \"signature\": null"))
 def test_parse_signed_pdf_reports_signers(parsed: dict[str, Run]) -> None:
     name = "dev_007_table_form.pdf.p7m"
     check_signed(parsed[name].json(), name, "pdf")
@@ -418,16 +412,11 @@ def build_pdf_bytes() -> bytes:
     return build_pdf(make_organisation(5), "table")
 
 
-CORRUPT_DOCX_BUG = pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: zlib.error escapes parse_form for a DOCX with a damaged deflate stream "
-    "(parsers/docx_form.py does not catch it): `pec-ingest parse corrupt.docx` prints a "
-    "traceback and exits 1"))
-
 
 @pytest.mark.parametrize("command", [
     "parse junk.pdf --json", "parse empty.docx --json", "parse truncated.pdf --json",
     "parse no-attachment.eml --json", "parse missing.pdf --json", "inspect missing.eml --json",
-    pytest.param("parse corrupt.docx --json", marks=CORRUPT_DOCX_BUG),
+    pytest.param("parse corrupt.docx --json", marks=()),
 ])
 def test_unreadable_input_exits_2_with_one_line(unreadable: dict[str, Run], command: str) -> None:
     result = unreadable[command]
@@ -552,11 +541,6 @@ def test_demo_twice_gives_the_same_adherents(demo: DemoRuns) -> None:
     assert not any(REGISTRATION.search(line) for line in lines), "no new registration"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: a second `pec-ingest demo --dir D` records the anomaly and both receipts again "
-    "(outcomes 'anomaly', 'receipt', 'receipt' instead of 'duplicate'; the messages table goes "
-    "from 13 to 16 rows). The sample builders sign with a fresh ECDSA signature each call, so "
-    "the bytes differ, and receipts/anomalies have no own identificativo to deduplicate on."))
 def test_demo_second_run_records_only_duplicates(demo: DemoRuns) -> None:
     lines = per_message_lines(demo.second.stdout)
     assert lines

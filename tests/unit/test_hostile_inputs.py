@@ -175,19 +175,10 @@ def test_truncated_docx_p7m(signed_docx: bytes, cut: float) -> None:
     refused(signed_docx[:end], "troncato.docx.p7m", expected=SignedDataError)
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=(
-    "BUG: a DER .p7m whose content is a PDF is sniffed as 'pdf' (parsers/sniff.py tests "
-    "'%PDF-' in the first 1024 bytes before the CMS OID), so parse_form reads the PDF inside "
-    "and ignores the container: a .pdf.p7m cut 200 bytes short (signer info gone) parses as "
-    "'complete' with no signature and no warning"))
 def test_truncated_pdf_p7m_is_refused(signed_pdf: bytes) -> None:
     refused(signed_pdf[:-200], "troncato.pdf.p7m", expected=SignedDataError)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: same root cause (parsers/sniff.py sniffs a DER .pdf.p7m as 'pdf'): a PDF .p7m "
-    "whose signature value is corrupted gives signature=None instead of valid=False with a "
-    "warning"))
 def test_pdf_p7m_with_corrupted_signature_is_flagged(signed_pdf: bytes) -> None:
     broken = bytearray(signed_pdf)
     broken[-20] ^= 0xFF  # inside the signature value, at the end of the SignerInfo
@@ -218,11 +209,6 @@ def corrupt_deflate(docx: bytes) -> bytes:
     return docx[:start] + b"\xff" + docx[start + 1:]
 
 
-@pytest.mark.xfail(strict=True, raises=zlib.error, reason=(
-    "BUG: parsers/docx_form.py _document_xml catches BadZipFile/OSError/ValueError/"
-    "RuntimeError/EOFError around member.read() but not zlib.error, so a DOCX whose "
-    "document.xml deflate stream is damaged escapes parse_form as zlib.error ('invalid block "
-    "type'); `pec-ingest parse` then prints a traceback and exits 1"))
 @pytest.mark.parametrize("signed", [False, True], ids=["docx", "docx.p7m"])
 def test_docx_with_corrupted_deflate_stream_is_refused(docx: bytes, signer: p7m.SignerKey,
                                                        signed: bool) -> None:
@@ -386,11 +372,6 @@ def test_utf16_docx_with_external_entity_leaks_nothing(docx: bytes, secret: Path
     no_secret_in(result)
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=(
-    "BUG: parsers/docx_form.py promises 'a DOCTYPE ... is refused outright', but the check is "
-    "a regex on the raw bytes (rb'<!DOCTYPE|<!ENTITY'), which a UTF-16 document.xml escapes: "
-    "the file is parsed (entities unresolved, nothing leaks) and silently yields an empty "
-    "'incomplete' result with no warning about the DTD"))
 def test_utf16_docx_with_doctype_is_refused(docx: bytes, secret: Path) -> None:
     refused(with_entity(docx, secret, "UTF-16"), "xxe16.docx", expected=UnreadableInput)
 
@@ -548,10 +529,6 @@ def test_undecodable_header_bytes_are_survived(envelope: bytes) -> None:
     message.subject.encode("utf-8")  # no lone surrogates reach the caller
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "Issue 2 asks that wrong charsets give 'a result with warnings'; an attachment name in an "
-    "unknown charset (=?x-klingon?Q?...?=, charset=\"x-klingon\") is decoded by guesswork "
-    "with no warning at all (PecMessage.warnings == ())"))
 def test_unknown_charset_is_reported() -> None:
     message = envelope_of(unknown_charset_envelope())
     assert message.warnings
