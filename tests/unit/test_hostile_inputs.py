@@ -17,7 +17,6 @@ import struct
 import time
 import tracemalloc
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
