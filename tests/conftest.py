@@ -181,3 +181,44 @@ def smtp(smtp_server: SmtpServer) -> SmtpServer:
     handler.refused.clear()
     handler.logins.clear()
     return smtp_server
+
+
+# IMAP fixtures: a private Dovecot on 127.0.0.1 (tests/dovecot.py), one user per test.
+
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+from tests.dovecot import DovecotServer, dovecot_binary  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def dovecot_server() -> Iterator[DovecotServer]:
+    """Started once per run; skipped without Dovecot (failed under CI=true). Its folder is
+    outside pytest's (0700, re-tightened by concurrent runs): Dovecot's auth must traverse it."""
+    if dovecot_binary() is None:
+        reason = "Dovecot non installato (apt-get install dovecot-imapd)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Dovecot richiesto in CI: {reason}")
+        pytest.skip(reason)
+    directory = Path(tempfile.mkdtemp(prefix="pec-ingest-dovecot-"))
+    server = DovecotServer.create(directory / "server")
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot(dovecot_server: DovecotServer) -> DovecotServer:
+    """The shared Dovecot, running (a test may have killed it)."""
+    if dovecot_server.master_pid() is None:
+        dovecot_server.start()
+    return dovecot_server
+
+
+@pytest.fixture
+def imap_user(dovecot: DovecotServer) -> str:
+    """A fresh mail user with an empty mailbox, for one test."""
+    name = f"u{uuid.uuid4().hex[:10]}"
+    dovecot.add_user(name)
+    return name

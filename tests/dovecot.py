@@ -4,7 +4,7 @@
 ``base_dir``/``state_dir``, Maildirs and a ``passwd-file`` inside ``directory``, listens on two
 free ports: plain IMAP with STARTTLS, and implicit TLS, both with a server certificate from a
 throw-away ``trustme`` CA (``ca_file`` is the CA to trust). Users are added at any time
-(``add_user``; Dovecot re-reads the passwd file when it changes). ``kill()`` ends the whole
+(``add_user``: one passwd-file per user, so no cached file hides a new one). ``kill()`` ends the whole
 process group at once (a crash); ``start()`` again brings it back on the same ports and mail.
 
 Mail is owned by ``nobody`` (Dovecot refuses uid 0 and uids below ``first_valid_uid``); the
@@ -23,10 +23,14 @@ import subprocess
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from imapclient import IMAPClient
+
+from pec_ingest.samples.pec import build_envelope, build_original, build_receipt
+from pec_ingest.settings_imap import MailboxSection
 
 CONFIG = """\
 base_dir = {d}/run
@@ -45,7 +49,7 @@ mail_location = maildir:{d}/mail/%u
 mail_fsync = never
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {d}/passwd
+  args = scheme=PLAIN username_format=%u {d}/users/%u
 }}
 userdb {{
   driver = static
@@ -118,7 +122,7 @@ class DovecotServer:
 
         directory.mkdir(parents=True, exist_ok=True)
         server = cls(directory, free_port(), free_port())
-        for sub in ("run", "state", "mail", "home"):
+        for sub in ("run", "state", "mail", "home", "users"):
             (directory / sub).mkdir(exist_ok=True)
         for path in (directory, *directory.parents):  # let the auth process traverse
             mode = path.stat().st_mode
@@ -129,8 +133,6 @@ class DovecotServer:
         cert.private_key_pem.write_to_path(str(directory / "server.key"))
         cert.cert_chain_pems[0].write_to_path(str(directory / "server.pem"))
         ca.cert_pem.write_to_path(server.ca_file)
-        (directory / "passwd").write_text("")
-        (directory / "passwd").chmod(0o644)
         for sub in ("mail", "home"):
             os.chown(directory / sub, MAIL_UID, MAIL_GID)
         server.config_file.write_text(CONFIG.format(
@@ -189,12 +191,22 @@ class DovecotServer:
     def add_user(self, name: str, password: str = "segreto-di-prova") -> str:
         """Add a mail user (own Maildir); returns its password."""
         self.users[name] = password
-        lines = "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items())
-        tmp = self.directory / "passwd.tmp"
-        tmp.write_text(lines)
+        tmp = self.directory / "users" / f".{name}.tmp"
+        tmp.write_text(f"{name}:{{PLAIN}}{password}::::::\n")
         tmp.chmod(0o644)
-        tmp.replace(self.directory / "passwd")
+        tmp.replace(self.directory / "users" / name)  # one file per user: no stale cache
         return password
+
+    def section(self, user: str, **settings: Any) -> MailboxSection:
+        """A ``[[mailboxes]]`` entry for ``user`` (plain IMAP unless ``security`` says else;
+        the password in a file beside the server's)."""
+        secret = self.directory / f"password-{user}"
+        secret.write_text(self.users[user])
+        defaults: dict[str, Any] = {
+            "name": user, "host": "127.0.0.1", "port": self.port, "security": "plain",
+            "username": user, "password_file": str(secret), "connect_timeout_seconds": 5.0,
+            "read_timeout_seconds": 10.0}
+        return MailboxSection(**{**defaults, **settings})
 
     @contextlib.contextmanager
     def client(self, user: str) -> Iterator[IMAPClient]:
@@ -236,3 +248,34 @@ def _appended_uid(answer: bytes) -> int:
     if "APPENDUID" in text:
         return int(text.split("APPENDUID", 1)[1].split("]", 1)[0].split()[1])
     return 0
+
+
+# Cheap PEC messages for mailbox tests (byte-exact simulator output, no form to parse).
+
+COMUNE = "comune.test@pec.example.it"
+WHEN = datetime(2019, 9, 5, 10, 0, tzinfo=timezone(timedelta(hours=2)))
+
+
+def pec_envelope(n: int, *, attachment: bytes | None = b"Si chiede copia degli atti.\n",
+                 tag: str = "t") -> bytes:
+    """A transport envelope numbered ``n``; with a small text attachment unless None."""
+    sender = f"ente{n}@pec.altroente.example"
+    files = [] if attachment is None else [(f"richiesta-{n}.txt", attachment, "text/plain")]
+    original = build_original(sender=sender, to=[COMUNE], subject=f"Pratica {tag} {n}",
+                              date=WHEN, message_id=f"<{tag}.{n}@altroente.example>",
+                              attachments=files)
+    return build_envelope(original, mittente=sender, destinatari=[COMUNE],
+                          identificativo=f"opec.{tag}.{n}@pec.simulato.example", data=WHEN)
+
+
+def pec_receipt(n: int, tag: str = "t") -> bytes:
+    """An acceptance receipt of our own message ``n``."""
+    return build_receipt("accettazione", msgid=f"<ack.{tag}.{n}@comune.example>",
+                         mittente=COMUNE, destinatari=[f"ente{n}@pec.altroente.example"],
+                         identificativo=f"opec.ack.{tag}.{n}@pec.simulato.example", data=WHEN)
+
+
+def plain_mail(n: int) -> bytes:
+    """Ordinary, non-PEC mail."""
+    return build_original(sender="mario.rossi@example.org", to=[COMUNE], subject=f"Ciao {n}",
+                          date=WHEN, message_id=f"<plain.{n}@example.org>")
