@@ -3,8 +3,8 @@
 :class:`SmtpServer` runs two listeners over one :class:`RecordingHandler`: implicit TLS (as a
 PEC provider's port 465) and STARTTLS (required before AUTH and MAIL). Both demand AUTH with
 ``USERNAME``/``PASSWORD``. The handler keeps every accepted message and can be told to answer
-the next DATA commands otherwise (``451 ...``, ``550 5.7.1 Too much traffic``, ``554 ...``),
-or to refuse a recipient for good.
+the next DATA commands otherwise (``451 ...``, ``550 5.7.1 Too much traffic``, ``554 ...``,
+or :data:`DROP`: keep the message and hang up before replying), or to refuse a recipient.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pec_ingest.samples.pec import build_receipt
 USERNAME = "comune.cernuscosulnaviglio@pec.regione.lombardia.it"
 PASSWORD = "segreto-di-prova"
 TOO_MUCH_TRAFFIC = "550 5.7.1 Too much traffic, try later"
+DROP = "drop"  # an answer: keep the message, close the connection without replying
 
 
 @dataclass
@@ -60,13 +61,14 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.answers:
-            answer = self.answers.popleft()
-            if not answer.startswith("250"):
-                return answer
+        answer = self.answers.popleft() if self.answers else "250 2.0.0 Ok: queued"
+        if not answer.startswith(("250", DROP)):
+            return answer
         data = envelope.original_content or envelope.content
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), data))
-        return "250 2.0.0 Ok: queued"
+        if answer == DROP:  # took the message, then the line broke before the reply
+            server.transport.close()
+        return "250 2.0.0 Ok: queued" if answer == DROP else answer
 
     def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
                      auth_data: Any) -> AuthResult:

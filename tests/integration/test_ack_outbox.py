@@ -22,7 +22,14 @@ from pec_ingest.samples.pec import build_envelope, build_original, build_receipt
 from pec_ingest.samples.people import make_organisation
 from pec_ingest.settings_smtp import AcknowledgementSection, SmtpSection
 from store.model import Acknowledgement, Receipt, ReviewReason
-from tests.smtp_server import PASSWORD, TOO_MUCH_TRAFFIC, USERNAME, SmtpServer, provider_receipts
+from tests.smtp_server import (
+    DROP,
+    PASSWORD,
+    TOO_MUCH_TRAFFIC,
+    USERNAME,
+    SmtpServer,
+    provider_receipts,
+)
 
 ROME = timezone(timedelta(hours=2))
 T0 = datetime(2019, 9, 3, 9, 0, tzinfo=ROME)
@@ -289,6 +296,23 @@ def test_crash_window_resent_after_grace_without_receipt(
     assert send(config, sessions, NOW + timedelta(minutes=120)).sent == 1
     [ack] = acks(sessions)
     assert ack.status == "sent" and ack.attempts == 2 and ack.message_id == before.message_id
+    assert len(smtp.received) == 2
+
+
+def test_hang_up_during_data_waits_for_the_receipt(
+        pipeline: Pipeline, config: Config, sessions: sessionmaker[Session],
+        smtp: SmtpServer) -> None:
+    ingest(pipeline, pec_with_form(71)[0])
+    ingest(pipeline, pec_with_form(72)[0])
+    smtp.handler.answers.append(DROP)
+    report = send(config, sessions)
+    assert (report.uncertain, report.deferred) == (1, 1)  # the batch stops there
+    first, second = acks(sessions)
+    assert first.status == "sending" and "potrebbe" in (first.error or "")
+    assert second.status == "pending"
+    assert send(config, sessions, NOW + timedelta(minutes=1)).sent == 1  # only the second
+    ingest(pipeline, provider_receipts(smtp.received[0], T0)[0])
+    assert acks(sessions)[0].status == "accepted"
     assert len(smtp.received) == 2
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pec_ingest.ack.transport import FileTransport, SmtpTransport
+from pec_ingest.ack.transport import DeliveryUnknown, FileTransport, SmtpTransport
 from pec_ingest.errors import PermanentTransportError, TransportError
 from pec_ingest.settings_smtp import SmtpSection
-from tests.smtp_server import PASSWORD, TOO_MUCH_TRAFFIC, USERNAME, SmtpServer
+from tests.smtp_server import DROP, PASSWORD, TOO_MUCH_TRAFFIC, USERNAME, SmtpServer
 
 TO = "associazione@pec.esempio.it"
 
@@ -98,6 +98,16 @@ def test_refused_recipient_is_permanent_and_the_connection_reusable(
     transport.close()
     assert [r.rcpt_tos for r in smtp.received] == [["altro@pec.esempio.it"]]
     assert len(smtp.handler.logins) == 1
+
+
+def test_hang_up_during_data_is_uncertain(smtp: SmtpServer, tmp_path: Path) -> None:
+    smtp.handler.answers.append(DROP)
+    transport = SmtpTransport(settings(smtp, tmp_path))
+    with pytest.raises(DeliveryUnknown, match="potrebbe aver accettato"):
+        transport.send(message(1), USERNAME, TO)
+    transport.send(message(2), USERNAME, TO)  # reconnects
+    transport.close()
+    assert len(smtp.received) == 2
 
 
 def test_unreachable_server_is_temporary(tmp_path: Path) -> None:
