@@ -13,6 +13,7 @@ and disagree, the widget carries a warning (the extractor can send the form to r
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +78,17 @@ def read_widgets(catalog: dict[str, Any], page_of: dict[int, int],
             warnings.append("modulo XFA senza campi AcroForm: valori compilati non leggibili")
         return [], warnings
     widgets: list[Widget] = []
+    for ref, node, attrs, name in _terminals(fields, warnings):
+        widget = _widget(ref, node, attrs, name, page_of)
+        if widget is not None:
+            widgets.append(widget)
+    return widgets, warnings
+
+
+def _terminals(fields: list[Any], warnings: list[str],
+               ) -> Iterator[tuple[Any, dict[str, Any], dict[str, Any], str]]:
+    """Depth-first through ``/Kids``: each terminal node (a widget) with its reference, its
+    dictionary, the inherited attributes and its full name. Cycles and sizes are bounded."""
     seen: set[int] = set()
     stack: list[tuple[Any, dict[str, Any], str, int]] = [(f, {}, "", 0) for f in reversed(fields)]
     while stack:
@@ -87,7 +99,7 @@ def read_widgets(catalog: dict[str, Any], page_of: dict[int, int],
             seen.add(ref.objid)
         if len(seen) > _MAX_NODES or depth > _MAX_DEPTH:
             warnings.append("albero dei campi del modulo troppo grande o profondo: letto in parte")
-            break
+            return
         node = resolve1(ref)
         if not isinstance(node, dict):
             continue
@@ -97,11 +109,8 @@ def read_widgets(catalog: dict[str, Any], page_of: dict[int, int],
         kids = resolve1(node.get("Kids"))
         if isinstance(kids, list) and kids:
             stack.extend((kid, attrs, name, depth + 1) for kid in reversed(kids))
-            continue
-        widget = _widget(ref, node, attrs, name, page_of)
-        if widget is not None:
-            widgets.append(widget)
-    return widgets, warnings
+        else:
+            yield ref, node, attrs, name
 
 
 def _widget(ref: Any, node: dict[str, Any], attrs: dict[str, Any], name: str,

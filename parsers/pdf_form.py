@@ -24,7 +24,6 @@ import io
 import struct
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
@@ -43,40 +42,20 @@ from parsers.content import FormContent
 from parsers.errors import LimitExceeded, ParseError, UnreadableInput
 from parsers.limits import DEFAULT_LIMITS, Limits
 from parsers.pdf_acroform import Widget, read_widgets
-from parsers.pdf_checkbox import drawn_boxes, glyph_state
-from parsers.pdf_layout import (
-    Atom,
-    Grid,
-    Line,
-    cluster_rows,
-    merge_paragraphs,
-    row_line,
-    table_lines,
-)
+from parsers.pdf_page import PageText, read_page
 
 _SCAN_CHARS = 40  # fewer readable characters than this per page: no usable text layer
-_IMAGE_COVER = 0.7  # an image covering this share of the page makes it an image page
 _MAX_OBJECTS = 200_000
 _MAX_DECODED_BYTES = 40 * 1024 * 1024  # all non-image streams, decoded (fonts, drawing, maps)
 _MAX_PAGE_DRAWING = 512 * 1024  # one page's content streams: a Word-exported form page has ~6 KB
 _MAX_DRAWING = 2 * 1024 * 1024  # all pages and forms: bounds the layout's time (~5 s per MB)
 _MAX_REF_CHAIN = 16
-_TABLE_SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines"}
 _IMAGE = LIT("Image")
 _FORM = LIT("Form")
 _FLATE = (LIT("FlateDecode"), LIT("Fl"))
 _BROKEN = (PSException, PdfminerException, ValueError, KeyError, TypeError, AttributeError,
            IndexError, AssertionError, EOFError, OverflowError, UnicodeError, zlib.error,
            struct.error)
-
-
-@dataclass
-class _Page:
-    lines: list[Line]
-    chars: int
-    image: bool
-    widget_chars: int = 0
-    warnings: list[str] = field(default_factory=list)
 
 
 def read_pdf(data: bytes, limits: Limits = DEFAULT_LIMITS) -> FormContent:
@@ -248,12 +227,12 @@ def _annotation_pages(page_objs: Sequence[PDFPage]) -> dict[int, int]:
 
 def _content(pdf: pdfplumber.PDF, page_objs: Sequence[PDFPage], widgets: Sequence[Widget],
              warnings: list[str]) -> FormContent:
-    results: list[_Page] = []
+    results: list[PageText] = []
     doctop = 0.0
     for index, page_obj in enumerate(page_objs):
         page = Page(pdf, page_obj, page_number=index + 1, initial_doctop=doctop)
         doctop += float(page.height)
-        results.append(_read_page(page, [w for w in widgets if w.page == index]))
+        results.append(read_page(page, [w for w in widgets if w.page == index]))
         page.close()
     lines = [ln.text for r in results for ln in r.lines]
     lines.extend(_orphan_lines([w for w in widgets if w.page is None]))
@@ -289,124 +268,3 @@ def _orphan_lines(widgets: Sequence[Widget]) -> list[str]:
             out.append(f"{label}\t{w.value}")
     return out
 
-
-def _read_page(page: Page, widgets: Sequence[Widget]) -> _Page:
-    width, height = float(page.width), float(page.height)
-    chars = [c for c in page.chars
-             if c["text"] and c.get("upright", True) and _on_page(c, width, height)]
-    boxes, used = drawn_boxes(page.rects, page.lines, page.curves, chars)
-    atoms = [*boxes, *_char_atoms(chars, used), *_widget_atoms(page, widgets)]
-    lines: list[Line] = []
-    taken: set[int] = set()
-    for grid in _grids(page) if page.lines or page.rects else []:
-        inside = [a for a in atoms if id(a) not in taken and _within(a, grid.bbox)]
-        found, used_ids = table_lines(grid, inside)
-        lines.extend(found)
-        taken |= used_ids
-    lines.extend(row_line(r) for r in cluster_rows(a for a in atoms if id(a) not in taken))
-    lines.sort(key=lambda ln: (ln.top, ln.x0))
-    lines = merge_paragraphs(_label_fields(lines), width)
-    readable = sum(1 for c in chars if not c["text"].isspace())
-    return _Page(lines, readable, _image_page(page.images, width, height),
-                 widget_chars=sum(len(w.value) + (w.kind == "box") for w in widgets))
-
-
-def _on_page(obj: dict[str, Any], width: float, height: float) -> bool:
-    """Inside the page (text placed off the page is invisible, and sometimes deliberate)."""
-    return bool(obj["x0"] >= -1 and obj["x1"] <= width + 1
-                and obj["top"] >= -1 and obj["bottom"] <= height + 1)
-
-
-def _char_atoms(chars: Sequence[dict[str, Any]], used: set[int]) -> list[Atom]:
-    out = []
-    for i, c in enumerate(chars):
-        if i in used:
-            continue
-        glyph = glyph_state(c["text"], str(c.get("fontname", "")))
-        out.append(Atom(x0=float(c["x0"]), x1=float(c["x1"]), top=float(c["top"]),
-                        bottom=float(c["bottom"]), text=glyph or c["text"],
-                        size=float(c.get("size") or c["bottom"] - c["top"]),
-                        kind="box" if glyph else "text"))
-    return out
-
-
-def _widget_atoms(page: Page, widgets: Sequence[Widget]) -> list[Atom]:
-    """Widgets in the page's own coordinates (as pdfminer and pdfplumber place characters)."""
-    x0, y0, x1, y1 = (float(v) for v in page.page_obj.mediabox)
-    rotation = page.page_obj.rotate % 360
-    ctm = {90: (0, -1, 1, 0, -y0, x1), 180: (-1, 0, 0, -1, x1, y1),
-           270: (0, 1, -1, 0, y1, -x0)}.get(rotation, (1, 0, 0, 1, -x0, -y0))
-    a, b, c, d, e, f = (float(v) for v in ctm)
-    mb_x0, mb_top = float(page.mediabox[0]), float(page.mediabox[1])
-    out = []
-    for w in widgets:
-        corners = [(a * x + c * y + e, b * x + d * y + f)
-                   for x, y in ((w.rect[0], w.rect[1]), (w.rect[2], w.rect[3]))]
-        xs = sorted(p[0] + mb_x0 for p in corners)
-        tops = sorted(float(page.height) - p[1] + mb_top for p in corners)
-        h = tops[1] - tops[0]
-        if w.kind == "box":
-            out.append(Atom(xs[0], xs[1], tops[0], tops[1], "☒" if w.checked else "☐", h,
-                            kind="box", label=w.label, name=w.name))
-        else:
-            out.append(Atom(xs[0], xs[1], tops[0], tops[1], w.value, min(max(0.6 * h, 6.0), 14.0),
-                            kind="field", label=w.label, name=w.name))
-    return out
-
-
-def _grids(page: Page) -> list[Grid]:
-    """Ruled tables with at least two columns somewhere (a lone frame or box is not a table)."""
-    out = []
-    for table in page.find_tables(_TABLE_SETTINGS):
-        rows = tuple(tuple(row.cells) for row in table.rows)
-        x0, top, x1, bottom = table.bbox
-        if x1 - x0 >= 20 and bottom - top >= 8 and any(
-                sum(c is not None for c in row) >= 2 for row in rows):
-            out.append(Grid(bbox=(x0, top, x1, bottom), rows=rows))
-    return out
-
-
-def _within(atom: Atom, box: tuple[float, float, float, float]) -> bool:
-    cx, cy = (atom.x0 + atom.x1) / 2, (atom.top + atom.bottom) / 2
-    return box[0] <= cx <= box[2] and box[1] <= cy <= box[3]
-
-
-def _image_page(images: Sequence[dict[str, Any]], width: float, height: float) -> bool:
-    for im in images:
-        w = min(float(im["x1"]), width) - max(float(im["x0"]), 0.0)
-        h = min(float(im["bottom"]), height) - max(float(im["top"]), 0.0)
-        if w > 0 and h > 0 and w * h >= _IMAGE_COVER * width * height:
-            return True
-    return False
-
-
-def _label_fields(lines: list[Line]) -> list[Line]:
-    """Give a label to each field that has no printed text left of it on its row: the short
-    printed line right above the widget (which the field line then replaces), else the
-    field's meaningful name, else its raw name."""
-    out: list[Line] = []
-    for line in lines:
-        atom = line.unlabelled
-        if atom is None:
-            out.append(line)
-            continue
-        above = out[-1] if out else None
-        if above is not None and _label_above(above, atom):
-            out.pop()
-            label = above.cells[0]
-        else:
-            label = atom.label or atom.name
-        line.cells = [label, *line.cells]
-        line.unlabelled = None
-        line.kind = "table"  # a label/value pair: never part of a paragraph
-        out.append(line)
-    return out
-
-
-def _label_above(line: Line, atom: Atom) -> bool:
-    if line.kind != "text" or len(line.cells) != 1 or line.unlabelled or line.has_box:
-        return False
-    text = line.cells[0]
-    return (0 < len(text.split()) <= 8 and not text.endswith(".")
-            and line.bottom <= atom.top + 2 and atom.top - line.bottom <= 1.5 * line.size
-            and atom.x0 - 30 <= line.x0 <= atom.x1 - 5)

@@ -1,0 +1,157 @@
+"""One PDF page as lines: characters, checkboxes and widgets laid out (see pdf_layout)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pdfplumber.page import Page
+
+from parsers.pdf_acroform import Widget
+from parsers.pdf_checkbox import drawn_boxes, glyph_state
+from parsers.pdf_layout import (
+    Atom,
+    Grid,
+    Line,
+    cluster_rows,
+    merge_paragraphs,
+    row_line,
+    table_lines,
+)
+
+_IMAGE_COVER = 0.7  # an image covering this share of the page makes it an image page
+_TABLE_SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines"}
+
+
+@dataclass
+class PageText:
+    """A page's lines, its readable characters, whether an image covers it, widget text."""
+
+    lines: list[Line]
+    chars: int
+    image: bool
+    widget_chars: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+def read_page(page: Page, widgets: Sequence[Widget]) -> PageText:
+    """The lines of one page, with its AcroForm ``widgets`` placed among the printed text."""
+    width, height = float(page.width), float(page.height)
+    chars = [c for c in page.chars
+             if c["text"] and c.get("upright", True) and _on_page(c, width, height)]
+    boxes, used = drawn_boxes(page.rects, page.lines, page.curves, chars)
+    atoms = [*boxes, *_char_atoms(chars, used), *_widget_atoms(page, widgets)]
+    lines: list[Line] = []
+    taken: set[int] = set()
+    for grid in _grids(page) if page.lines or page.rects else []:
+        inside = [a for a in atoms if id(a) not in taken and _within(a, grid.bbox)]
+        found, used_ids = table_lines(grid, inside)
+        lines.extend(found)
+        taken |= used_ids
+    lines.extend(row_line(r) for r in cluster_rows(a for a in atoms if id(a) not in taken))
+    lines.sort(key=lambda ln: (ln.top, ln.x0))
+    lines = merge_paragraphs(_label_fields(lines), width)
+    readable = sum(1 for c in chars if not c["text"].isspace())
+    return PageText(lines, readable, _image_page(page.images, width, height),
+                 widget_chars=sum(len(w.value) + (w.kind == "box") for w in widgets))
+
+
+def _on_page(obj: dict[str, Any], width: float, height: float) -> bool:
+    """Inside the page (text placed off the page is invisible, and sometimes deliberate)."""
+    return bool(obj["x0"] >= -1 and obj["x1"] <= width + 1
+                and obj["top"] >= -1 and obj["bottom"] <= height + 1)
+
+
+def _char_atoms(chars: Sequence[dict[str, Any]], used: set[int]) -> list[Atom]:
+    out = []
+    for i, c in enumerate(chars):
+        if i in used:
+            continue
+        glyph = glyph_state(c["text"], str(c.get("fontname", "")))
+        out.append(Atom(x0=float(c["x0"]), x1=float(c["x1"]), top=float(c["top"]),
+                        bottom=float(c["bottom"]), text=glyph or c["text"],
+                        size=float(c.get("size") or c["bottom"] - c["top"]),
+                        kind="box" if glyph else "text"))
+    return out
+
+
+def _widget_atoms(page: Page, widgets: Sequence[Widget]) -> list[Atom]:
+    """Widgets in the page's own coordinates (as pdfminer and pdfplumber place characters)."""
+    x0, y0, x1, y1 = (float(v) for v in page.page_obj.mediabox)
+    rotation = page.page_obj.rotate % 360
+    ctm = {90: (0, -1, 1, 0, -y0, x1), 180: (-1, 0, 0, -1, x1, y1),
+           270: (0, 1, -1, 0, y1, -x0)}.get(rotation, (1, 0, 0, 1, -x0, -y0))
+    a, b, c, d, e, f = (float(v) for v in ctm)
+    mb_x0, mb_top = float(page.mediabox[0]), float(page.mediabox[1])
+    out = []
+    for w in widgets:
+        corners = [(a * x + c * y + e, b * x + d * y + f)
+                   for x, y in ((w.rect[0], w.rect[1]), (w.rect[2], w.rect[3]))]
+        xs = sorted(p[0] + mb_x0 for p in corners)
+        tops = sorted(float(page.height) - p[1] + mb_top for p in corners)
+        h = tops[1] - tops[0]
+        if w.kind == "box":
+            out.append(Atom(xs[0], xs[1], tops[0], tops[1], "☒" if w.checked else "☐", h,
+                            kind="box", label=w.label, name=w.name))
+        else:
+            out.append(Atom(xs[0], xs[1], tops[0], tops[1], w.value, min(max(0.6 * h, 6.0), 14.0),
+                            kind="field", label=w.label, name=w.name))
+    return out
+
+
+def _grids(page: Page) -> list[Grid]:
+    """Ruled tables with at least two columns somewhere (a lone frame or box is not a table)."""
+    out = []
+    for table in page.find_tables(_TABLE_SETTINGS):
+        rows = tuple(tuple(row.cells) for row in table.rows)
+        x0, top, x1, bottom = table.bbox
+        if x1 - x0 >= 20 and bottom - top >= 8 and any(
+                sum(c is not None for c in row) >= 2 for row in rows):
+            out.append(Grid(bbox=(x0, top, x1, bottom), rows=rows))
+    return out
+
+
+def _within(atom: Atom, box: tuple[float, float, float, float]) -> bool:
+    cx, cy = (atom.x0 + atom.x1) / 2, (atom.top + atom.bottom) / 2
+    return box[0] <= cx <= box[2] and box[1] <= cy <= box[3]
+
+
+def _image_page(images: Sequence[dict[str, Any]], width: float, height: float) -> bool:
+    for im in images:
+        w = min(float(im["x1"]), width) - max(float(im["x0"]), 0.0)
+        h = min(float(im["bottom"]), height) - max(float(im["top"]), 0.0)
+        if w > 0 and h > 0 and w * h >= _IMAGE_COVER * width * height:
+            return True
+    return False
+
+
+def _label_fields(lines: list[Line]) -> list[Line]:
+    """Give a label to each field that has no printed text left of it on its row: the short
+    printed line right above the widget (which the field line then replaces), else the
+    field's meaningful name, else its raw name."""
+    out: list[Line] = []
+    for line in lines:
+        atom = line.unlabelled
+        if atom is None:
+            out.append(line)
+            continue
+        above = out[-1] if out else None
+        if above is not None and _label_above(above, atom):
+            out.pop()
+            label = above.cells[0]
+        else:
+            label = atom.label or atom.name
+        line.cells = [label, *line.cells]
+        line.unlabelled = None
+        line.kind = "table"  # a label/value pair: never part of a paragraph
+        out.append(line)
+    return out
+
+
+def _label_above(line: Line, atom: Atom) -> bool:
+    if line.kind != "text" or len(line.cells) != 1 or line.unlabelled or line.has_box:
+        return False
+    text = line.cells[0]
+    return (0 < len(text.split()) <= 8 and not text.endswith(".")
+            and line.bottom <= atom.top + 2 and atom.top - line.bottom <= 1.5 * line.size
+            and atom.x0 - 30 <= line.x0 <= atom.x1 - 5)
