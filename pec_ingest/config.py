@@ -95,10 +95,13 @@ class Config:
     parser: ParserSection = field(default_factory=ParserSection)
     mailboxes: tuple[MailboxSection, ...] = ()
     smtp: SmtpSection = field(default_factory=SmtpSection)
-    acknowledgements: AcknowledgementSection = field(
-        default_factory=lambda: AcknowledgementSection(transport="file"))
+    acknowledgements: AcknowledgementSection = field(default_factory=AcknowledgementSection)
     vocabulary: Vocabulary = DEFAULT_VOCABULARY
     source: Path | None = None
+
+    def __post_init__(self) -> None:
+        # "auto": SMTP when [smtp] is configured, else the file transport
+        object.__setattr__(self, "acknowledgements", self.acknowledgements.resolved(self.smtp))
 
     @property
     def database_url(self) -> str:
@@ -182,8 +185,6 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
             known = ", ".join([*SECTIONS, "mailboxes", "vocabulary"])
             problems.append(f"[{key}]: sezione sconosciuta (ammesse: {known})")
     config = Config(**{k: v for k, v in built.items() if v is not None}, source=source)
-    config = dataclasses.replace(config, acknowledgements=config.acknowledgements.resolved(
-        config.smtp))
     _check(config, problems)
     if problems:
         raise ConfigError(problems)
