@@ -2,6 +2,11 @@
 
 One row per organisation (its current submission). Column names are the contract other tools
 read (``adherents --format json`` prints a list of objects with exactly these keys).
+
+CSV is UTF-8 with a BOM, so that Excel opens accented names right; Excel set to Italian expects
+``;`` between fields (``--separator ';'`` or ``--excel``). XLSX: the registration number first,
+dates as real dates (local time of the procedure), one sheet with everyone, one per table, and a
+summary sheet with the counts.
 """
 
 from __future__ import annotations
@@ -9,12 +14,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from store.model import Submission
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
 
 COLUMNS = ("registration_number", "received_at", "late", "sender", "denominazione",
            "natura_giuridica", "codice_fiscale", "partita_iva", "sede_legale", "comune",
@@ -33,6 +42,10 @@ TAVOLO_NAMES = {
     "poverta": "Area Contrasto alla povertà",
     "autonomie": "Area Promozione delle autonomie",
 }
+ALL_SHEET = "Tutti gli aderenti"
+SUMMARY_SHEET = "Riepilogo"
+DATE_FORMAT = "DD/MM/YYYY HH:MM"
+SEPARATORS = {",": ",", ";": ";", "tab": "\t", "\\t": "\t"}
 
 
 def adherent_row(sub: Submission, zone: ZoneInfo) -> dict[str, Any]:
@@ -46,6 +59,11 @@ def adherent_row(sub: Submission, zone: ZoneInfo) -> dict[str, Any]:
         "tavoli": ";".join(sub.tavolo_codes),
         "status": sub.status,
     }
+
+
+def sheet_title(code: str) -> str:
+    """A table's sheet name: its full name, cut at Excel's limit of 31 characters."""
+    return TAVOLO_NAMES[code][:31]
 
 
 def _cell(value: Any) -> str:
@@ -62,24 +80,32 @@ def to_json(rows: Sequence[dict[str, Any]]) -> str:
     return json.dumps(plain, ensure_ascii=False, indent=2)
 
 
-def to_csv(rows: Sequence[dict[str, Any]], delimiter: str = ",") -> str:
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else value
+
+
+def to_csv(rows: Sequence[dict[str, Any]], delimiter: str = ",",
+           columns: Sequence[str] = COLUMNS, header: Sequence[str] | None = None) -> str:
     """CSV with a UTF-8 BOM so that Excel opens accented names right."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(header or columns)
     for r in rows:
-        writer.writerow([r[c].isoformat() if isinstance(r[c], datetime) else
-                         ("true" if r[c] is True else "false" if r[c] is False else
-                          "" if r[c] is None else r[c]) for c in COLUMNS])
+        writer.writerow([_csv_value(r[c]) for c in columns])
     return "\ufeff" + out.getvalue()
 
 
 def to_table(rows: Sequence[dict[str, Any]],
              columns: Sequence[str] = ("registration_number", "received_at", "late",
                                        "denominazione", "codice_fiscale", "comune", "tavoli",
-                                       "status")) -> str:
+                                       "status"),
+             headings: dict[str, str] | None = None) -> str:
     """A plain-text table for the terminal."""
-    header = [HEADINGS[c] for c in columns]
+    header = [(headings or HEADINGS)[c] for c in columns]
     body = [[_cell(r[c]) for c in columns] for r in rows]
     widths = [min(40, max(len(h), *(len(b[i]) for b in body))) if body else len(h)
               for i, h in enumerate(header)]
@@ -89,28 +115,59 @@ def to_table(rows: Sequence[dict[str, Any]],
     return "\n".join(lines)
 
 
-def to_xlsx(rows: Sequence[dict[str, Any]]) -> bytes:
-    """A workbook: everyone, then one sheet per table (full names), frozen header, filters."""
-    from openpyxl import Workbook
+def fill_sheet(ws: Worksheet, headings: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A header row, the rows (aware datetimes as local dates), frozen header, filters."""
     from openpyxl.utils import get_column_letter
 
+    ws.append(list(headings))
+    for row in rows:
+        ws.append([v.replace(tzinfo=None) if isinstance(v, datetime) else v for v in row])
+    for column in ws.iter_cols(min_row=2):
+        for cell in column:
+            if isinstance(cell.value, datetime):
+                cell.number_format = DATE_FORMAT
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(headings))}{max(1, len(rows) + 1)}"
+    for i, heading in enumerate(headings, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = max(12, len(heading) + 2)
+
+
+def to_xlsx(rows: Sequence[dict[str, Any]]) -> bytes:
+    """Everyone, one sheet per table (full name as sheet name and print header), a summary."""
+    from openpyxl import Workbook
+
     wb = Workbook()
-    sheets = [("Tutti gli aderenti", list(rows))] + [
-        (name[:31], [r for r in rows if code in r["tavoli"].split(";")])
-        for code, name in TAVOLO_NAMES.items()]
     wb.remove(wb.active)
-    for title, subset in sheets:
+    sheets = [(ALL_SHEET, "Tutti gli aderenti", list(rows))] + [
+        (sheet_title(code), name, [r for r in rows if code in r["tavoli"].split(";")])
+        for code, name in TAVOLO_NAMES.items()]
+    for title, full_name, subset in sheets:
         ws = wb.create_sheet(title)
-        ws.append([HEADINGS[c] for c in COLUMNS])
-        for r in subset:
-            ws.append([r[c].replace(tzinfo=None) if isinstance(r[c], datetime) else r[c]
-                       for c in COLUMNS])
-        for cell in ws["B"][1:]:
-            cell.number_format = "DD/MM/YYYY HH:MM"
-        ws.freeze_panes = "A2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{max(1, len(subset) + 1)}"
-        for i, c in enumerate(COLUMNS, start=1):
-            ws.column_dimensions[get_column_letter(i)].width = max(12, len(HEADINGS[c]) + 2)
+        fill_sheet(ws, [HEADINGS[c] for c in COLUMNS], [[r[c] for c in COLUMNS] for r in subset])
+        ws.oddHeader.center.text = full_name
+    summary = wb.create_sheet(SUMMARY_SHEET)
+    fill_summary(summary, rows)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def summary_counts(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str, int]]:
+    """``(section, label, count)`` over the exported rows."""
+    counts: list[tuple[str, str, int]] = [
+        ("Totale", "Aderenti", len(rows)),
+        ("Totale", "Nei termini", sum(1 for r in rows if not r["late"])),
+        ("Totale", "In ritardo", sum(1 for r in rows if r["late"]))]
+    counts += [("Tavolo", name, sum(1 for r in rows if code in r["tavoli"].split(";")))
+               for code, name in TAVOLO_NAMES.items()]
+    for section, key in (("Comune", "comune"), ("Natura giuridica", "natura_giuridica"),
+                         ("Stato", "status")):
+        tally = Counter(r[key] or "(non indicato)" for r in rows)
+        counts += [(section, label, n) for label, n in
+                   sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return counts
+
+
+def fill_summary(ws: Worksheet, rows: Sequence[dict[str, Any]]) -> None:
+    fill_sheet(ws, ["Sezione", "Voce", "Numero"], summary_counts(rows))
+    ws.column_dimensions["B"].width = 45

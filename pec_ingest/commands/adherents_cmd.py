@@ -1,4 +1,7 @@
-"""``pec-ingest adherents``: the current submission of each organisation, one row each."""
+"""``pec-ingest adherents``: the current submission of each organisation, one row each.
+
+Rejected submissions (``review reject``) are left out unless ``--include-rejected``.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +10,26 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from parsers.vocabulary import NATURA_CODES
 from pec_ingest import export
 from pec_ingest.config import load_config
 from pec_ingest.database import open_database
+from pec_ingest.desk.staff import parse_day, start_of_day
 from store.reports import current_submissions
 
 FORMATS = ("table", "csv", "json", "xlsx")
+
+
+def add_separator_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--separator", choices=tuple(export.SEPARATORS), default=",",
+                       help="separatore dei campi CSV (default ',')")
+    group.add_argument("--excel", action="store_true",
+                       help="CSV per Excel in italiano: separatore ';'")
+
+
+def separator(args: argparse.Namespace) -> str:
+    return ";" if args.excel else export.SEPARATORS[args.separator]
 
 
 def add_parser(sub: Any) -> None:
@@ -20,8 +37,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--tavolo", choices=tuple(export.TAVOLO_NAMES), help="solo un tavolo")
     p.add_argument("--late", action="store_true", help="solo le adesioni in ritardo")
     p.add_argument("--status", choices=("complete", "incomplete", "needs_review"))
+    p.add_argument("--since", metavar="DATA",
+                   help="ricevute da questa data (AAAA-MM-GG o GG/MM/AAAA)")
+    p.add_argument("--comune", help="solo gli enti con sede in questo comune")
+    p.add_argument("--natura", choices=NATURA_CODES, help="solo questa natura giuridica")
+    p.add_argument("--include-rejected", action="store_true",
+                   help="anche le domande respinte in revisione")
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--output", type=Path, help="scrive su file invece che a video")
+    add_separator_options(p)
     p.set_defaults(func=run)
 
 
@@ -30,28 +54,37 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "xlsx" and args.output is None:
         print("pec-ingest: il formato xlsx richiede --output FILE", file=sys.stderr)
         return 2
+    since = start_of_day(parse_day(args.since), config.zone) if args.since else None
     db = open_database(config)
     try:
         with db.sessions() as session:
             subs = current_submissions(session, tavolo=args.tavolo,
-                                       late=True if args.late else None, status=args.status)
-            rows = [export.adherent_row(s, config.zone) for s in subs]
+                                       late=True if args.late else None, status=args.status,
+                                       comune=args.comune, natura_giuridica=args.natura)
+            rows = [export.adherent_row(s, config.zone) for s in subs
+                    if (since is None or s.received_at >= since)
+                    and (args.include_rejected or s.review_state != "rejected")]
     finally:
         db.close()
-    write(rows, args.format, args.output)
+    write(rows, args.format, args.output, separator(args))
     return 0
 
 
-def write(rows: list[dict[str, Any]], fmt: str, output: Path | None) -> None:
+def write(rows: list[dict[str, Any]], fmt: str, output: Path | None,
+          delimiter: str = ",") -> None:
     if fmt == "xlsx":
         assert output is not None
         output.write_bytes(export.to_xlsx(rows))
         print(f"{len(rows)} aderenti scritti in {output}", file=sys.stderr)
         return
-    text = {"csv": export.to_csv, "json": export.to_json, "table": export.to_table}[fmt](rows)
+    if fmt == "csv":
+        text = export.to_csv(rows, delimiter)
+    else:
+        text = {"json": export.to_json, "table": export.to_table}[fmt](rows)
     if output is not None:
-        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8",
+                          newline="")
         print(f"{len(rows)} aderenti scritti in {output}", file=sys.stderr)
     else:
         sys.stdout.write(text.removeprefix("\ufeff") if fmt == "csv" else text)
-        sys.stdout.write("\n")
+        sys.stdout.write("" if text.endswith("\n") else "\n")

@@ -33,15 +33,27 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rows(counts: dict[str, int], total: int, names: dict[str, str] | None = None) -> list[str]:
+    """Aligned ``label  count  share`` lines; the share is of ``total`` adherents."""
+    out = []
+    for key, n in counts.items():
+        share = f"{100 * n / total:5.1f}%" if total else "    -"
+        out.append(f"  {(names or {}).get(key, key):<45} {n:>5}  {share}")
+    return out
+
+
 def render(s: dict[str, Any]) -> list[str]:
-    lines = [f"Aderenti: {s['adherents']}  (nei termini {s['on_time']}, in ritardo {s['late']}, "
+    """The figures as a readable table (counts and shares of the adherents)."""
+    total = int(s["adherents"])
+    lines = [f"Aderenti: {total}  (nei termini {s['on_time']}, in ritardo {s['late']}, "
              f"fuori procedura {s['out_of_procedure']})",
-             f"Da verificare: {s['review_queue']}", "", "Per tavolo:"]
-    lines += [f"  {TAVOLO_NAMES[c]:<45} {n:>5}" for c, n in s["per_tavolo"].items()]
-    for title, key in (("Per comune:", "per_comune"), ("Per natura giuridica:",
-                                                      "per_natura_giuridica"),
-                       ("Per stato:", "per_status")):
-        lines += ["", title] + [f"  {k:<45} {n:>5}" for k, n in s[key].items()]
-    lines += ["", "Messaggi per esito:"]
+             f"Da verificare: {s['review_queue']}", "",
+             f"  {'Per tavolo':<45} {'enti':>5}  {'quota':>6}"]
+    lines += _rows(s["per_tavolo"], total, TAVOLO_NAMES)
+    for title, key in (("Per comune", "per_comune"),
+                       ("Per natura giuridica", "per_natura_giuridica"),
+                       ("Per stato", "per_status")):
+        lines += ["", f"  {title:<45} {'enti':>5}  {'quota':>6}", *_rows(s[key], total)]
+    lines += ["", f"  {'Messaggi per esito':<45} {'n.':>5}"]
     lines += [f"  {k:<45} {n:>5}" for k, n in s["messages"].items() if n]
     return lines

@@ -1,0 +1,62 @@
+"""``pec-ingest reprocess ID``: read a submission's archived message again with the current
+parser; the fields staff corrected are kept and win over the parser."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pec_ingest.config import Config, load_config
+from pec_ingest.database import open_database
+from pec_ingest.desk.queue import find_submission
+from pec_ingest.desk.reprocess import ParseFn, Reprocessed, reprocess
+from pec_ingest.desk.staff import actor
+from pec_ingest.isolation import ParserPool
+from store.archive import Archive
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("reprocess", help="rilegge una domanda dal messaggio archiviato "
+                                         "(le correzioni del personale restano)")
+    p.add_argument("id", help="id della domanda o numero come PDZ2019-0007")
+    p.add_argument("--by", metavar="NOME", help="chi agisce (default: l'utente del sistema)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    who = actor(args.by)
+    p = config.parser
+    with ParserPool(config.vocabulary, config.limits, timeout=p.timeout_seconds,
+                    memory_mb=p.memory_limit_mb, size=1) as pool:
+        number, done = run_with(config, args.id, who, pool.parse_many)
+    print("\n".join(report(number, done)))
+    return 0
+
+
+def run_with(config: Config, ident: str, who: str, parse: ParseFn) -> tuple[str, Reprocessed]:
+    """One transaction: find, read the archive, parse, apply, audit."""
+    db = open_database(config)
+    try:
+        with db.sessions() as session, session.begin():
+            sub = find_submission(session, ident)
+            raw = Archive(config.archive_dir).read(sub.message.archive_path)
+            return sub.registration_number, reprocess(session, sub, raw, config=config,
+                                                      parse=parse, actor=who)
+    finally:
+        db.close()
+
+
+def report(number: str, done: Reprocessed) -> list[str]:
+    changed = [k for k in done.after if done.after[k] != done.before[k]]
+    lines = [f"{number}: riletta con il lettore attuale; stato {done.after['status']}",
+             "  cambiati: " + (", ".join(changed) or "nessun campo")]
+    if done.kept:
+        lines.append("  correzioni del personale mantenute: " + ", ".join(done.kept))
+    if done.added:
+        lines.append("  nuovi motivi da verificare: " + ", ".join(done.added))
+    if done.resolved:
+        lines.append(f"  motivi non più validi, chiusi: {done.resolved}")
+    if changed:
+        lines.append(f"Per inviare una ricevuta aggiornata: pec-ingest acks send {number}")
+    return lines
