@@ -17,6 +17,7 @@ from pec_ingest import __version__
 from pec_ingest.commands import (
     acks_cmd,
     adherents_cmd,
+    attendance_cmd,
     check_config_cmd,
     db_cmd,
     demo_cmd,
@@ -24,6 +25,9 @@ from pec_ingest.commands import (
     inspect_cmd,
     parse_cmd,
     poll_cmd,
+    purge_cmd,
+    reprocess_cmd,
+    review_cmd,
     run_cmd,
     show_cmd,
     stats_cmd,
@@ -32,7 +36,8 @@ from pec_ingest.errors import ConfigError, PecIngestError
 
 EX_CONFIG = 78
 COMMANDS = (demo_cmd, ingest_cmd, adherents_cmd, show_cmd, stats_cmd, inspect_cmd, parse_cmd,
-            db_cmd, run_cmd, check_config_cmd, acks_cmd, poll_cmd)
+            db_cmd, run_cmd, check_config_cmd, acks_cmd, poll_cmd, review_cmd, reprocess_cmd,
+            attendance_cmd, purge_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -56,6 +56,12 @@ def write_config(path: Path, config: Config, database_url: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def keep_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run in-process here: keep pytest's log handlers (no stream swapped in)."""
+    monkeypatch.setattr("pec_ingest.cli.setup_logging", lambda verbose: None)
+
+
 @pytest.fixture(name="desk")
 def desk_fixture(pipeline: Pipeline, mailbox: list[SampleMessage], migrated_engine: Engine,
          sessions: sessionmaker[Session], config: Config, database_url: str,
