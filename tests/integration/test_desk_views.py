@@ -4,11 +4,12 @@ role that reads the views and nothing else."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from pec_ingest.desk import corrections
 from pec_ingest.desk.queue import find_submission
+from store.migration import alembic_config, head_revision, upgrade
 from store.model import Acknowledgement, ReviewReason, Submission, SubmissionTavolo
 from tests.integration.desk_support import Desk, desk_fixture  # noqa: F401
 
@@ -89,3 +90,22 @@ def test_the_role_is_a_group_role_without_login(desk: Desk, backend: str) -> Non
                          f"'{READER}' ORDER BY table_name")
     assert {(g["table_name"], g["privilege_type"]) for g in grants} == {
         (v, "SELECT") for v in VIEWS}
+
+
+def test_the_desk_migration_goes_down_and_up_again(migrated_engine: Engine,
+                                                    backend: str) -> None:
+    from alembic import command
+
+    config = alembic_config()
+    with migrated_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+    names = inspect(migrated_engine)
+    assert not {"audit_log", "submission_corrections"} & set(names.get_table_names())
+    assert not set(VIEWS) & set(names.get_view_names())
+    assert upgrade(migrated_engine) == head_revision()
+    assert set(VIEWS) <= set(inspect(migrated_engine).get_view_names())
+    if backend == "postgresql":  # the role outlives the downgrade; grants are made again
+        with migrated_engine.connect() as connection:
+            connection.execute(text(f"SET ROLE {READER}"))
+            assert connection.execute(text("SELECT count(*) FROM v_aderenti")).scalar() == 0
