@@ -17,6 +17,7 @@ import contextlib
 import imaplib
 import logging
 import ssl
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -71,6 +72,7 @@ class Mailbox:
         self.box = box
         self._client: IMAPClient | None = None
         self.capabilities: frozenset[str] = frozenset()
+        self._quick_empty = 0
 
     @classmethod
     def open(cls, box: MailboxSection) -> Mailbox:
@@ -202,9 +204,20 @@ class Mailbox:
             self.client.idle()
 
     def idle_wait(self, timeout: float) -> list[Any]:
-        """Untagged responses received during IDLE within ``timeout`` seconds."""
+        """Untagged responses received during IDLE within ``timeout`` seconds.
+
+        imapclient's ``idle_check`` swallows an end of file and returns nothing, at once:
+        several quick empty returns in a row mean the server has gone."""
+        started = time.monotonic()
         with _guard(self.where, "attesa IDLE"):
-            return list(self.client.idle_check(timeout=timeout))
+            responses = list(self.client.idle_check(timeout=timeout))
+        if responses or time.monotonic() - started >= timeout / 2:
+            self._quick_empty = 0
+            return responses
+        self._quick_empty += 1
+        if self._quick_empty >= 3:
+            raise MailboxError(f"{self.where}: connessione chiusa dal server durante IDLE")
+        return responses
 
     def idle_stop(self) -> None:
         with _guard(self.where, "fine IDLE"):
@@ -250,6 +263,8 @@ def _status(answer: dict[bytes, Any]) -> FolderStatus:
 
 
 def _text(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
     value = exc.args[0] if exc.args else exc
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")

@@ -4,8 +4,9 @@
 ``base_dir``/``state_dir``, Maildirs and a ``passwd-file`` inside ``directory``, listens on two
 free ports: plain IMAP with STARTTLS, and implicit TLS, both with a server certificate from a
 throw-away ``trustme`` CA (``ca_file`` is the CA to trust). Users are added at any time
-(``add_user``: one passwd-file per user, so no cached file hides a new one). ``kill()`` ends the whole
-process group at once (a crash); ``start()`` again brings it back on the same ports and mail.
+(``add_user``: one passwd-file per user, so no cached file hides a new one). ``kill()`` ends
+the whole process group at once (a crash); ``start()`` brings it back on the same ports and
+mail. Failed logins are not slowed down by anvil's auth penalty (disabled).
 
 Mail is owned by ``nobody`` (Dovecot refuses uid 0 and uids below ``first_valid_uid``); the
 auth process runs as ``dovecot`` and must traverse to the passwd file, hence the o+x on the
@@ -44,6 +45,8 @@ ssl_cert = <{d}/server.pem
 ssl_key = <{d}/server.key
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
+login_trusted_networks = 127.0.0.0/8
 first_valid_uid = 500
 mail_location = maildir:{d}/mail/%u
 mail_fsync = never
@@ -64,6 +67,11 @@ service imap-login {{
     address = 127.0.0.1
     port = {tls_port}
     ssl = yes
+  }}
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
   }}
 }}
 service stats {{

@@ -5,7 +5,7 @@ the server, skipped messages recorded, the ``since`` bound, and ``poll --once``.
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -158,8 +158,8 @@ def test_skipped_messages_are_recorded_with_the_reason(
 def test_since_bounds_only_the_first_scan(
         dovecot: DovecotServer, imap_user: str, config: Config,
         sessions: sessionmaker[Session], pipeline: Pipeline) -> None:
-    old = datetime(2019, 1, 10, 12, 0, tzinfo=timezone.utc)
-    recent = datetime.now(timezone.utc) - timedelta(days=1)
+    old = datetime(2019, 1, 10, 12, 0, tzinfo=UTC)
+    recent = datetime.now(UTC) - timedelta(days=1)
     dovecot.append(imap_user, [pec_envelope(1, tag="old"), pec_envelope(2, tag="old")],
                    when=old)
     dovecot.append(imap_user, [pec_envelope(3, tag="new")], when=recent)
