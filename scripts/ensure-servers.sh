@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Make the real servers the tests use available on this machine. Idempotent.
 # - PostgreSQL on 127.0.0.1:5432: started if installed but stopped.
+# - Dovecot (IMAP tests start their own private instance): installed with apt-get when missing
+#   and we are root; the system service is not needed and not started.
 # - Document tools for fixtures are Python packages (reportlab, python-docx): nothing to do.
 set -uo pipefail
 
@@ -15,4 +17,12 @@ if ! pg_up; then
     fi
 fi
 if pg_up; then echo "PostgreSQL: up on 127.0.0.1:5432"; else echo "PostgreSQL: NOT available"; fi
+
+dovecot_bin() { command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ]; }
+if ! dovecot_bin && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get install -y -qq dovecot-imapd || { apt-get update -qq && apt-get install -y -qq dovecot-imapd; }; } \
+        >/tmp/ensure-servers-dovecot.log 2>&1 || echo "Dovecot: apt-get failed (see /tmp/ensure-servers-dovecot.log)"
+fi
+if dovecot_bin; then echo "Dovecot: installed"; else echo "Dovecot: NOT available"; fi
 exit 0
