@@ -53,10 +53,12 @@ def claim_acknowledgement(session: Session, ack_id: int, *, expected_status: str
 
 
 def lock_acknowledgement(session: Session, ack_id: int) -> Acknowledgement | None:
-    """The row, freshly read and locked for update (a no-op lock on SQLite)."""
+    """The row, freshly read and locked (``FOR NO KEY UPDATE``: it does not wait for, nor
+    deadlock with, receipts being inserted that reference it; a no-op on SQLite)."""
     return session.scalars(
         select(Acknowledgement).where(Acknowledgement.id == ack_id)
-        .with_for_update().execution_options(populate_existing=True)).one_or_none()
+        .with_for_update(key_share=True).execution_options(populate_existing=True)
+    ).one_or_none()
 
 
 def list_acknowledgements(session: Session, *,

@@ -39,7 +39,10 @@ def apply_receipt(session: Session, receipt: Receipt, now: datetime | None = Non
     ack = receipt.acknowledgement
     if ack is None:
         return
-    session.refresh(ack, with_for_update=True)
+    # FOR NO KEY UPDATE: the receipt row just inserted holds a KEY SHARE lock on the
+    # acknowledgement (its foreign key); a plain FOR UPDATE would deadlock two receipts of
+    # the same acknowledgement ingested at once (PostgreSQL; SQLite ignores it).
+    session.refresh(ack, with_for_update={"key_share": True})
     when = receipt.legal_time or now or utcnow()
     before = ack.status
     if receipt.kind == "accettazione":
