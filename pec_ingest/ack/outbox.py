@@ -74,9 +74,13 @@ def backoff(config: Config, attempts: int) -> timedelta:
 def send_pending(config: Config, sessions: sessionmaker[Session], transport: Transport,
                  now: datetime | None = None) -> SendReport:
     """Send the due acknowledgements, as many as the rate limit allows now; safe to call from
-    several places (a row is owned by whoever marks it ``sending``)."""
+    several places (a row is owned by whoever marks it ``sending``). Nothing is sent while
+    ``acknowledgements.enabled`` is false; queued rows wait."""
     now = now or utcnow()
     report = SendReport()
+    if not config.acknowledgements.enabled:
+        transport.close()
+        return report
     with sessions() as session:
         budget = config.acknowledgements.rate_per_minute - count_sent_since(session,
                                                                             now - WINDOW)

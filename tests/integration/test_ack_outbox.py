@@ -130,6 +130,18 @@ def test_no_reply_to_receipts_anomalies_unrelated_mail(
     assert send(config, sessions).attempted == 0
 
 
+def test_disabled_acknowledgements_queue_and_send_nothing(
+        pipeline: Pipeline, config: Config, sessions: sessionmaker[Session],
+        smtp: SmtpServer) -> None:
+    ingest(pipeline, pec_with_form(73)[0])  # queued while enabled
+    off = dataclasses.replace(config, acknowledgements=dataclasses.replace(
+        config.acknowledgements, enabled=False))
+    pipeline.config = off
+    ingest(pipeline, pec_with_form(74)[0])
+    assert send(off, sessions).attempted == 0
+    assert [a.status for a in acks(sessions)] == ["pending"] and smtp.received == []
+
+
 def test_resubmission_gets_its_own(pipeline: Pipeline, config: Config,
                                    sessions: sessionmaker[Session], smtp: SmtpServer) -> None:
     first = pipeline.ingest(pec_with_form(56)[0], Source())
