@@ -88,8 +88,9 @@ def _value(headers: Message, name: str) -> str | None:
     if raw is None:
         return None
     text = str(raw)
-    with contextlib.suppress(Exception):  # a malformed encoded word: keep the raw text
-        text = str(email.policy.default.header_factory(name, text))
+    if "=?" in text:  # RFC 2047 encoded words (cheap test: decoding is the slow part)
+        with contextlib.suppress(Exception):  # a malformed encoded word: keep the raw text
+            text = str(email.policy.default.header_factory(name, text))
     return " ".join(text.split()) or None
 
 

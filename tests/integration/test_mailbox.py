@@ -212,3 +212,25 @@ def test_idle_off_returns_at_once(dovecot: DovecotServer, imap_user: str) -> Non
     started = time.monotonic()
     idle.watch(dovecot.section(imap_user, idle=False), "INBOX", stop, lambda: None)
     assert time.monotonic() - started < 1
+
+
+def test_mailbox_keys_are_read_and_checked() -> None:
+    from pec_ingest.config import parse_config
+    from pec_ingest.errors import ConfigError
+
+    base = {"name": "p", "host": "127.0.0.1", "security": "plain", "username": "u",
+            "password_env": "X"}
+    config = parse_config({"mailboxes": [{**base, "set_keyword": "$PecIngest",
+                                          "move_to": "Elaborati", "expunge_after_copy": True,
+                                          "post_action_outcomes": ["submission", "receipt"],
+                                          "skip_non_pec": False, "ingest_workers": 3,
+                                          "idle_renew_minutes": 20}]})
+    box = config.mailboxes[0]
+    assert (box.post_action_outcomes, box.ingest_workers) == (("submission", "receipt"), 3)
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"mailboxes": [{**base, "set_keyword": "due parole", "move_to": "INBOX",
+                                     "post_action_outcomes": ["letto"],
+                                     "idle_renew_minutes": 30}]})
+    text = str(caught.value)
+    for key in ("set_keyword", "move_to", "post_action_outcomes", "idle_renew_minutes"):
+        assert f"mailboxes[p].{key}" in text

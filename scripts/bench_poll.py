@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Benchmark the IMAP poll against a private Dovecot (tests/dovecot.py), in one run.
+
+Fills a mailbox with N messages (default 2,000): one in ten a PEC carrying an Allegato 1
+(DOCX or PDF, varied cheaply: a few organisations and layouts, every envelope its own
+identificativo), four in ten unrelated PEC with an attachment, two in ten PEC without
+attachments, three in ten receipts. Then prints:
+
+* the floor: every message downloaded raw with imapclient (EXAMINE, UID SEARCH, BODY.PEEK[]);
+* the first full poll (new database), its ratio to the floor, messages per second;
+* mail handling (the same poll with the form parser's answers replayed from a cache: everything
+  but form parsing) and the single-core parse time (sum of the children's parse times); the
+  whole poll against the target 1.2 x (mail handling + parse / cores);
+* an idle poll (nothing new; median of 5; target < 100 ms);
+* peak memory (ru_maxrss of this process, and of the parser children) after polls of N and
+  2N messages (flat is the target).
+
+Not a test: figures on a shared machine. Needs Dovecot and root (like the tests).
+
+    python scripts/bench_poll.py [--n 2000] [--no-double] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import os
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from imapclient import IMAPClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pec_ingest.config import Config, StateSection
+from pec_ingest.isolation import IsolatedResult, ParserPool, ParseTask
+from pec_ingest.pipeline import Outcome, Pipeline, Source
+from pec_ingest.poller import MailboxReport, Poller
+from pec_ingest.samples.docx_forms import build_docx
+from pec_ingest.samples.pdf_forms import build_pdf
+from pec_ingest.samples.pec import build_envelope, build_original
+from pec_ingest.samples.people import make_organisation
+from pec_ingest.settings_imap import MailboxSection
+from store.engine import make_engine, session_factory
+from store.migration import upgrade
+from tests.dovecot import (
+    COMUNE,
+    WHEN,
+    DovecotServer,
+    pec_envelope,
+    pec_receipt,
+)
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def forms() -> list[tuple[str, str, bytes, str]]:
+    """A few filled forms: (sender PEC, file name, bytes, content type)."""
+    out = []
+    for seed, kind, layout in ((21, "docx", "table"), (22, "pdf", "table"),
+                               (23, "docx", "controls"), (24, "pdf", "acroform_named")):
+        org = make_organisation(seed)
+        if kind == "docx":
+            out.append((org.pec, "Allegato_1.docx", build_docx(org, layout), DOCX))
+        else:
+            out.append((org.pec, "allegato 1.pdf", build_pdf(org, layout), "application/pdf"))
+    return out
+
+
+def messages(start: int, count: int) -> Iterator[bytes]:
+    """The mix described in the module docstring, built lazily (memory stays flat)."""
+    filled = forms()
+    invoice = b"<?xml version='1.0'?><FatturaElettronica versione='FPR12'/>\n" * 20
+    for i in range(start, start + count):
+        k = i % 10
+        if k == 0:
+            sender, name, data, ctype = filled[(i // 10) % len(filled)]
+            original = build_original(
+                sender=sender, to=[COMUNE], subject="Manifestazione di interesse - Allegato 1",
+                date=WHEN, message_id=f"<form.{i}@bench.example>", attachments=[(name, data,
+                                                                               ctype)])
+            yield build_envelope(original, mittente=sender, destinatari=[COMUNE],
+                                 identificativo=f"opec.form.{i}@bench.example", data=WHEN)
+        elif k <= 4:
+            yield pec_envelope(i, attachment=invoice, tag="bench")
+        elif k <= 6:
+            yield pec_envelope(i, attachment=None, tag="bench")
+        else:
+            yield pec_receipt(i, "bench")
+
+
+def fill(server: DovecotServer, user: str, start: int, count: int) -> None:
+    with server.client(user) as client:
+        for raw in messages(start, count):
+            client.append("INBOX", raw, flags=())
+
+
+def raw_download(server: DovecotServer, user: str, batch: int = 100) -> tuple[float, int]:
+    """The floor: every message, raw, with imapclient; returns (seconds, bytes)."""
+    started = time.perf_counter()
+    total = 0
+    client = IMAPClient("127.0.0.1", server.port, ssl=False)
+    client.login(user, server.users[user])
+    client.select_folder("INBOX", readonly=True)
+    uids = client.search(["UID", "1:*"])
+    for i in range(0, len(uids), batch):
+        for data in client.fetch(uids[i:i + batch], ["BODY.PEEK[]"]).values():
+            total += len(data[b"BODY[]"])
+    client.logout()
+    return time.perf_counter() - started, total
+
+
+class RecordingParse:
+    """The real parser pool, remembering each answer and the children's parse time."""
+
+    def __init__(self, pool: ParserPool) -> None:
+        self.pool = pool
+        self.cache: dict[str, IsolatedResult] = {}
+        self.seconds = 0.0
+        self.lock = threading.Lock()
+
+    def __call__(self, tasks: Sequence[ParseTask]) -> list[IsolatedResult]:
+        results = self.pool.parse_many(tasks)
+        with self.lock:
+            for task, result in zip(tasks, results, strict=True):
+                self.cache[hashlib.sha256(task.data).hexdigest()] = result
+                self.seconds += result.seconds
+        return results
+
+    def replay(self, tasks: Sequence[ParseTask]) -> list[IsolatedResult]:
+        return [self.cache[hashlib.sha256(t.data).hexdigest()] for t in tasks]
+
+
+class TimedIngest:
+    """Wraps ``pipeline.ingest`` to sum the time spent in it (over every thread)."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.inner = pipeline.ingest
+        self.seconds = 0.0
+        self.lock = threading.Lock()
+        pipeline.ingest = self  # type: ignore[method-assign]
+
+    def __call__(self, raw: bytes, source: Source) -> Outcome:
+        started = time.perf_counter()
+        try:
+            return self.inner(raw, source)
+        finally:
+            with self.lock:
+                self.seconds += time.perf_counter() - started
+
+
+def fresh_poller(base: Path, name: str, box: MailboxSection, url: str | None,
+                 parse: object) -> tuple[Poller, Pipeline]:
+    state = base / name
+    config = dataclasses.replace(Config(), state=StateSection(dir=state), mailboxes=(box,))
+    database = url or f"sqlite:///{state / 'pec-ingest.db'}"
+    engine = make_engine(database)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    pipeline = Pipeline(config, sessions, parse=parse)  # type: ignore[arg-type]
+    return Poller(config, sessions, pipeline), pipeline
+
+
+def reset_database(url: str | None) -> None:
+    """PostgreSQL: empty the benchmark database between runs (SQLite gets a new file)."""
+    if url is None:
+        return
+    from sqlalchemy import text
+
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def timed_poll(poller: Poller, box: MailboxSection) -> tuple[float, MailboxReport]:
+    started = time.perf_counter()
+    report = poller.poll_mailbox(box)
+    if not report.ok:
+        raise SystemExit(f"poll failed: {report.error}")
+    return time.perf_counter() - started, report
+
+
+def maxrss_mb() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, children
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--no-double", action="store_true", help="skip the 2N memory run")
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    args = parser.parse_args()
+    base = Path(tempfile.mkdtemp(prefix="pec-bench-"))
+    server = DovecotServer.create(base / "dovecot")
+    server.start()
+    try:
+        return run(args, base, server)
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, base: Path, server: DovecotServer) -> int:
+    n, cores = args.n, os.cpu_count() or 1
+    server.add_user("bench")
+    started = time.perf_counter()
+    fill(server, "bench", 0, n)
+    print(f"mailbox: {n} messages appended in {time.perf_counter() - started:.1f} s; "
+          f"{cores} cores")
+    box = server.section("bench")
+    floor, size = raw_download(server, "bench")
+    print(f"floor (raw download, imapclient): {floor:.2f} s for {size / 1e6:.1f} MB")
+
+    config = Config()
+    with ParserPool(config.vocabulary, config.limits, timeout=60, memory_mb=768) as pool:
+        recording = RecordingParse(pool)
+        pool.parse_many([ParseTask(data, name) for _s, name, data, _c in forms()])  # warm up
+        poller, _ = fresh_poller(base, "first", box, args.database_url, recording)
+        first, report = timed_poll(poller, box)
+        idle = statistics.median(timed_poll(poller, box)[0] for _ in range(5))
+    print(f"first poll: {first:.2f} s = {first / floor:.2f} x floor, {n / first:.0f} msg/s; "
+          f"fetched {report.fetched}, skipped {report.skipped}, "
+          f"outcomes {dict(sorted(report.outcomes.items()))}")
+    reset_database(args.database_url)
+    replay, pipeline = fresh_poller(base, "replay", box, args.database_url, recording.replay)
+    ingest = TimedIngest(pipeline)
+    handling, _ = timed_poll(replay, box)
+    parse_1 = recording.seconds
+    target = 1.2 * (handling + parse_1 / cores)
+    print(f"mail handling (parse replayed): {handling:.2f} s = {handling / floor:.2f} x floor; "
+          f"inside Pipeline.ingest (archive, envelope and signature, database; summed over "
+          f"the ingest threads): {ingest.seconds:.2f} s")
+    print(f"parse, single core: {parse_1:.2f} s; target 1.2 x ({handling:.2f} + "
+          f"{parse_1:.2f}/{cores}) = {target:.2f} s; first poll {first:.2f} s "
+          f"({'ok' if first <= target else 'OVER'})")
+    print(f"idle poll (nothing new, median of 5): {idle * 1000:.1f} ms "
+          f"({'ok' if idle < 0.1 else 'OVER'} target 100 ms)")
+    own, kids = maxrss_mb()
+    print(f"peak memory after N={n}: this process {own:.0f} MB, parser children {kids:.0f} MB")
+    if not args.no_double:
+        fill(server, "bench", n, n)
+        reset_database(args.database_url)
+        double, _ = fresh_poller(base, "double", box, args.database_url, _double(recording))
+        seconds, _ = timed_poll(double, box)
+        own2, _kids2 = maxrss_mb()
+        print(f"peak memory after 2N={2 * n} (poll {seconds:.2f} s, parse replayed): "
+              f"this process {own2:.0f} MB ({own2 - own:+.0f} MB)")
+    return 0
+
+
+def _double(recording: RecordingParse) -> object:
+    """Replay, falling back to the real pool for forms not seen in the first run."""
+    def parse(tasks: Sequence[ParseTask]) -> list[IsolatedResult]:
+        if all(hashlib.sha256(t.data).hexdigest() in recording.cache for t in tasks):
+            return recording.replay(tasks)
+        return recording(tasks)
+    return parse
+
+
+if __name__ == "__main__":
+    sys.exit(main())
