@@ -27,6 +27,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from pec_ingest.ack import make_transport, send_pending
 from pec_ingest.config import Config, load_config
 from pec_ingest.database import Database, open_database
 from pec_ingest.errors import ConfigError
@@ -125,6 +126,9 @@ class Service:
                 self._poll_one, "interval", args=[box.name], id=f"poll:{box.name}",
                 seconds=box.poll_interval_seconds,
                 next_run_time=now + timedelta(seconds=box.poll_interval_seconds))
+        self.scheduler.add_job(self._send_acknowledgements, "interval", seconds=ACK_JOB_SECONDS,
+                               id="acknowledgements",
+                               next_run_time=now + timedelta(seconds=5))
         for extra in self.extra_jobs:
             extra(self)
         interval = watchdog_interval()
@@ -160,6 +164,14 @@ class Service:
             self.last_status = f"ultimo controllo {stamp} - " + "; ".join(parts or ["nessuna "
                                                                                     "casella"])
         self.notifier.status(self.last_status)
+
+    def _send_acknowledgements(self) -> None:
+        """Send what the outbox holds (a fresh transport each time: a reload takes effect)."""
+        if self.db is None or self.stop_event.is_set():
+            return
+        report = send_pending(self.config, self.db.sessions, make_transport(self.config))
+        if report.attempted:
+            log.info("ricevute: %s", report)
 
     def _watchdog(self) -> None:
         """Ping systemd only while polls succeed (a stuck or failing daemon gets restarted)."""

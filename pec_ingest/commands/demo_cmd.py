@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pec_ingest import export
+from pec_ingest.ack import make_transport, send_pending
 from pec_ingest.config import DatabaseSection, StateSection, default_state_dir, load_config
 from pec_ingest.database import open_database
 from pec_ingest.pipeline import Pipeline, Source
@@ -37,8 +38,11 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger().setLevel(logging.WARNING)
     base = load_config(args.config)
     folder = (args.dir or default_state_dir() / "demo").resolve()
+    acks = dataclasses.replace(base.acknowledgements, enabled=True, transport="file",
+                               outbox_dir=str(folder / "outbox"), rate_per_minute=10_000)
     config = dataclasses.replace(base, state=StateSection(dir=folder),
-                                 database=DatabaseSection(url=f"sqlite:///{folder / 'demo.db'}"))
+                                 database=DatabaseSection(url=f"sqlite:///{folder / 'demo.db'}"),
+                                 acknowledgements=acks)
     db = open_database(config, migrate=True)
     print(f"Demo: casella di esempio -> {folder / 'demo.db'}\n")
     counts: Counter[str] = Counter()
@@ -50,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
             late = " in ritardo" if outcome.late else ""
             print(f"  {sample.name:<22} {outcome.outcome}{number}{late}")
     print("\nEsiti: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    report = send_pending(config, db.sessions, make_transport(config))
+    print(f"Ricevute di avvenuta registrazione scritte in {folder / 'outbox'}: {report.sent}")
     with db.sessions() as session:
         for code, name in export.TAVOLO_NAMES.items():
             rows = [export.adherent_row(s, config.zone)
