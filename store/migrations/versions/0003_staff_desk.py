@@ -86,6 +86,12 @@ def upgrade() -> None:
 
 
 def _tables() -> None:
+    _audit_log()
+    _corrections()
+    _purges()
+
+
+def _audit_log() -> None:
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -107,6 +113,9 @@ def _tables() -> None:
     )
     op.create_index(op.f("ix_audit_log_message_id"), "audit_log", ["message_id"])
     op.create_index(op.f("ix_audit_log_submission_id"), "audit_log", ["submission_id"])
+
+
+def _corrections() -> None:
     op.create_table(
         "submission_corrections",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -126,6 +135,9 @@ def _tables() -> None:
         sa.UniqueConstraint("submission_id", "field",
                             name=op.f("uq_submission_corrections_submission_id_field")),
     )
+
+
+def _purges() -> None:
     op.create_table(
         "message_purges",
         sa.Column("message_id", sa.Integer(), nullable=False),
