@@ -158,6 +158,7 @@ class ParserPool:
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.size)  # at most `size` children busy
 
     def _acquire(self) -> _Worker:
         try:
@@ -178,13 +179,15 @@ class ParserPool:
                 self._all.remove(worker)
 
     def parse(self, task: ParseTask) -> IsolatedResult:
-        worker = self._acquire()
-        result = worker.run(task, self.timeout)
-        if result.outcome in ("timeout", "memory", "crashed") or not worker.alive:
-            self._forget(worker)
-        else:
-            self._idle.put(worker)
-        return result
+        """Parse one document; callers from many threads share at most ``size`` children."""
+        with self._slots:
+            worker = self._acquire()
+            result = worker.run(task, self.timeout)
+            if result.outcome in ("timeout", "memory", "crashed") or not worker.alive:
+                self._forget(worker)
+            else:
+                self._idle.put(worker)
+            return result
 
     def parse_many(self, tasks: Sequence[ParseTask]) -> list[IsolatedResult]:
         """Results in the order of ``tasks``; at most ``size`` children busy at once."""

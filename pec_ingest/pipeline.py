@@ -17,6 +17,7 @@ after ``parser.max_failures`` the message is quarantined for a person.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,15 +83,18 @@ class Pipeline:
         self.sessions = sessions
         self.archive = archive or Archive(config.archive_dir)
         self._pool: ParserPool | None = None
+        self._pool_lock = threading.Lock()
         self.parse = parse or self._parse_isolated
         self.before_commit: Callable[[], None] | None = None  # fault injection in tests
 
     def _parse_isolated(self, tasks: Sequence[ParseTask]) -> list[IsolatedResult]:
-        if self._pool is None:
-            p = self.config.parser
-            self._pool = ParserPool(self.config.vocabulary, self.config.limits,
-                                    timeout=p.timeout_seconds, memory_mb=p.memory_limit_mb)
-        return self._pool.parse_many(tasks)
+        with self._pool_lock:  # ingest may run in several threads: one pool for all
+            if self._pool is None:
+                p = self.config.parser
+                self._pool = ParserPool(self.config.vocabulary, self.config.limits,
+                                        timeout=p.timeout_seconds, memory_mb=p.memory_limit_mb)
+            pool = self._pool
+        return pool.parse_many(tasks)
 
     def close(self) -> None:
         """Stop the parser children."""

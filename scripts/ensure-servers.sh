@@ -3,7 +3,8 @@
 # - PostgreSQL on 127.0.0.1:5432: started if installed but stopped.
 # - Dovecot (IMAP tests start their own private instance): installed with apt-get when missing
 #   and we are root; the system service is not needed and not started.
-# - Document tools for fixtures are Python packages (reportlab, python-docx): nothing to do.
+# - Document fixtures are made by Python packages (reportlab, python-docx); the DejaVu font
+#   (☒/☐ glyphs in generated PDFs) is installed with apt-get when missing and we are root.
 set -uo pipefail
 
 pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
@@ -25,4 +26,13 @@ if ! dovecot_bin && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; th
         >/tmp/ensure-servers-dovecot.log 2>&1 || echo "Dovecot: apt-get failed (see /tmp/ensure-servers-dovecot.log)"
 fi
 if dovecot_bin; then echo "Dovecot: installed"; else echo "Dovecot: NOT available"; fi
+
+# A TrueType font with ☒/☐ for the generated PDF forms (fonts-dejavu-core).
+FONT=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+if [ ! -f "$FONT" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get install -y -qq fonts-dejavu-core || { apt-get update -qq && apt-get install -y -qq fonts-dejavu-core; }; } \
+        >/tmp/ensure-servers-fonts.log 2>&1 || echo "Fonts: apt-get failed (see /tmp/ensure-servers-fonts.log)"
+fi
+if [ -f "$FONT" ]; then echo "DejaVu font: installed"; else echo "DejaVu font: NOT available"; fi
 exit 0

@@ -1,7 +1,10 @@
-"""``pec-ingest poll --once``: one cycle over every configured mailbox, then exit.
+"""``pec-ingest poll --once``: one whole cycle, then exit.
 
-Prints one line per mailbox; the exit code is 1 when a mailbox failed (0 otherwise). The
-continuous service is ``pec-ingest run``.
+The cycle: ingest what is new in every configured mailbox (receipts settle acknowledgements as
+they are recorded), send the acknowledgements that are due, reconcile receipts that arrived
+before their acknowledgement was known. Prints one line per mailbox and one for the
+acknowledgements; the exit code is 1 when a mailbox failed (0 otherwise). The continuous
+service is ``pec-ingest run``.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pec_ingest.ack import make_transport, reconcile, send_pending
 from pec_ingest.config import load_config
 from pec_ingest.database import open_database
 from pec_ingest.errors import ConfigError
@@ -32,8 +36,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         with Pipeline(config, db.sessions) as pipeline:
             reports = Poller(config, db.sessions, pipeline).poll_all()
+        for report in reports:
+            print(report.summary())
+        sent = send_pending(config, db.sessions, make_transport(config))
+        settled = reconcile(db.sessions)
+        print(f"ricevute: {sent.sent} inviate, {sent.retrying} da ritentare, {sent.failed} "
+              f"fallite, {sent.deferred} rinviate; {settled} ricevute non abbinate riesaminate")
     finally:
         db.close()
-    for report in reports:
-        print(report.summary())
     return 0 if all(r.ok for r in reports) else 1

@@ -509,9 +509,8 @@ def per_message_lines(output: str) -> list[str]:
 
 
 def adherent_tables(output: str) -> str:
-    """The per-table lists the demo prints (everything between the outcomes and the hint)."""
-    start = output.index("\nEsiti:")
-    start = output.index("\n", start + 1)
+    """The per-table lists the demo prints (from the first table to the hint)."""
+    start = output.index("\nArea ")
     end = output.index("\nPer esplorare")
     return output[start:end]
 
@@ -764,8 +763,13 @@ def test_adherents_csv_and_xlsx(ingested: Ingested) -> None:
 
     wb = load_workbook(xlsx_file)
     # Excel refuses sheet names over 31 characters: the full table name, cut at 31.
-    expected_titles = ["Tutti gli aderenti", *(name[:31] for name in TAVOLO_NAMES.values())]
+    expected_titles = ["Tutti gli aderenti", *(name[:31] for name in TAVOLO_NAMES.values()),
+                       "Riepilogo"]
     assert wb.sheetnames == expected_titles
+    summary = wb["Riepilogo"]
+    summary_text = " ".join(str(c) for row in summary.iter_rows(values_only=True) for c in row
+                            if c is not None)
+    assert str(len(rows)) in summary_text
     heading = [HEADINGS[c] for c in COLUMNS]
     members = {"Tutti gli aderenti": {r["registration_number"] for r in rows}}
     for code, name in TAVOLO_NAMES.items():
@@ -773,7 +777,7 @@ def test_adherents_csv_and_xlsx(ingested: Ingested) -> None:
                               if code in r["tavoli"].split(";")}
     received = {r["registration_number"]: datetime.fromisoformat(r["received_at"])
                 for r in rows}
-    for ws in wb.worksheets:
+    for ws in wb.worksheets[:-1]:
         values = list(ws.iter_rows(values_only=True))
         assert list(values[0]) == heading
         assert ws.freeze_panes == "A2"
