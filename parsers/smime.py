@@ -178,9 +178,10 @@ def _find_certificate(
     for certificate in certificates:
         if sid.name == "issuer_and_serial_number":
             wanted = sid.chosen
-            if (
-                certificate.serial_number == wanted["serial_number"].native
-                and certificate.issuer == wanted["issuer"]
+            if certificate.serial_number == wanted["serial_number"].native and (
+                # the same encoded name is the same name; only otherwise compare semantically
+                certificate.issuer.dump() == wanted["issuer"].dump()
+                or certificate.issuer == wanted["issuer"]
             ):
                 return certificate
         elif certificate.key_identifier == sid.chosen.native:

@@ -1,7 +1,10 @@
 """Engines and sessions for the two supported databases.
 
 * SQLite (the embedded default): the parent directory is created; every connection gets WAL
-  journalling, ``foreign_keys=ON``, a busy timeout and ``synchronous=FULL``. SQLAlchemy, not the
+  journalling, ``foreign_keys=ON``, a busy timeout and ``synchronous=NORMAL`` (with WAL: every
+  commit is atomic and survives a crash of the process; a power cut may lose the last commits
+  but never corrupts the database, and the archive, fsync'd on its own, lets the next poll redo
+  them). SQLAlchemy, not the
   ``sqlite3`` module, opens transactions, with ``BEGIN IMMEDIATE``: SAVEPOINTs then work, DDL is
   transactional, and a transaction that reads and then writes cannot fail half-way with "database
   is locked" because another writer slipped in between (writers queue on the busy timeout instead).
@@ -65,7 +68,7 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
