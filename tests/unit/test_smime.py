@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from asn1crypto import cms
 
+from parsers.cades_ber import to_definite
 from parsers.envelope import parse_envelope
-from parsers.smime import BerError, ber_to_der, canonicalize, verify_detached
+from parsers.errors import ParseError
+from parsers.smime import canonicalize, verify_detached
 from pec_ingest.samples import pec
 
 CONTENT = b"Content-Type: text/plain\r\n\r\nDomanda di partecipazione\r\nriga due\r\n"
@@ -35,7 +37,7 @@ def test_one_changed_byte_is_detected() -> None:
     tampered = CONTENT.replace(b"Domanda", b"Domandb")
     result = verify_detached(tampered, signature)
     assert result.valid is False
-    assert result.reason == "impronta del contenuto diversa da quella firmata: messaggio alterato"
+    assert result.reason == "impronta del documento diversa da quella firmata: documento alterato"
 
 
 def test_tampered_signed_attributes_fail_the_signature_itself() -> None:
@@ -45,14 +47,14 @@ def test_tampered_signed_attributes_fail_the_signature_itself() -> None:
     signature[position] = ord("0") if signature[position] != ord("0") else ord("1")
     result = verify_detached(CONTENT, bytes(signature))
     assert result.valid is False
-    assert result.reason == "firma crittografica non valida"
+    assert result.reason == "la firma non corrisponde ai dati firmati"
 
 
 def test_signature_value_flipped(rsa_key: pec.ProviderKey) -> None:
     signature = bytearray(rsa_key.sign(CONTENT))
     signature[-5] ^= 0x01  # inside the RSA signature value, the last field
     result = verify_detached(CONTENT, bytes(signature))
-    assert result.valid is False and result.reason == "firma crittografica non valida"
+    assert result.valid is False and result.reason == "la firma non corrisponde ai dati firmati"
 
 
 def test_provider_style_ber_verifies() -> None:
@@ -66,17 +68,17 @@ def test_deeply_nested_indefinite_ber_is_read_beyond_asn1crypto_default_depth() 
     ber = pec.to_indefinite_ber(der, max_depth=64)
     with pytest.raises(ValueError):
         _ = cms.ContentInfo.load(ber).native  # asn1crypto alone gives up on this nesting
-    assert ber_to_der(ber) == der
+    assert to_definite(ber, 64).data == der
     assert verify_detached(CONTENT, ber).valid is True
 
 
-def test_ber_to_der_rejects_broken_encodings() -> None:
+def test_ber_rewriting_rejects_broken_encodings() -> None:
     for broken in (b"", b"\x30", b"\x30\x80\x02\x01\x01", b"\x30\x05\x02\x01", b"\x04\x80\x00\x00"):
-        with pytest.raises(BerError):
-            ber_to_der(broken)
+        with pytest.raises(ParseError):
+            to_definite(broken, 64)
     too_deep = b"\x30\x80" * 100 + b"\x00\x00" * 100
-    with pytest.raises(BerError):
-        ber_to_der(too_deep)
+    with pytest.raises(ParseError):
+        to_definite(too_deep, 64)
 
 
 def test_signer_certificate_missing() -> None:
@@ -84,7 +86,7 @@ def test_signer_certificate_missing() -> None:
     signed["content"]["certificates"] = []
     result = verify_detached(CONTENT, signed.dump(force=True))
     assert result.valid is False
-    assert result.reason == "certificato del firmatario assente dalla firma"
+    assert result.reason == "il certificato del firmatario non è incluso nella busta"
 
 
 def test_not_signed_data() -> None:
