@@ -16,9 +16,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pec_ingest.ack.policy import new_message_id, own_addresses, queue_acknowledgement
-from pec_ingest.commands.show_cmd import find_submission
 from pec_ingest.config import Config, load_config
 from pec_ingest.database import open_database
+from pec_ingest.desk.queue import find_submission
 from pec_ingest.errors import NotFound, PecIngestError
 from store.acknowledgements import list_acknowledgements
 from store.base import ACK_STATUSES

@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from pec_ingest.config import load_config
 from pec_ingest.database import open_database
-from pec_ingest.errors import NotFound
+from pec_ingest.desk.queue import find_submission
 from pec_ingest.export import TAVOLO_NAMES
 from store.model import Submission
 from store.reports import submission_history
@@ -20,17 +17,6 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("show", help="mostra una domanda (id o numero di registrazione)")
     p.add_argument("id", help="id della domanda o numero come PDZ2019-0007")
     p.set_defaults(func=run)
-
-
-def find_submission(session: Session, ident: str) -> Submission:
-    """A submission by numeric id or registration number; NotFound otherwise."""
-    query = select(Submission)
-    query = query.where(Submission.id == int(ident)) if ident.isdigit() else query.where(
-        Submission.registration_number == ident.upper())
-    found = session.scalars(query).one_or_none()
-    if found is None:
-        raise NotFound(f"nessuna domanda con id o numero {ident!r}")
-    return found
 
 
 def run(args: argparse.Namespace) -> int:
