@@ -3,10 +3,11 @@ worth downloading. Pure: values in, a verdict out; no I/O.
 
 Downloaded in full:
 
-* PEC receipts (``X-Ricevuta``), all of them: they are small, and the acknowledgement outbox
-  needs every receipt of our own messages. Filtering them on the domain of our Message-IDs
-  (``X-Riferimento-Message-ID``) would save little and would lose receipts if that domain
-  ever changed, so it is not done.
+* PEC receipts (``X-Ricevuta``) that refer (``X-Riferimento-Message-ID``) to one of our
+  acknowledgements, whose Message-IDs all start with ``ack.``; receipts of the protocol
+  office's own mail are skipped (a receipt without that header is downloaded, to be safe). A
+  filter on the domain of our Message-IDs was not used: it would lose receipts if that domain
+  ever changed.
 * PEC envelopes (``X-Trasporto: posta-certificata`` or ``errore``) whose original message
   (the ``message/rfc822`` part, postacert.eml) carries at least one attachment, or whose
   structure does not show the original at all (then we cannot tell: download).
@@ -25,6 +26,7 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 from typing import Any
 
+from pec_ingest.ack.policy import ACK_ID_PREFIX
 from pec_ingest.mailbox import FirstLook
 from pec_ingest.settings_imap import MailboxSection
 
@@ -62,6 +64,11 @@ def judge(look: FirstLook, box: MailboxSection) -> Verdict:
             f"{look.size / 1048576:.1f} MB, oltre il limite di {box.max_message_mb} MB "
             "(max_message_mb)"), **base)
     if kind == "receipt":
+        referenced = (_value(headers, "X-Riferimento-Message-ID") or "").strip().lstrip("<")
+        if referenced and not referenced.lower().startswith(ACK_ID_PREFIX):
+            return Verdict(download=False, reason="other_receipt", detail=(
+                f"ricevuta di un messaggio non inviato da pec-ingest ({referenced[:80]})"),
+                **base)
         return Verdict(download=True, **base)
     if kind == "envelope":
         originals = list(_originals(look.structure))

@@ -21,6 +21,10 @@ from pec_ingest.config import Config
 from store.model import Acknowledgement, Submission
 from store.receipts import add_acknowledgement
 
+# Every acknowledgement Message-ID starts with this (the poller downloads only the receipts
+# that refer to one of ours).
+ACK_ID_PREFIX = "ack."
+
 log = logging.getLogger(__name__)
 
 
@@ -66,7 +70,7 @@ def reason_not_to_reply(config: Config, env: PecMessage, sender: str | None) -> 
 def new_message_id(config: Config, registration_number: str) -> str:
     """A fresh Message-ID: ``<ack.PDZ2019-0042.<random>@<our domain>>``."""
     domain = from_address(config).rpartition("@")[2] or "localhost"
-    return f"<ack.{registration_number}.{secrets.token_hex(8)}@{domain}>"
+    return f"<{ACK_ID_PREFIX}{registration_number}.{secrets.token_hex(8)}@{domain}>"
 
 
 def queue_acknowledgement(session: Session, config: Config, submission: Submission,

@@ -20,7 +20,7 @@ down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SKIP_REASONS = ("too_big", "no_attachments", "not_pec")
+SKIP_REASONS = ("too_big", "no_attachments", "not_pec", "other_receipt")
 
 
 def _str(name: str, length: int, nullable: bool = False) -> sa.Column[str]:
