@@ -61,11 +61,13 @@ class ProcedureSection:
 @dataclass(frozen=True)
 class RelevanceSection:
     subject_keywords: tuple[str, ...] = (
-        "allegato 1", "allegato1", "manifestazione di interesse", "manifestazione d'interesse",
-        "piano di zona", "piano sociale di zona", "tavoli", "tavolo", "co-programmazione",
-        "coprogrammazione", "adesione")
+        "allegato 1", "allegato1", "all. 1", "manifestazione di interesse",
+        "manifestazione d'interesse", "piano di zona", "piano sociale di zona", "tavoli d'area",
+        "tavolo d'area", "co-programmazione", "coprogrammazione", "adesione ai tavoli",
+        "adesione tavoli", "partecipazione ai tavoli")
     filename_keywords: tuple[str, ...] = (
-        "allegato", "all1", "all_1", "modulo", "adesione", "manifestazione", "domanda", "pdz")
+        "allegato1", "allegato_1", "allegato 1", "allegato-1", "all1", "all_1", "all.1",
+        "adesione", "manifestazione", "pdz")
     min_form_relevance: int = 3
 
 

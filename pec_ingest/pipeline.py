@@ -152,8 +152,7 @@ class Pipeline:
             return self._write(lambda s: recording.record_anomaly(s, base, envelope, hint))
         decision, parsed = self._decide(envelope)
         if not decision.relevant:
-            return self._write(lambda s: recording.record_ignored(s, base, envelope, parsed,
-                                                                  decision.reason))
+            return self._write(lambda s: recording.record_ignored(s, base, envelope, decision))
         return self._write(lambda s: recording.record_submission(
             s, self.config, base, envelope, parsed, decision))
 

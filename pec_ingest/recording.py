@@ -131,10 +131,15 @@ def record_anomaly(session: Session, facts: MessageFacts, env: PecMessage,
 
 
 def record_ignored(session: Session, facts: MessageFacts, env: PecMessage,
-                   parsed: Sequence[tuple[Attachment, IsolatedResult]], reason: str) -> Outcome:
+                   decision: Decision) -> Outcome:
+    """Unrelated mail: metadata only. A keyword without an Allegato 1 is listed for review."""
     _replace_failed(session, facts)
-    message = facts.add(session, "ignored", reason)
-    return _outcome("ignored", reason, env.kind, message_id=message.id)
+    message = facts.add(session, "ignored", decision.reason)
+    if decision.hint is not None:
+        add_review_reason(session, code="no_form", message=message,
+                          detail=f"{decision.reason}; verificare se è un'adesione (in tal caso "
+                                 "chiedere all'ente di inviare l'Allegato 1)")
+    return _outcome("ignored", decision.reason, env.kind, message_id=message.id)
 
 
 def record_failure(session: Session, sha: str, size: int, rel: str, source: Source,

@@ -58,23 +58,54 @@ class Decision:
     hint: str | None = None
 
 
+def unreadable(result: IsolatedResult) -> bool:
+    """The document could not be read as text: a scan, a photo, an unsupported format, a
+    parser that failed or overran. Only then may keywords stand in for its content."""
+    if not result.ok or result.result is None:
+        return True
+    return result.result.get("status") == "needs_review" and result.relevance <= 1
+
+
+def _hint(subject: str | None, documents: Sequence[Attachment],
+          settings: RelevanceSection) -> tuple[str, str] | None:
+    """(where, keyword) of the first keyword in the subject or a document's name."""
+    keyword = find_keyword(subject, settings.subject_keywords)
+    if keyword is not None:
+        return "oggetto", keyword
+    for att in documents:
+        keyword = find_keyword(att.filename, settings.filename_keywords)
+        if keyword is not None:
+            return "nome dell'allegato", keyword
+    return None
+
+
 def decide(subject: str | None, attachments: Sequence[Attachment],
            parsed: Sequence[tuple[Attachment, IsolatedResult]],
            settings: RelevanceSection) -> Decision:
-    """Relevance of one message from its subject, attachment names and parse results."""
+    """Relevance of one message from its subject, attachment names and parse results.
+
+    Relevant: an attachment reads as an Allegato 1; or a document could not be read (scan,
+    photo, timeout...) and the subject or a document's name carries a keyword. A document that
+    reads fine but is no Allegato 1 is not made relevant by keywords: certified mail about the
+    Piano di Zona is not an application. Keywords without a relevant document give ``hint``:
+    the message is ignored but listed for review.
+    """
     readable = [(a, r) for a, r in parsed if r.ok]
     best = max(readable, key=lambda ar: ar[1].relevance, default=None)
     if best is not None and best[1].relevance >= settings.min_form_relevance:
         return Decision(True, f"allegato riconosciuto come Allegato 1: {best[0].filename}", best)
-    hint = find_keyword(subject, settings.subject_keywords)
-    where = "oggetto"
+    hint = _hint(subject, [a for a, _ in parsed], settings)
+    unread = [(a, r) for a, r in parsed if unreadable(r)]
+    if hint is not None and unread:
+        where, keyword = hint
+        return Decision(True, f"{where} contiene «{keyword}» e il documento "
+                              f"{unread[0][0].filename or ''} non è leggibile in automatico",
+                        unread[0], keyword)
     if hint is None:
-        where = "nome dell'allegato"
-        hint = next((k for a in attachments
-                     if (k := find_keyword(a.filename, settings.filename_keywords))), None)
+        hint = _hint(subject, attachments, settings)
+    reason = ("nessun allegato riconoscibile come Allegato 1 e nessuna parola chiave "
+              "nell'oggetto o nei nomi degli allegati")
     if hint is not None:
-        form = best or next(iter(parsed), None)
-        return Decision(True, f"{where} contiene «{hint}» ma nessun allegato è leggibile come "
-                              "Allegato 1", form, hint)
-    return Decision(False, "nessun allegato riconoscibile come Allegato 1 e nessuna parola "
-                           "chiave nell'oggetto o nei nomi degli allegati")
+        reason = (f"{hint[0]} contiene «{hint[1]}» ma nessun allegato è un Allegato 1 "
+                  "(né un documento illeggibile): non registrato come adesione")
+    return Decision(False, reason, hint=hint[1] if hint else None)

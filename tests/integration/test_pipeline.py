@@ -292,3 +292,39 @@ def test_process_killed_before_commit_loses_nothing(
     out = pipeline.ingest(raw, Source())
     assert out.outcome == "submission"
     assert counts(sessions)["Submission"] == 1
+
+
+def test_keywords_without_an_allegato_list_the_message_but_make_no_adherent(
+        pipeline: Pipeline, sessions: sessionmaker[Session]) -> None:
+    when = datetime(2019, 9, 5, 10, 0, tzinfo=UTC)
+    # a readable PDF that is not an Allegato 1, in a message about the Piano di Zona
+    import io
+
+    from reportlab.pdfgen.canvas import Canvas
+
+    buf = io.BytesIO()
+    canvas = Canvas(buf)
+    for i, line in enumerate(["Determina n. 45 del 2 settembre 2019",
+                              "Oggetto: approvazione del Piano di Zona 2018/2020",
+                              "Il responsabile del servizio, visti gli atti, determina "
+                              "di approvare il documento allegato."] * 3):
+        canvas.drawString(60, 780 - 16 * i, line)
+    canvas.save()
+    not_a_form = buf.getvalue()
+    original = build_original(sender="ragioneria@pec.altrocomune.example", to=[COMUNE_PEC],
+                              subject="Piano di Zona: determina di approvazione", date=when,
+                              message_id="<det45@x.example>",
+                              attachments=[("determina_45.pdf", not_a_form, "application/pdf")])
+    raw = build_envelope(original, mittente="ragioneria@pec.altrocomune.example",
+                         destinatari=[COMUNE_PEC], identificativo="opec.det45@pec.example",
+                         data=when)
+    out = pipeline.ingest(raw, Source())
+    assert out.outcome == "ignored" and out.submission_id is None
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Submission)) == 0
+        from store.model import Acknowledgement
+
+        assert s.scalar(select(func.count()).select_from(Acknowledgement)) == 0
+        reasons = s.scalars(select(ReviewReason)).all()
+        assert [r.code for r in reasons] == ["no_form"]
+        assert "piano di zona" in reasons[0].detail
