@@ -33,6 +33,7 @@ from pec_ingest.commands import (
     stats_cmd,
 )
 from pec_ingest.errors import ConfigError, PecIngestError
+from store.errors import StoreError
 
 EX_CONFIG = 78
 COMMANDS = (demo_cmd, ingest_cmd, adherents_cmd, show_cmd, stats_cmd, inspect_cmd, parse_cmd,
@@ -93,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"pec-ingest: configurazione non valida:\n{exc}", file=sys.stderr)
         return EX_CONFIG
-    except PecIngestError as exc:
+    except (PecIngestError, StoreError) as exc:
         print(f"pec-ingest: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:

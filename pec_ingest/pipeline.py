@@ -30,7 +30,7 @@ from pec_ingest.config import Config
 from pec_ingest.isolation import IsolatedResult, ParserPool, ParseTask
 from pec_ingest.relevance import Decision, decide, find_keyword, form_candidates
 from store.archive import Archive
-from store.errors import DuplicateMessage
+from store.errors import DuplicateMessage, StoreError
 from store.messages import find_message
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,11 @@ class Pipeline:
 
     def ingest(self, raw: bytes, source: Source) -> Outcome:
         """Record one message; the per-message guard: never raises for what a message holds."""
-        rel_path, sha = self.archive.store(raw)
+        try:
+            rel_path, sha = self.archive.store(raw)
+        except StoreError as exc:  # disk full, permissions, a corrupt archive file
+            log.error("source=%s archive failed: %s", source.describe(), exc)
+            return Outcome("failed", f"archivio non scrivibile: {exc}", "unknown")
         try:
             done = self._already_done(sha)
             if done is not None:
@@ -119,8 +123,9 @@ class Pipeline:
         except Exception as exc:  # the single per-message guard (house style)
             log.exception("uid=%s sha256=%s failed", source.uid, sha[:12])
             outcome = self._record_failure(raw, sha, rel_path, source, exc)
-        log.info("source=%s identificativo=%s outcome=%s reason=%s", source.describe(),
-                 outcome.registration_number or "-", outcome.outcome, outcome.reason)
+        log.info("source=%s sha256=%s outcome=%s registration=%s reason=%s",
+                 source.describe(), sha[:12], outcome.outcome,
+                 outcome.registration_number or "-", outcome.reason)
         return outcome
 
     def _already_done(self, sha: str) -> Outcome | None:

@@ -118,6 +118,9 @@ class FolderScan:
                         self._batch(uids[start:start + self.box.batch_size], pool, progress)
                         self._save(progress.value)
                 finally:
+                    if self.stop.is_set():  # SIGTERM: finish the messages in hand only
+                        for item in self.pending:
+                            item.future.cancel()
                     self._drain(progress, 0, quiet=True)
                     self._save(progress.value)
         self._save(progress.value)
@@ -156,6 +159,8 @@ class FolderScan:
         wanted = self._drop_known([v for v in verdicts if v.download], progress)
         for group in _by_size(wanted, min(FETCH_BYTES, self.box.max_message_mb * 1048576),
                               self.box.batch_size):
+            if self.stop.is_set():
+                return  # not fetched: above the stored UID, read again by the next poll
             raw = self.mb.fetch_raw([v.uid for v in group])
             self.tally.fetched += len(raw)
             for v in group:
@@ -201,6 +206,8 @@ class FolderScan:
         while self.pending and (keep_bytes == 0 or
                                 sum(p.size for p in self.pending) > keep_bytes):
             item = self.pending.pop(0)
+            if item.future.cancelled():
+                continue  # never started (stop requested): the next poll reads it again
             try:
                 outcome = item.future.result()
             except Exception:
