@@ -88,7 +88,8 @@ def parse_daticert(xml: bytes) -> tuple[Daticert | None, tuple[str, ...]]:
     root, warnings = _load(xml)
     if root is None:
         return None, (*warnings, "daticert.xml illeggibile")
-    if etree.QName(root).localname != "postacert":
+    tag = root.tag if isinstance(root.tag, str) else ""
+    if tag.rsplit("}", 1)[-1] != "postacert":  # no QName(): recover mode admits invalid names
         warnings.append("daticert.xml: elemento radice inatteso")
     if root.getroottree().docinfo.internalDTD is not None:
         warnings.append("daticert.xml contiene una DTD: entità ignorate")

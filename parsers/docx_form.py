@@ -18,6 +18,7 @@ footers are ignored.
 from __future__ import annotations
 
 import io
+import lzma
 import re
 import zipfile
 import zlib
@@ -49,7 +50,8 @@ def read_docx(data: bytes, limits: Limits = DEFAULT_LIMITS) -> FormContent:
 def _document_xml(data: bytes, limits: Limits) -> bytes:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError,
+            NotImplementedError) as exc:
         raise UnreadableInput("non è un documento DOCX leggibile (archivio ZIP danneggiato, "
                               "file Word protetto da password o formato diverso)") from exc
     with archive:
@@ -63,8 +65,8 @@ def _document_xml(data: bytes, limits: Limits) -> bytes:
         try:
             with archive.open(info) as member:
                 xml = member.read(info.file_size + 1)
-        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, RuntimeError,
-                EOFError) as exc:
+        except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, ValueError,
+                RuntimeError, EOFError, NotImplementedError) as exc:
             raise UnreadableInput("documento DOCX danneggiato: word/document.xml illeggibile"
                                   ) from exc
     if len(xml) > info.file_size:

@@ -36,7 +36,7 @@ from pdfminer.pdftypes import PDFObjRef, PDFStream, resolve1
 from pdfminer.psexceptions import PSException
 from pdfminer.psparser import LIT
 from pdfplumber.page import Page
-from pdfplumber.utils.exceptions import PdfminerException
+from pdfplumber.utils.exceptions import MalformedPDFException, PdfminerException
 
 from parsers.content import FormContent
 from parsers.errors import LimitExceeded, ParseError, UnreadableInput
@@ -53,7 +53,7 @@ _MAX_REF_CHAIN = 16
 _IMAGE = LIT("Image")
 _FORM = LIT("Form")
 _FLATE = (LIT("FlateDecode"), LIT("Fl"))
-_BROKEN = (PSException, PdfminerException, ValueError, KeyError, TypeError, AttributeError,
+_BROKEN = (PSException, PdfminerException, MalformedPDFException, ValueError, KeyError, TypeError, AttributeError,
            IndexError, AssertionError, EOFError, OverflowError, UnicodeError, zlib.error,
            struct.error)
 

@@ -531,3 +531,51 @@ def test_undecodable_header_bytes_are_survived(envelope: bytes) -> None:
 def test_unknown_charset_is_reported() -> None:
     message = envelope_of(unknown_charset_envelope())
     assert message.warnings
+
+
+# --------------------------------------------------------------------------------------------
+# Found by review: library exceptions that used to escape the ParseError contract
+
+
+def _zip_with(document_xml: bytes, compression: int) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr(zipfile.ZipInfo("word/document.xml"), document_xml,
+                    compress_type=compression)
+    return buf.getvalue()
+
+
+def test_docx_member_with_an_unsupported_zip_version_is_refused(docx: bytes) -> None:
+    data = bytearray(docx)
+    central = data.index(b"PK\x01\x02")
+    struct.pack_into("<H", data, central + 6, 123)  # "version needed to extract"
+    local = data.index(b"PK\x03\x04")
+    struct.pack_into("<H", data, local + 4, 123)
+    refused(bytes(data), "versione.docx")
+
+
+def test_docx_with_corrupt_lzma_member_is_refused() -> None:
+    data = bytearray(_zip_with(b"<w:document/>" * 50, zipfile.ZIP_LZMA))
+    start = data.index(b"word/document.xml") + len(b"word/document.xml")
+    data[start + 4:start + 9] = b"\xff" * 5  # the LZMA properties
+    refused(bytes(data), "lzma.docx")
+
+
+def test_pdf_with_a_malformed_mediabox_is_refused(pdf: bytes) -> None:
+    broken = re.sub(rb"/MediaBox\s*\[([^\]]*)\]", rb"/MediaBox [0 0 612 792 /g]", pdf)
+    assert broken != pdf
+    with bounded():
+        try:
+            parse_form(broken, "mediabox.pdf")
+        except ParseError as exc:
+            assert str(exc).strip()
+
+
+def test_daticert_with_an_invalid_root_name_gives_warnings() -> None:
+    from parsers.daticert import parse_daticert
+
+    with bounded():
+        daticert, warnings = parse_daticert(b'<?xml version="1.0"?><:postacert/>')
+    assert warnings  # recover mode admits the name; it must not raise afterwards
+    assert daticert is None or daticert.identificativo is None
