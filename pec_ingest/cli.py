@@ -81,8 +81,10 @@ def setup_logging(verbose: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("apscheduler", "imapclient", "sqlalchemy", "pdfminer", "alembic"):
+    for noisy in ("apscheduler", "imapclient", "sqlalchemy", "alembic"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # pdfminer warns about every oddity of a damaged PDF; the parser reports what matters
+    logging.getLogger("pdfminer").setLevel(logging.DEBUG if verbose else logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
