@@ -23,7 +23,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from store.base import CANONICAL_FIELDS, Base, UTCDateTime, in_list, utcnow
 from store.errors import InvalidRecord
 
-AUDIT_ACTIONS = ("set_field", "set_tavoli", "accept", "reject", "reprocess", "purge")
+AUDIT_ACTIONS = ("set_field", "set_tavoli", "accept", "reject", "reprocess", "purge", "ack_send",
+                 "ack_resend")
 CORRECTABLE = (*CANONICAL_FIELDS, "tavoli")
 
 

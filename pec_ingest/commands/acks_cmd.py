@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,8 +19,10 @@ from pec_ingest.ack.policy import new_message_id, own_addresses, queue_acknowled
 from pec_ingest.config import Config, load_config
 from pec_ingest.database import open_database
 from pec_ingest.desk.queue import find_submission
+from pec_ingest.desk.staff import actor
 from pec_ingest.errors import NotFound, PecIngestError
 from store.acknowledgements import list_acknowledgements
+from store.audit import record_action
 from store.base import ACK_STATUSES
 from store.model import Acknowledgement
 
@@ -40,9 +42,11 @@ def add_parser(sub: Any) -> None:
     resend = actions.add_parser("resend", help="rimette in coda una ricevuta fallita o bloccata "
                                                "(nuovo Message-ID)")
     resend.add_argument("id", type=int, help="id della ricevuta (colonna id di «acks»)")
+    resend.add_argument("--by", help="chi agisce (default: l'utente del sistema)")
     send = actions.add_parser("send", help="accoda una nuova ricevuta per una domanda (dopo "
                                            "una correzione)")
     send.add_argument("id", help="id della domanda o numero come PDZ2019-0007")
+    send.add_argument("--by", help="chi agisce (default: l'utente del sistema)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,9 +54,9 @@ def run(args: argparse.Namespace) -> int:
     db = open_database(config)
     try:
         if args.acks_action == "resend":
-            print(resend(config, db.sessions, args.id))
+            print(resend(config, db.sessions, args.id, actor(args.by)))
         elif args.acks_action == "send":
-            print(send(config, db.sessions, args.id))
+            print(send(config, db.sessions, args.id, actor(args.by)))
         else:
             with db.sessions() as session:
                 rows = [ack_row(a) for a in list_acknowledgements(session, status=args.status)]
@@ -93,8 +97,12 @@ def to_table(rows: list[dict[str, Any]], zone: ZoneInfo) -> str:
     return "\n".join(lines)
 
 
-def resend(config: Config, sessions: Any, ack_id: int) -> str:
-    """Back to pending with a new Message-ID; the old one is kept in the log (audit)."""
+def resend(config: Config, sessions: Any, ack_id: int, by: str) -> str:
+    """Back to pending with a new Message-ID; the old one is kept in the audit log.
+
+    A reply still "sending" may already be with the provider: it is resent only after the
+    grace period without an acceptance receipt (the same rule as the outbox's).
+    """
     with sessions() as session, session.begin():
         ack = session.get(Acknowledgement, ack_id)
         if ack is None:
@@ -103,17 +111,28 @@ def resend(config: Config, sessions: Any, ack_id: int) -> str:
             raise PecIngestError(f"la ricevuta {ack_id} è «{ack.status}»: si rimanda solo una "
                                  "ricevuta fallita o bloccata (per una nuova ricevuta: "
                                  f"pec-ingest acks send {ack.submission.registration_number})")
+        grace = timedelta(minutes=config.acknowledgements.sending_grace_minutes)
+        since = ack.sent_at or ack.next_attempt_at or ack.created_at
+        if ack.status == "sending" and since is not None and datetime.now(UTC) - since < grace:
+            raise PecIngestError(f"la ricevuta {ack_id} è in invio da meno di "
+                                 f"{config.acknowledgements.sending_grace_minutes} minuti: "
+                                 "potrebbe essere già partita; attendere la ricevuta di "
+                                 "accettazione")
         old_id, old_status = ack.message_id, ack.status
         ack.message_id = new_message_id(config, ack.submission.registration_number)
         ack.status, ack.attempts, ack.next_attempt_at, ack.error = "pending", 0, None, None
         ack.sent_at = ack.accepted_at = ack.delivered_at = None
-        log.warning("audit: ack=%s resend requested by staff: status %s -> pending, "
-                    "message_id %s -> %s, to=%s", ack.id, old_status, old_id, ack.message_id,
-                    ack.to_address)
+        record_action(session, by, "ack_resend", submission_id=ack.submission_id,
+                      before={"status": old_status, "message_id": old_id},
+                      after={"status": "pending", "message_id": ack.message_id},
+                      note=f"ricevuta {ack.id} a {ack.to_address}")
+        log.warning("audit: ack=%s resend requested by %s: status %s -> pending, "
+                    "message_id %s -> %s, to=%s", ack.id, by, old_status, old_id,
+                    ack.message_id, ack.to_address)
         return f"ricevuta {ack.id} rimessa in coda per {ack.to_address} ({ack.message_id})"
 
 
-def send(config: Config, sessions: Any, ident: str) -> str:
+def send(config: Config, sessions: Any, ident: str, by: str) -> str:
     """A new acknowledgement of the submission, to its certified sender."""
     with sessions() as session, session.begin():
         sub = find_submission(session, ident)
@@ -123,7 +142,10 @@ def send(config: Config, sessions: Any, ident: str) -> str:
             raise PecIngestError(f"la domanda {sub.registration_number} non ha un mittente "
                                  f"certificato a cui rispondere ({sender or '-'})")
         ack = queue_acknowledgement(session, config, sub, sender)
-        log.warning("audit: ack=%s queued by staff for %s to=%s message_id=%s", ack.id,
+        record_action(session, by, "ack_send", submission_id=sub.id,
+                      after={"message_id": ack.message_id, "to": sender},
+                      note=f"ricevuta aggiornata {ack.id}")
+        log.warning("audit: ack=%s queued by %s for %s to=%s message_id=%s", ack.id, by,
                     sub.registration_number, sender, ack.message_id)
         return (f"ricevuta {ack.id} accodata per la domanda {sub.registration_number} "
                 f"a {sender} ({ack.message_id})")

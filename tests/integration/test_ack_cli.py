@@ -107,3 +107,30 @@ def test_unknown_ids_are_reported(config_file: Path, sessions: sessionmaker[Sess
     assert main(["--config", str(config_file), "acks", "resend", "999"]) == 1
     assert main(["--config", str(config_file), "acks", "send", "PDZ2019-0999"]) == 1
     assert "nessuna" in capsys.readouterr().err
+
+
+def test_resend_of_a_reply_still_sending_waits_for_the_grace_period_and_is_audited(
+        pipeline: Pipeline, config_file: Path, sessions: sessionmaker[Session],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from store.audit import AuditEntry
+
+    number, _ = submit(pipeline, 93)
+    with sessions() as s, s.begin():
+        ack = s.scalars(select(Acknowledgement)).one()
+        ack.status, ack.sent_at = "sending", datetime.now(UTC)
+        ack_id, first_id = ack.id, ack.message_id
+    assert main(["--config", str(config_file), "acks", "resend", str(ack_id),
+                 "--by", "anna"]) == 1
+    assert "attendere la ricevuta di accettazione" in capsys.readouterr().err
+    with sessions() as s, s.begin():
+        ack = s.get(Acknowledgement, ack_id)
+        assert ack is not None and ack.message_id == first_id and ack.status == "sending"
+        ack.sent_at = datetime.now(UTC) - timedelta(days=1)  # grace period over
+    assert main(["--config", str(config_file), "acks", "resend", str(ack_id),
+                 "--by", "anna"]) == 0
+    assert main(["--config", str(config_file), "acks", "send", number, "--by", "anna"]) == 0
+    with sessions() as s:
+        entries = s.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+        assert [(e.actor, e.action) for e in entries] == [("anna", "ack_resend"),
+                                                         ("anna", "ack_send")]
+        assert entries[0].before["message_id"] == first_id

@@ -31,7 +31,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 READER = "pec_ingest_reader"
-ACTIONS = ("set_field", "set_tavoli", "accept", "reject", "reprocess", "purge")
+ACTIONS = ("set_field", "set_tavoli", "accept", "reject", "reprocess", "purge", "ack_send",
+           "ack_resend")
 CORRECTABLE = ("denominazione", "natura_giuridica", "codice_fiscale", "partita_iva",
                "sede_legale", "comune", "legale_rappresentante", "referente", "email", "pec",
                "telefono", "tavoli")
