@@ -53,9 +53,9 @@ _MAX_REF_CHAIN = 16
 _IMAGE = LIT("Image")
 _FORM = LIT("Form")
 _FLATE = (LIT("FlateDecode"), LIT("Fl"))
-_BROKEN = (PSException, PdfminerException, MalformedPDFException, ValueError, KeyError, TypeError, AttributeError,
-           IndexError, AssertionError, EOFError, OverflowError, UnicodeError, zlib.error,
-           struct.error)
+_BROKEN = (PSException, PdfminerException, MalformedPDFException, ValueError, KeyError,
+           TypeError, AttributeError, IndexError, AssertionError, EOFError, OverflowError,
+           UnicodeError, zlib.error, struct.error)
 
 
 def read_pdf(data: bytes, limits: Limits = DEFAULT_LIMITS) -> FormContent:
