@@ -150,8 +150,10 @@ def _labelled(flow: str, groups: list[Group], spans: list[tuple[int, int]]) -> l
             continue
         end = groups[number + 1].start if number + 1 < len(groups) else len(flow)
         region = flow[group.end: end]
+        both = {"email", "pec"} <= set(group.fields)  # split later by domain, all addresses
         for field in group.fields:
-            value = _value_for(field, region, folded[group.end: end], group.weak)
+            value = (region.lstrip(" :.\n").split("\n")[0] if both and field in CONTACT_FIELDS
+                     else _value_for(field, region, folded[group.end: end], group.weak))
             if value:
                 out.append(Candidate(field, value, -1, "narrative", group.fields, group.org_label))
     return out

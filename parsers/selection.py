@@ -42,22 +42,45 @@ class Selection:
 
 
 def split_combined(candidate: Candidate) -> str | None:
-    """The part of a combined label's value that belongs to this candidate's field."""
+    """The part of a combined label's value that belongs to this candidate's field.
+
+    E-mail and PEC in one cell are told apart by the domain (a certified-mail provider or
+    not), never by the order of the labels; when that cannot decide, nothing is returned.
+    """
     fields = [f for f in candidate.fields if f in ("codice_fiscale", "partita_iva", "email",
                                                    "pec")]
     if len(fields) < 2 or candidate.field not in fields:
         return candidate.text
     if candidate.field in ("email", "pec"):
-        found = _EMAIL_PIECE.findall(candidate.text)
-        if len(found) == 1:
-            is_pec = bool(_PEC_DOMAIN.search(found[0].lower()))
-            return found[0] if is_pec == (candidate.field == "pec") else None
-    else:
-        found = _CODE_PIECE.findall(candidate.text)
-        if len(found) == 1:
-            return found[0]
+        return _address_for(candidate.field, _EMAIL_PIECE.findall(candidate.text))
+    found = _CODE_PIECE.findall(candidate.text)
+    if len(found) == 1:
+        return str(found[0])
     position = fields.index(candidate.field)
-    return found[position] if position < len(found) else None
+    return str(found[position]) if position < len(found) else None
+
+
+def _address_for(field_name: str, found: list[str]) -> str | None:
+    """The one address of ``found`` whose kind (certified or not) matches the field."""
+    mine = [a for a in found if is_pec_address(a) == (field_name == "pec")]
+    return mine[0] if len(mine) == 1 else None
+
+
+def is_pec_address(address: str) -> bool:
+    """Whether the address's domain is a certified-mail (PEC) provider's."""
+    return bool(_PEC_DOMAIN.search(address.lower()))
+
+
+def _split_warning(candidate: Candidate) -> str | None:
+    """Why a combined e-mail/PEC value gave nothing for this field, when it held addresses."""
+    if not {"email", "pec"} <= set(candidate.fields):
+        return None
+    found = _EMAIL_PIECE.findall(candidate.text)
+    if not found or (len(found) == 1 and candidate.field == ("email" if is_pec_address(found[0])
+                                                             else "pec")):
+        return None
+    return ("e-mail e PEC nella stessa casella non distinguibili dal dominio, "
+            f"da verificare: {candidate.text.strip()}")
 
 
 def _normaliser(name: str, vocabulary: Vocabulary) -> Callable[[str], tuple[str | None,
@@ -86,6 +109,8 @@ def _cut_name(text: str) -> str:
 def _valid(candidate: Candidate, vocabulary: Vocabulary,
            selection: Selection) -> str | None:
     text = split_combined(candidate)
+    if text is None and (warning := _split_warning(candidate)):
+        selection.warnings.append(warning)
     if text is None or fold(text).strip(" .") in {fold(p).strip(" .")
                                                   for p in vocabulary.placeholders}:
         return None

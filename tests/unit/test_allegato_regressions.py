@@ -1,0 +1,33 @@
+"""Regression tests for wrong values found in review: each would have put a value in the
+database that the form does not state (a wrong value is worse than a missing one)."""
+
+from __future__ import annotations
+
+from parsers.allegato import Extraction, extract
+from parsers.content import FormContent
+
+CF = "97512340155"
+HEAD = ("Denominazione: Associazione Il Ponte APS", f"Codice fiscale: {CF}",
+        "Legale rappresentante: Mario Rossi")
+TAVOLI = ("Tavoli:", "☒ Area Promozione del benessere familiare",
+          "☐ Area Contrasto alla povertà", "☐ Area Promozione delle autonomie")
+
+
+def run(*text: str) -> Extraction:
+    return extract(FormContent(format="docx", lines=tuple(text)))
+
+
+def test_email_and_pec_in_one_cell_are_split_by_domain_not_by_position() -> None:
+    for line in ("E-mail / PEC\tilponte@pec.it - info@ilponte.it",
+                 "PEC/E-mail: info@ilponte.it, ilponte@pec.it",
+                 "E-mail/PEC: ilponte@pec.it; info@ilponte.it"):
+        result = run(*HEAD, line, *TAVOLI)
+        assert result.fields["email"] == "info@ilponte.it", line
+        assert result.fields["pec"] == "ilponte@pec.it", line
+
+
+def test_email_and_pec_in_one_cell_undecidable_gives_null_and_warning() -> None:
+    result = run(*HEAD, "E-mail/PEC: uno@ilponte.it, due@ilponte.it", *TAVOLI)
+    assert result.fields["email"] is None
+    assert result.fields["pec"] is None
+    assert any("non distinguibili" in w for w in result.warnings)
