@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, MetaData
+from sqlalchemy import DateTime, Dialect, MetaData, String
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -86,6 +86,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class Clipped(TypeDecorator[str]):
+    """A bounded VARCHAR for values that come from outside (headers, file names, form fields).
+
+    PostgreSQL refuses a value longer than the column and SQLite does not: a 500-character
+    Message-ID would then be stored on one backend and quarantine the message on the other.
+    Over-long values are cut to the column length on both (the raw message keeps them whole).
+    """
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        length = getattr(self.impl, "length", None)
+        if value is not None and length is not None and len(value) > length:
+            return value[:length]
+        return value
 
 
 class Base(DeclarativeBase):

@@ -40,6 +40,7 @@ from store.base import (
     SUBMISSION_STATUSES,
     TAVOLI,
     Base,
+    Clipped,
     UTCDateTime,
     in_list,
     utcnow,
@@ -82,10 +83,10 @@ class Message(Base):
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
     uid: Mapped[int | None] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(40))
-    identificativo: Mapped[str | None] = mapped_column(String(400))
-    message_id_header: Mapped[str | None] = mapped_column(String(400))
-    riferimento_message_id: Mapped[str | None] = mapped_column(String(400))
-    sender: Mapped[str | None] = mapped_column(String(320))
+    identificativo: Mapped[str | None] = mapped_column(Clipped(400))
+    message_id_header: Mapped[str | None] = mapped_column(Clipped(400))
+    riferimento_message_id: Mapped[str | None] = mapped_column(Clipped(400))
+    sender: Mapped[str | None] = mapped_column(Clipped(320))
     subject: Mapped[str | None] = mapped_column(Text)
     legal_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_seen_at: Mapped[datetime] = _created_at()
@@ -114,9 +115,9 @@ class Attachment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
-    path: Mapped[str] = mapped_column(String(1000))
-    filename: Mapped[str | None] = mapped_column(String(500))
-    content_type: Mapped[str | None] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(Clipped(1000))
+    filename: Mapped[str | None] = mapped_column(Clipped(500))
+    content_type: Mapped[str | None] = mapped_column(Clipped(200))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     format: Mapped[str | None] = mapped_column(String(20))
@@ -141,9 +142,9 @@ class Organisation(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    codice_fiscale: Mapped[str | None] = mapped_column(String(16), unique=True)
-    sender_key: Mapped[str | None] = mapped_column(String(320), unique=True)
-    denominazione: Mapped[str | None] = mapped_column(String(500))
+    codice_fiscale: Mapped[str | None] = mapped_column(Clipped(16), unique=True)
+    sender_key: Mapped[str | None] = mapped_column(Clipped(320), unique=True)
+    denominazione: Mapped[str | None] = mapped_column(Clipped(500))
     created_at: Mapped[datetime] = _created_at()
 
     submissions: Mapped[list[Submission]] = relationship(
@@ -184,17 +185,17 @@ class Submission(Base):
     review_state: Mapped[str] = mapped_column(String(20), default="none", server_default="none")
     is_current: Mapped[bool] = _flag()
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
-    denominazione: Mapped[str | None] = mapped_column(String(500))
-    natura_giuridica: Mapped[str | None] = mapped_column(String(40))
-    codice_fiscale: Mapped[str | None] = mapped_column(String(16))
-    partita_iva: Mapped[str | None] = mapped_column(String(11))
-    sede_legale: Mapped[str | None] = mapped_column(String(500))
-    comune: Mapped[str | None] = mapped_column(String(200))
-    legale_rappresentante: Mapped[str | None] = mapped_column(String(300))
-    referente: Mapped[str | None] = mapped_column(String(300))
-    email: Mapped[str | None] = mapped_column(String(320))
-    pec: Mapped[str | None] = mapped_column(String(320))
-    telefono: Mapped[str | None] = mapped_column(String(60))
+    denominazione: Mapped[str | None] = mapped_column(Clipped(500))
+    natura_giuridica: Mapped[str | None] = mapped_column(Clipped(40))
+    codice_fiscale: Mapped[str | None] = mapped_column(Clipped(16))
+    partita_iva: Mapped[str | None] = mapped_column(Clipped(11))
+    sede_legale: Mapped[str | None] = mapped_column(Clipped(500))
+    comune: Mapped[str | None] = mapped_column(Clipped(200))
+    legale_rappresentante: Mapped[str | None] = mapped_column(Clipped(300))
+    referente: Mapped[str | None] = mapped_column(Clipped(300))
+    email: Mapped[str | None] = mapped_column(Clipped(320))
+    pec: Mapped[str | None] = mapped_column(Clipped(320))
+    telefono: Mapped[str | None] = mapped_column(Clipped(60))
     parser_warnings: Mapped[list[str]] = mapped_column(
         JSON, default=list, server_default=EMPTY_LIST)
     parsed: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
@@ -272,7 +273,7 @@ class Acknowledgement(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
     message_id: Mapped[str] = mapped_column(String(400), unique=True)
-    to_address: Mapped[str] = mapped_column(String(320))
+    to_address: Mapped[str] = mapped_column(Clipped(320))
     status: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -296,11 +297,11 @@ class Receipt(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
     kind: Mapped[str] = mapped_column(String(40))
-    referenced_message_id: Mapped[str | None] = mapped_column(String(400), index=True)
+    referenced_message_id: Mapped[str | None] = mapped_column(Clipped(400), index=True)
     legal_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    errore: Mapped[str | None] = mapped_column(String(40))
+    errore: Mapped[str | None] = mapped_column(Clipped(40))
     errore_esteso: Mapped[str | None] = mapped_column(Text)
-    recipient: Mapped[str | None] = mapped_column(String(320))
+    recipient: Mapped[str | None] = mapped_column(Clipped(320))
     acknowledgement_id: Mapped[int | None] = mapped_column(
         ForeignKey("acknowledgements.id"), index=True)
     created_at: Mapped[datetime] = _created_at()

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from store.base import Base, UTCDateTime, in_list, utcnow
+from store.base import Base, Clipped, UTCDateTime, in_list, utcnow
 
 # Why a message was not downloaded in full (closed vocabulary, a CHECK in the schema).
 SKIP_REASONS = ("too_big", "no_attachments", "not_pec", "other_receipt")
@@ -63,9 +63,9 @@ class SkippedMessage(Base):
     folder: Mapped[str] = mapped_column(String(200))
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     uid: Mapped[int] = mapped_column(BigInteger)
-    message_id_header: Mapped[str | None] = mapped_column(String(400))
+    message_id_header: Mapped[str | None] = mapped_column(Clipped(400))
     subject: Mapped[str | None] = mapped_column(Text)
-    sender: Mapped[str | None] = mapped_column(String(320))
+    sender: Mapped[str | None] = mapped_column(Clipped(320))
     size: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str | None] = mapped_column(Text)

@@ -328,3 +328,21 @@ def test_keywords_without_an_allegato_list_the_message_but_make_no_adherent(
         reasons = s.scalars(select(ReviewReason)).all()
         assert [r.code for r in reasons] == ["no_form"]
         assert "piano di zona" in reasons[0].detail
+
+
+def test_over_long_header_values_are_stored_on_both_databases(
+        pipeline: Pipeline, sessions: sessionmaker[Session]) -> None:
+    org = make_organisation(95)
+    when = datetime(2019, 9, 4, 9, 0, tzinfo=UTC)
+    long_id = "<" + "x" * 430 + "@esempio.it>"
+    original = build_original(sender=org.pec, to=[COMUNE_PEC], subject="Allegato 1", date=when,
+                              message_id=long_id,
+                              attachments=[("Allegato_1.docx", build_docx(org, "table"), DOCX)])
+    raw = build_envelope(original, mittente=org.pec, destinatari=[COMUNE_PEC],
+                         identificativo="opec.long@pec.example", data=when)
+    out = pipeline.ingest(raw, Source())
+    assert out.outcome == "submission", out.reason
+    with sessions() as s:
+        msg = s.scalars(select(Message)).one()
+        assert msg.riferimento_message_id is not None
+        assert len(msg.riferimento_message_id) == 400  # cut to the column, not refused
