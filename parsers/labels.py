@@ -50,6 +50,7 @@ class Following:
 
     value: str  # the text after the separator (leaders stripped); may be empty
     separated: bool  # a colon, a dotted leader or a qualifier ending in a colon came first
+    qualifier: str = ""  # folded words between the label and its colon: "(pec)", "certificata"
 
 
 def _variant_pattern(variant: str) -> str:
@@ -109,12 +110,25 @@ def following(text: str) -> Following:
     match = _SEPARATOR.match(text)
     rest = text[match.end():] if match else text
     separated = bool(match and match.group("sep"))
+    qualifier = (match.group("paren") or "") if match else ""
     if not separated:
         filler = _FILLER_COLON.match(rest)
         if filler:
+            qualifier = f"{qualifier} {rest[:filler.end()]}"
             rest, separated = rest[filler.end():], True
     value = _LEADERS.sub("", rest)
-    return Following(value=" ".join(value.split()), separated=separated)
+    return Following(value=" ".join(value.split()), separated=separated,
+                     qualifier=fold(qualifier).strip())
+
+
+_CERTIFIED = re.compile(r"(?<![\w])(?:pec|p\.\s*e\.\s*c|certificat[ao])(?![\w])")
+
+
+def qualified_fields(fields: tuple[str, ...], qualifier: str) -> tuple[str, ...]:
+    """ "Indirizzo e-mail (PEC):", "E-mail certificata:": the qualifier makes it the PEC."""
+    if "email" in fields and "pec" not in fields and _CERTIFIED.search(qualifier):
+        return tuple("pec" if f == "email" else f for f in fields)
+    return fields
 
 
 def starts_with_function_word(text: str) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from parsers.content import CELL_SEPARATOR
-from parsers.labels import STOP, LabelMatcher, fold_aligned, following
+from parsers.labels import STOP, LabelMatcher, fold_aligned, following, qualified_fields
 from parsers.structured import Candidate, Group, label_groups
 
 CODE_FIELDS = ("codice_fiscale", "partita_iva")
@@ -150,12 +150,13 @@ def _labelled(flow: str, groups: list[Group], spans: list[tuple[int, int]]) -> l
             continue
         end = groups[number + 1].start if number + 1 < len(groups) else len(flow)
         region = flow[group.end: end]
-        both = {"email", "pec"} <= set(group.fields)  # split later by domain, all addresses
-        for field in group.fields:
+        fields = qualified_fields(group.fields, following(region).qualifier)
+        both = {"email", "pec"} <= set(fields)  # split later by domain, all addresses
+        for field in fields:
             value = (region.lstrip(" :.\n").split("\n")[0] if both and field in CONTACT_FIELDS
                      else _value_for(field, region, folded[group.end: end], group.weak))
             if value:
-                out.append(Candidate(field, value, -1, "narrative", group.fields, group.org_label))
+                out.append(Candidate(field, value, -1, "narrative", fields, group.org_label))
     return out
 
 
@@ -164,7 +165,8 @@ def _value_for(field: str, region: str, folded: str, weak: bool) -> str | None:
         match = _CODE_TOKEN.match(region)
         return match.group("v") if match and not weak else None
     if field in ("email", "pec"):
-        head = region.lstrip(" :.\n")
+        after = following(region)
+        head = after.value if after.separated else region.lstrip(" :.\n")
         match = _EMAIL_TOKEN.match(head)
         return match.group(0) if match else None
     if field == "telefono":

@@ -17,6 +17,7 @@ from parsers.labels import (
     Hit,
     LabelMatcher,
     following,
+    qualified_fields,
     same_person,
     starts_with_function_word,
 )
@@ -61,6 +62,13 @@ def label_groups(text: str, matcher: LabelMatcher) -> list[Group]:
         else:
             groups.append(Group((hit.field,), hit.start, hit.end, hit.weak, _org(text, hit)))
     return groups
+
+
+def _qualified(group: Group, qualifier: str) -> Group:
+    fields = qualified_fields(group.fields, qualifier)
+    if fields == group.fields:
+        return group
+    return Group(fields, group.start, group.end, group.weak, group.org_label)
 
 
 def _joins(between: str) -> bool:
@@ -126,7 +134,7 @@ def _cell_candidates(lines: list[str], index: int, cells: list[str], position: i
     groups = label_groups(cell, matcher)
     if not groups or cell[: groups[0].start].strip(" 0123456789.)-•*\u2610\u2612"):
         return _separated_inline(index, cell, groups)
-    first = groups[0]
+    first = _qualified(groups[0], following(cell[groups[0].end:]).qualifier)
     out: list[Candidate] = []
     if following(cell[first.end:]).value:
         out += _inline(index, cell, groups)
@@ -148,6 +156,7 @@ def _inline(index: int, cell: str, groups: list[Group]) -> list[Candidate]:
         after = following(cell[group.end: end])
         if not after.value:
             continue
+        group = _qualified(group, after.qualifier)
         kind = "inline" if after.separated else "nosep"
         if kind == "nosep" and (number > 0 or group.weak or (
                 starts_with_function_word(after.value) and not same_person(after.value))):

@@ -31,3 +31,12 @@ def test_email_and_pec_in_one_cell_undecidable_gives_null_and_warning() -> None:
     assert result.fields["email"] is None
     assert result.fields["pec"] is None
     assert any("non distinguibili" in w for w in result.warnings)
+
+
+def test_pec_or_certificata_qualifier_after_an_email_label_makes_it_the_pec() -> None:
+    for line, address in (("Indirizzo e-mail (PEC): ilponte@pec.it", "ilponte@pec.it"),
+                          ("E-mail certificata: ilponte@legalmail.it", "ilponte@legalmail.it"),
+                          ("Indirizzo e-mail (PEC)\tilponte@pec.it", "ilponte@pec.it")):
+        result = run(line, *HEAD, *TAVOLI)
+        assert result.fields["pec"] == address, line
+        assert result.fields["email"] is None, line
