@@ -14,7 +14,8 @@ from typing import Any
 
 from pec_ingest.config import Config, load_config
 from pec_ingest.database import open_database
-from pec_ingest.desk.purge import PurgePlan, execute_purge, plan_purge
+from pec_ingest.desk.errors import DeskError
+from pec_ingest.desk.purge import PurgePlan, execute_purge, plan_purge, remove_files
 from pec_ingest.desk.staff import actor, parse_day, start_of_day
 from store.archive import Archive
 from store.base import utcnow
@@ -46,18 +47,23 @@ def run(args: argparse.Namespace) -> int:
     who = actor(args.by)
     archive = Archive(config.archive_dir)
     db = open_database(config)
+    still_open = open_procedure(config)
     try:
-        with db.sessions() as session:  # one transaction: the plan shown is what is done
-            plan = plan_purge(session, archive, before, open_procedure=open_procedure(config))
-            print("\n".join(describe(plan, config)))
-            if args.dry_run or not plan.items:
-                return 0
-            if not _confirmed(args.yes):
-                print("Nulla è stato cancellato.")
-                return 1
-            entry = execute_purge(session, archive, plan, actor=who, figures=stats(session))
-            entry_id = entry.id
-            session.commit()
+        with db.sessions() as session:  # short: no transaction waits for the operator
+            plan = plan_purge(session, archive, before, open_procedure=still_open)
+        print("\n".join(describe(plan, config)))
+        if args.dry_run or not plan.items:
+            return 0
+        if not _confirmed(args.yes):
+            print("Nulla è stato cancellato.")
+            return 1
+        with db.sessions() as session, session.begin():
+            again = plan_purge(session, archive, before, open_procedure=still_open)
+            if [i.message_id for i in again.items] != [i.message_id for i in plan.items]:
+                raise DeskError("l'elenco è cambiato nel frattempo: ripetere il comando")
+            entry_id = execute_purge(session, archive, plan, actor=who,
+                                     figures=stats(session)).id
+        remove_files(archive, plan)  # after the commit: never lose evidence on a failure
     finally:
         db.close()
     print(f"Cancellazione eseguita da {who} (registro n. {entry_id}): {len(plan.items)} "
@@ -66,8 +72,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _confirmed(yes: bool) -> bool:
-    if yes or not sys.stdin.isatty():
+    if yes:
         return True
+    if not sys.stdin.isatty():
+        print("Senza un terminale serve --yes per confermare la cancellazione.")
+        return False
     return input("Confermi? [s/N] ").strip().lower() in ("s", "si", "sì")
 
 

@@ -88,11 +88,10 @@ def plan_purge(session: Session, archive: Archive, before: datetime, *,
 
 def execute_purge(session: Session, archive: Archive, plan: PurgePlan, *, actor: str,
                   figures: dict[str, Any]) -> AuditEntry:
-    """Do exactly what ``plan`` lists: blank, record, then delete the archived files.
-
-    The files are deleted last, inside the caller's transaction: a failure before the commit
-    leaves the database unchanged and the plan can be run again (missing files are skipped).
-    """
+    """Do in the database exactly what ``plan`` lists: blank and record. The caller commits,
+    then calls :func:`remove_files`: a failed commit leaves the evidence in the archive, and a
+    crash after it leaves files that a later purge (which skips purged messages) ignores and a
+    second :func:`remove_files` of the same plan removes."""
     ids = [i.message_id for i in plan.items]
     entry = record_action(session, actor, "purge", note=f"cancellazione dei messaggi ricevuti "
                           f"prima del {plan.before.isoformat()}",
@@ -100,9 +99,18 @@ def execute_purge(session: Session, archive: Archive, plan: PurgePlan, *, actor:
                                  "archive_files": plan.files, "figures": figures})
     _scrub(session, ids)
     mark_purged(session, ids, entry)
-    for relative in plan.files:
-        archive.path(relative).unlink(missing_ok=True)
     return entry
+
+
+def remove_files(archive: Archive, plan: PurgePlan) -> int:
+    """Delete the plan's archived raw messages (after the commit); returns how many."""
+    removed = 0
+    for relative in plan.files:
+        path = archive.path(relative)
+        if path.exists():
+            path.unlink()
+            removed += 1
+    return removed
 
 
 def _scrub(session: Session, message_ids: list[int]) -> None:

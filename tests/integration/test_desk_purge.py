@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from pec_ingest.config import Config
 from pec_ingest.desk.errors import DeskError
-from pec_ingest.desk.purge import PERSONAL_FIELDS, execute_purge, plan_purge
+from pec_ingest.desk.purge import PERSONAL_FIELDS, execute_purge, plan_purge, remove_files
 from pec_ingest.desk.queue import find_submission
 from store.audit import AuditEntry, MessagePurge
 from store.model import Message, Submission
@@ -64,7 +64,9 @@ def test_dry_run_changes_nothing_and_the_purge_removes_exactly_what_it_listed(
         plan = plan_purge(s, desk.archive, BEFORE, open_procedure=None)
         assert plan == dry
         entry_id = execute_purge(s, desk.archive, plan, actor="anna", figures=stats(s)).id
+        assert all(desk.archive.exists(f) for f in plan.files)  # nothing deleted before commit
         s.commit()
+    assert remove_files(desk.archive, plan) == len(plan.files)
     files_after, _ = _state(desk)
     assert {m for m, present in files_after.items() if not present} == listed
     with desk.sessions() as s:
