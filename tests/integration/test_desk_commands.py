@@ -106,7 +106,11 @@ def test_purge_dry_run_then_real(desk: Desk, capsys: pytest.CaptureFixture[str])
     with desk.sessions() as s:
         paths = {m.id: m.archive_path for m in s.scalars(select(Message))}
     assert all(desk.archive.exists(p) for p in paths.values())
-    code, real, _ = call(desk, capsys, "purge", "--before", "2019-09-07", "--by", "anna")
+    code, refused, _ = call(desk, capsys, "purge", "--before", "2019-09-07", "--by", "anna")
+    assert code == 1 and "--yes" in refused  # no terminal to ask: nothing deleted
+    assert all(desk.archive.exists(p) for p in paths.values())
+    code, real, _ = call(desk, capsys, "purge", "--before", "2019-09-07", "--by", "anna",
+                         "--yes")
     assert code == 0
     assert re.findall(r"^\s+M(\d+)", real, re.MULTILINE) == listed
     gone = {int(m) for m in listed}
