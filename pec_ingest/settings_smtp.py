@@ -69,7 +69,6 @@ class AcknowledgementSection:
     retry_max_seconds: int = 3600
     max_attempts: int = 12
     sending_grace_minutes: int = 120
-    reply_to_anomalies: bool = False
     office_name: str = "Ufficio di Piano - Ambito Distrettuale 4"
     office_email: str = "pianodizona@comune.cernuscosulnaviglio.mi.it"
     office_phone: str = "02 9278 434 / 358 / 217"

@@ -3,8 +3,9 @@ and the queuing of that acknowledgement inside the submission's own transaction.
 
 Only a real certified message (``posta-certificata``) recorded as a submission is answered,
 and only once per submission version, to the certified sender of daticert (never the inner
-``From:``). Never answered: receipts and unrelated mail (they are not submissions), anomalies
-unless ``acknowledgements.reply_to_anomalies``, mail from ``posta-certificata@`` addresses,
+``From:``). Never answered: receipts, anomalies and unrelated mail (the pipeline never makes
+them submissions; an anomaly that looks like an application is listed for staff, who can ask
+for a certified resubmission), mail from ``posta-certificata@`` addresses,
 automatic mail (``Auto-Submitted`` other than ``no``, on the envelope or the original) and our
 own address.
 """
@@ -51,9 +52,9 @@ def reason_not_to_reply(config: Config, env: PecMessage, sender: str | None) -> 
     settings = config.acknowledgements
     if not settings.enabled:
         return "ricevute disattivate (acknowledgements.enabled = false)"
-    if env.kind == "anomalia" and not settings.reply_to_anomalies:
-        return "anomalia: nessuna risposta (acknowledgements.reply_to_anomalies = false)"
-    if env.kind not in ("posta-certificata", "anomalia"):
+    if env.kind == "anomalia":
+        return "anomalia: posta non certificata, nessuna risposta automatica"
+    if env.kind != "posta-certificata":
         return f"messaggio di tipo {env.kind}: non è una PEC"
     address = (sender or "").strip().casefold()
     if "@" not in address:
