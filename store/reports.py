@@ -48,14 +48,15 @@ def submission_history(session: Session, organisation_id: int) -> list[Submissio
 
 
 def stats(session: Session) -> dict[str, Any]:
-    """Counts over current submissions, plus the review queue and message outcomes.
+    """Counts over current submissions (rejected ones left out, as in the adherent lists, and
+    counted apart under ``rejected``), plus the review queue and message outcomes.
 
     Keys: ``adherents``, ``per_tavolo`` (every table, zeros included), ``per_comune``,
     ``per_natura_giuridica`` (missing values under ``"(non indicato)"``), ``on_time``, ``late``,
     ``out_of_procedure``, ``per_status``, ``review_queue`` (submissions and messages with at least
     one open reason), ``messages`` (per outcome).
     """
-    current = _current().subquery()
+    current = _current().where(Submission.review_state != "rejected").subquery()
     per_tavolo = dict.fromkeys(TAVOLI, 0)
     per_tavolo.update(_count_by(session, select(SubmissionTavolo.code, func.count()).join(
         current, current.c.id == SubmissionTavolo.submission_id).group_by(SubmissionTavolo.code)))
@@ -71,6 +72,8 @@ def stats(session: Session) -> dict[str, Any]:
             current.c.out_of_procedure.is_(True))) or 0,
         "per_status": _grouped(session, current.c.status),
         "review_queue": _review_queue_size(session),
+        "rejected": session.scalar(select(func.count()).select_from(_current().where(
+            Submission.review_state == "rejected").subquery())) or 0,
         "messages": dict.fromkeys(OUTCOMES, 0) | _count_by(
             session, select(Message.outcome, func.count()).group_by(Message.outcome)),
     }

@@ -346,3 +346,19 @@ def test_over_long_header_values_are_stored_on_both_databases(
         msg = s.scalars(select(Message)).one()
         assert msg.riferimento_message_id is not None
         assert len(msg.riferimento_message_id) == 400  # cut to the column, not refused
+
+
+def test_stats_leave_rejected_submissions_out_like_the_adherent_lists(
+        pipeline: Pipeline, sessions: sessionmaker[Session]) -> None:
+    from store.reports import stats
+
+    first = pipeline.ingest(pec_with_form(97, datetime(2019, 9, 2, 9, 0, tzinfo=UTC)), Source())
+    pipeline.ingest(pec_with_form(98, datetime(2019, 9, 2, 9, 5, tzinfo=UTC)), Source())
+    with sessions() as s, s.begin():
+        sub = s.get(Submission, first.submission_id)
+        assert sub is not None
+        sub.review_state = "rejected"
+    with sessions() as s:
+        figures = stats(s)
+    assert figures["adherents"] == 1 and figures["rejected"] == 1
+    assert sum(figures["per_tavolo"].values()) == len(make_organisation(98).tavoli)
