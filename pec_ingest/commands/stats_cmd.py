@@ -47,7 +47,8 @@ def render(s: dict[str, Any]) -> list[str]:
     total = int(s["adherents"])
     lines = [f"Aderenti: {total}  (nei termini {s['on_time']}, in ritardo {s['late']}, "
              f"fuori procedura {s['out_of_procedure']})",
-             f"Da verificare: {s['review_queue']}", "",
+             f"Da verificare: {s['review_queue']}; respinte (escluse): {s.get('rejected', 0)}",
+             "",
              f"  {'Per tavolo':<45} {'enti':>5}  {'quota':>6}"]
     lines += _rows(s["per_tavolo"], total, TAVOLO_NAMES)
     for title, key in (("Per comune", "per_comune"),
