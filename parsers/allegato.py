@@ -105,9 +105,16 @@ _PROVINCE = re.compile(r"(?<![\w])prov(?:incia|\.)?\s*[:\t]?\s*\(?([A-Za-z]{2})\
                        re.IGNORECASE)
 
 
+_PLACE_GIVEN = re.compile(r"(?<!\d)\d{5}(?!\d)|,\s*[^\W\d_][^,]*$")
+
+
 def _complete_sede(sede: str, comune: str | None, lines: list[str]) -> str:
-    """ "Via Roma 1" + separate CAP, Comune and Provincia rows -> one address line."""
-    if comune is None or find_comune(sede) is not None:
+    """ "Via Roma 1" + separate CAP, Comune and Provincia rows -> one address line.
+
+    Only a bare street address is completed: one that already names a CAP or a place keeps
+    its own (a comune from another label, e.g. a birthplace, is never appended).
+    """
+    if comune is None or find_comune(sede) is not None or _PLACE_GIVEN.search(sede):
         return sede
     text = "\n".join(lines)
     cap = _CAP.search(text)

@@ -105,13 +105,17 @@ class LabelMatcher:
         return None
 
 
-def following(text: str) -> Following:
-    """Split what follows a label into separator and value."""
+def following(text: str, weak: bool = False) -> Following:
+    """Split what follows a label into separator and value.
+
+    A weak label ("indirizzo", "ente", "comune"...) takes no filler words before its colon:
+    "Indirizzo di residenza:", "Ente capofila:", "Comune di nascita:" are other labels.
+    """
     match = _SEPARATOR.match(text)
     rest = text[match.end():] if match else text
     separated = bool(match and match.group("sep"))
     qualifier = (match.group("paren") or "") if match else ""
-    if not separated:
+    if not separated and not weak:
         filler = _FILLER_COLON.match(rest)
         if filler:
             qualifier = f"{qualifier} {rest[:filler.end()]}"

@@ -150,7 +150,7 @@ def _labelled(flow: str, groups: list[Group], spans: list[tuple[int, int]]) -> l
             continue
         end = groups[number + 1].start if number + 1 < len(groups) else len(flow)
         region = flow[group.end: end]
-        fields = qualified_fields(group.fields, following(region).qualifier)
+        fields = qualified_fields(group.fields, following(region, group.weak).qualifier)
         both = {"email", "pec"} <= set(fields)  # split later by domain, all addresses
         for field in fields:
             value = (region.lstrip(" :.\n").split("\n")[0] if both and field in CONTACT_FIELDS
@@ -172,7 +172,7 @@ def _value_for(field: str, region: str, folded: str, weak: bool) -> str | None:
     if field == "telefono":
         match = re.match(r"^\s*(?:[:.]|n\.|nr\.?)?\s*(?P<v>(?:\+|00)?\d[\d\s./-]{4,20}\d)", region)
         return match.group("v") if match and not weak else None
-    after = following(region)
+    after = following(region, weak)
     if not after.separated or field not in (*TEXT_FIELDS, "sede_legale"):
         return None
     cut = re.search(r"[;\n]|\)\s|\s+-\s|\s{2,}", region[region.find(":") + 1:] + "\n")

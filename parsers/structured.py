@@ -53,7 +53,7 @@ def label_groups(text: str, matcher: LabelMatcher) -> list[Group]:
     groups: list[Group] = []
     for hit in matcher.hits(text):
         if text.count("(", 0, hit.start) > text.count(")", 0, hit.start) and \
-                not following(text[hit.end:]).separated:
+                not following(text[hit.end:], hit.weak).separated:
             continue  # "Sede legale (indirizzo, CAP, comune)": a qualifier, not a label
         if groups and _joins(text[groups[-1].end: hit.start]):
             last = groups[-1]
@@ -89,7 +89,7 @@ def is_label_only(text: str, matcher: LabelMatcher) -> bool:
     groups = label_groups(text, matcher)
     if not groups or text[: groups[0].start].strip(" \t0123456789.)-•*"):
         return False
-    return not following(text[groups[-1].end:]).value and len(groups) <= 3
+    return not following(text[groups[-1].end:], groups[-1].weak).value and len(groups) <= 3
 
 
 _PERSON_ROW = re.compile(r"^\s*(?:nome\s+e\s+cognome|cognome\s+e\s+nome|nominativo)\s*"
@@ -134,7 +134,7 @@ def _cell_candidates(lines: list[str], index: int, cells: list[str], position: i
     groups = label_groups(cell, matcher)
     if not groups or cell[: groups[0].start].strip(" 0123456789.)-•*\u2610\u2612"):
         return _separated_inline(index, cell, groups)
-    first = _qualified(groups[0], following(cell[groups[0].end:]).qualifier)
+    first = _qualified(groups[0], following(cell[groups[0].end:], groups[0].weak).qualifier)
     out: list[Candidate] = []
     if following(cell[first.end:]).value:
         out += _inline(index, cell, groups)
@@ -149,11 +149,11 @@ def _inline(index: int, cell: str, groups: list[Group]) -> list[Candidate]:
     """ "Label: value" (several per cell when each label has its colon)."""
     out = []
     for number, group in enumerate(groups):
-        if number > 0 and not following(cell[group.end:]).separated:
+        if number > 0 and not following(cell[group.end:], group.weak).separated:
             continue
         end = next((g.start for g in groups[number + 1:]
-                    if following(cell[g.end:]).separated), len(cell))
-        after = following(cell[group.end: end])
+                    if following(cell[g.end:], g.weak).separated), len(cell))
+        after = following(cell[group.end: end], group.weak)
         if not after.value:
             continue
         group = _qualified(group, after.qualifier)

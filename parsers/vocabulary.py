@@ -112,7 +112,9 @@ _LABELS: dict[str, tuple[str, ...]] = {
 # Labels of things that are not canonical fields: they end the value of the label before.
 _STOP_LABELS: tuple[str, ...] = (
     "fax", "sito web", "sito internet", "sito", "nato a", "nata a", "nato/a", "nato/a a",
-    "residente", "luogo e data", "data", "firma", "iscrizione", "iscritta", "iscritto",
+    "residente", "residenza", "residente in", "indirizzo di residenza", "domicilio",
+    "domiciliato", "domiciliata", "domiciliato/a", "comune di nascita", "luogo e data",
+    "data", "firma", "iscrizione", "iscritta", "iscritto",
     "numero di iscrizione", "n. iscrizione", "registro", "runts", "data di nascita",
     "luogo di nascita", "provincia", "prov.", "in qualita di", "codice ateco",
     "sede operativa", "indirizzo sede operativa", "sedi operative", "c.a.p.", "cap",

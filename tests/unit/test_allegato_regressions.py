@@ -40,3 +40,36 @@ def test_pec_or_certificata_qualifier_after_an_email_label_makes_it_the_pec() ->
         result = run(line, *HEAD, *TAVOLI)
         assert result.fields["pec"] == address, line
         assert result.fields["email"] is None, line
+
+
+def test_home_address_of_the_representative_is_not_the_sede_legale() -> None:
+    result = run("DATI DEL LEGALE RAPPRESENTANTE", "Nome e cognome: Mario Rossi",
+                 "Indirizzo di residenza: Via Verdi 3, 20121 Milano",
+                 "Domicilio: Via Bianchi 4, 20121 Milano", "DATI DELL'ENTE", *HEAD,
+                 "E-mail: info@ilponte.it", *TAVOLI)
+    assert result.fields["sede_legale"] is None
+    assert result.fields["comune"] is None
+
+
+def test_birthplace_is_neither_the_comune_nor_appended_to_the_address() -> None:
+    result = run("Nome e cognome del legale rappresentante: Mario Rossi",
+                 "Comune di nascita: Milano", *HEAD[:2],
+                 "Sede legale: Via Roma 1, 20080 Zelo Surrigone (MI)",
+                 "E-mail: info@ilponte.it", *TAVOLI)
+    assert result.fields["sede_legale"] == "Via Roma 1, 20080 Zelo Surrigone (MI)"
+    assert result.fields["comune"] is None
+    assert any("comune della sede legale non riconosciuto" in w for w in result.warnings)
+
+
+def test_a_comune_row_is_not_appended_to_an_address_that_names_its_place() -> None:
+    result = run(*HEAD, "Sede legale: Via Roma 1, 20080 Zelo Surrigone (MI)", "Comune: Milano",
+                 "E-mail: info@ilponte.it", *TAVOLI)
+    assert result.fields["sede_legale"] == "Via Roma 1, 20080 Zelo Surrigone (MI)"
+
+
+def test_weak_label_with_filler_words_is_not_a_label() -> None:
+    result = run("Ente capofila: Comune di Cernusco sul Naviglio",
+                 "ALLEGATO 1 - Manifestazione di interesse", *HEAD,
+                 "E-mail: info@ilponte.it", *TAVOLI)
+    assert result.fields["denominazione"] == "Associazione Il Ponte APS"
+    assert result.fields["natura_giuridica"] == "aps"
