@@ -9,7 +9,7 @@ from typing import Any
 from pec_ingest.config import Config, load_config
 from pec_ingest.database import open_database
 from pec_ingest.desk.queue import find_submission
-from pec_ingest.desk.reprocess import ParseFn, Reprocessed, reprocess
+from pec_ingest.desk.reprocess import ParseFn, Reprocessed, apply_reading, read_form
 from pec_ingest.desk.staff import actor
 from pec_ingest.isolation import ParserPool
 from store.archive import Archive
@@ -35,14 +35,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_with(config: Config, ident: str, who: str, parse: ParseFn) -> tuple[str, Reprocessed]:
-    """One transaction: find, read the archive, parse, apply, audit."""
+    """Read the archive and parse with no transaction open (the daemon keeps writing), then
+    apply, audit and commit in one short transaction."""
     db = open_database(config)
     try:
+        with db.sessions() as session:
+            path = find_submission(session, ident).message.archive_path
+        raw = Archive(config.archive_dir).read(path)
+        envelope, chosen = read_form(raw, config, parse)
         with db.sessions() as session, session.begin():
             sub = find_submission(session, ident)
-            raw = Archive(config.archive_dir).read(sub.message.archive_path)
-            return sub.registration_number, reprocess(session, sub, raw, config=config,
-                                                      parse=parse, actor=who)
+            return sub.registration_number, apply_reading(session, sub, envelope, chosen,
+                                                          config=config, actor=who)
     finally:
         db.close()
 

@@ -69,8 +69,19 @@ def read_form(raw: bytes, config: Config, parse: ParseFn
 
 def reprocess(session: Session, sub: Submission, raw: bytes, *, config: Config,
               parse: ParseFn, actor: str) -> Reprocessed:
-    """Parse ``raw`` (the submission's archived message) again; see the module doc."""
+    """Parse ``raw`` (the submission's archived message) again; see the module doc.
+
+    The parse runs inside the caller's transaction: callers that hold a write lock (SQLite)
+    should parse first with :func:`read_form` and call :func:`apply_reading`.
+    """
     envelope, chosen = read_form(raw, config, parse)
+    return apply_reading(session, sub, envelope, chosen, config=config, actor=actor)
+
+
+def apply_reading(session: Session, sub: Submission, envelope: PecMessage,
+                  chosen: tuple[Attachment, IsolatedResult] | None, *, config: Config,
+                  actor: str) -> Reprocessed:
+    """Put a fresh reading on ``sub``, staff corrections back on top, reasons judged again."""
     before = snapshot(sub)
     result = chosen[1] if chosen is not None else None
     form = result.result if result is not None and result.ok else None
