@@ -30,14 +30,12 @@ from pec_ingest.config import Config
 from pec_ingest.isolation import IsolatedResult, ParserPool, ParseTask
 from pec_ingest.relevance import Decision, decide, find_keyword, form_candidates
 from store.archive import Archive
+from store.base import RECEIPT_KINDS
 from store.errors import DuplicateMessage, StoreError
 from store.messages import find_message
 
 log = logging.getLogger(__name__)
 
-RECEIPT_KINDS = frozenset({"accettazione", "non-accettazione", "presa-in-carico",
-                           "avvenuta-consegna", "errore-consegna", "preavviso-errore-consegna",
-                           "rilevazione-virus"})
 # Outcomes after which the same bytes are processed again on the next attempt.
 RETRYABLE = frozenset({"failed"})
 ParseFn = Callable[[Sequence[ParseTask]], list[IsolatedResult]]

@@ -18,6 +18,7 @@ from pec_ingest.config import Config
 from pec_ingest.isolation import IsolatedResult
 from pec_ingest.relevance import Decision, find_keyword
 from store import model
+from store.base import CANONICAL_FIELDS
 from store.messages import add_attachment, add_message, find_message
 from store.messages import record_failure as count
 from store.receipts import add_receipt
@@ -27,8 +28,6 @@ from store.submissions import add_submission, get_or_create_organisation
 if TYPE_CHECKING:
     from pec_ingest.pipeline import Outcome, Source
 
-CANONICAL = ("denominazione", "natura_giuridica", "codice_fiscale", "partita_iva", "sede_legale",
-             "comune", "legale_rappresentante", "referente", "email", "pec", "telefono")
 _PARSE_STATUS = {"parsed": "parsed", "unreadable": "failed", "timeout": "timeout",
                  "memory": "failed", "crashed": "failed"}
 
@@ -168,7 +167,7 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
     form = result.result if result is not None and result.ok else None
     rows = _attachments(session, message, env, parsed, form_att, config)
     received = facts.legal_time or datetime.now(UTC)
-    fields: Mapping[str, Any] = (form or {}).get("fields") or dict.fromkeys(CANONICAL)
+    fields: Mapping[str, Any] = (form or {}).get("fields") or dict.fromkeys(CANONICAL_FIELDS)
     organisation = get_or_create_organisation(
         session, fields.get("codice_fiscale"), facts.sender or env.original_from,
         fields.get("denominazione"))

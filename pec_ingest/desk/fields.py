@@ -14,9 +14,9 @@ from parsers import codes
 from parsers.natura import map_natura
 from parsers.vocabulary import NATURA_CODES, TAVOLO_CODES, Vocabulary, fold
 from pec_ingest.desk.errors import CorrectionRefused
+from store.base import CANONICAL_FIELDS
 
-FIELDS = ("denominazione", "natura_giuridica", "codice_fiscale", "partita_iva", "sede_legale",
-          "comune", "legale_rappresentante", "referente", "email", "pec", "telefono")
+FIELDS = CANONICAL_FIELDS
 # Names staff may type for a table, folded (accents and case ignored).
 _TAVOLO_WORDS = {"famiglia": "famiglia", "poverta": "poverta", "autonomie": "autonomie",
                  "autonomia": "autonomie", "benessere familiare": "famiglia",
