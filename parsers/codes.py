@@ -159,26 +159,32 @@ def normalise_denominazione(text: str | None) -> Result:
 
 
 _COMUNE_INDEX = {fold(name).replace("-", " "): name for name in COMUNI}
-_COMUNE_RE = re.compile(
-    r"(?<![\w'])(" + "|".join(re.escape(k) for k in sorted(_COMUNE_INDEX, key=len, reverse=True))
-    + r")(?![\w'])"
-)
+_PROVINCE_TAIL = re.compile(r"\s*(?:\(\s*[a-z]{2}\s*\)|[-–]?\s*\b[a-z]{2}\.?)\s*$")
+_SEGMENTS = re.compile(r"[,;\n]|\s[-–—]\s")
 
 
 def find_comune(text: str) -> str | None:
-    """The ISTAT name of the comune in an address, or None when none is recognised."""
-    folded = fold(text).replace("-", " ")
-    cap = re.search(r"\b\d{5}\s+([^,;()\d]+)", folded)
-    if cap:
-        name = " ".join(cap.group(1).split()).strip(" .")
-        if name in _COMUNE_INDEX:
-            return _COMUNE_INDEX[name]
-    best: str | None = None
-    for match in _COMUNE_RE.finditer(folded):
-        if _STREET.search(folded[: match.start()]):
-            continue
-        best = _COMUNE_INDEX[match.group(1)]
-    return best
+    """The ISTAT name of the comune in an address, or None when none is recognised.
+
+    After a CAP the whole place name must be a listed comune ("19028 Varese Ligure" is not
+    Varese); without a CAP, one whole part of the address ("Via Milano 3 - Gorgonzola") must
+    be. A listed name that is only a prefix or a word of the place never counts.
+    """
+    folded = fold(text).replace("-", " ").replace("\u2013", " - ")
+    cap = re.search(r"(?<!\d)\d{5}(?!\d)\s*([^,;\d\n]*)", folded)
+    if cap and cap.group(1).strip(" .-"):
+        return _exact_comune(cap.group(1))
+    parts = [_exact_comune(part) for part in _SEGMENTS.split(fold(text))[1:]]
+    found = {p for p in parts if p}
+    return found.pop() if len(found) == 1 else None
+
+
+def _exact_comune(place: str) -> str | None:
+    name = " ".join(place.replace("-", " ").split()).strip(" .")
+    for candidate in (name, _PROVINCE_TAIL.sub("", name).strip(" .")):
+        if candidate in _COMUNE_INDEX:
+            return _COMUNE_INDEX[candidate]
+    return None
 
 
 def normalise_sede(text: str | None) -> tuple[str | None, str | None, str | None]:

@@ -73,3 +73,20 @@ def test_weak_label_with_filler_words_is_not_a_label() -> None:
                  "E-mail: info@ilponte.it", *TAVOLI)
     assert result.fields["denominazione"] == "Associazione Il Ponte APS"
     assert result.fields["natura_giuridica"] == "aps"
+
+
+def test_comune_is_never_a_prefix_or_a_word_of_the_place_after_the_cap() -> None:
+    for address in ("Via Roma 1, 19028 Varese Ligure (SP)", "Via Roma 1, 33050 Pavia di Udine (UD)",
+                    "Via Dante 2, 66020 Torino di Sangro (CH)",
+                    "Piazzetta Milano 1, 24030 Brembate di Sopra (BG)",
+                    "Via Roma 1, Varese Ligure (SP)"):
+        result = run(*HEAD, f"Sede legale: {address}", "E-mail: info@ilponte.it", *TAVOLI)
+        assert result.fields["sede_legale"] == address
+        assert result.fields["comune"] is None, address
+        assert any("comune della sede legale non riconosciuto" in w for w in result.warnings)
+
+
+def test_comune_after_the_cap_still_found_when_exact() -> None:
+    result = run(*HEAD, "Sede legale: Via Roma 1, 20063 Cernusco sul Naviglio MI",
+                 "E-mail: info@ilponte.it", *TAVOLI)
+    assert result.fields["comune"] == "Cernusco sul Naviglio"
