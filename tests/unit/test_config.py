@@ -104,3 +104,20 @@ def test_acknowledgement_transport_auto() -> None:
     assert parse_config({"smtp": smtp}).acknowledgements.transport == "smtp"
     with pytest.raises(ConfigError, match="smtp"):
         parse_config({"acknowledgements": {"transport": "smtp"}})
+
+
+def test_vocabulary_from_the_config_reaches_the_extractor() -> None:
+    from parsers.allegato import extract
+    from parsers.content import FormContent
+
+    lines = ("Denominazione: Circolo Futura APS", "Codice fiscale: 96923220535",
+             "Legale rappresentante: Andrea Cattaneo",
+             "Incaricato ai lavori dei tavoli: Ugo Foscolo", "E-mail: info@futura.it",
+             "☒ Area Promozione del benessere familiare")
+    content = FormContent(format="docx", lines=lines, text_chars=200)
+    assert extract(content).fields["referente"] is None
+    config = parse_config({"vocabulary": {"labels": {
+        "referente": ["Incaricato ai lavori dei tavoli"]}}})
+    assert extract(content, config.vocabulary).fields["referente"] == "Ugo Foscolo"
+    with pytest.raises(ConfigError, match="vocabulary"):
+        parse_config({"vocabulary": {"labels": {"referent": ["x"]}}})
