@@ -127,13 +127,50 @@ def find_tavoli(lines: list[str], vocabulary: Vocabulary, matcher: LabelMatcher)
     """The chosen tables from the document's lines."""
     phrases, codes = _phrase_regex(vocabulary)
     ranked = bool(_RANKED_FORM.search(fold(" ".join(lines))))
-    marks: list[Mark] = []
+    marks, done = _yes_no_marks(lines, phrases, codes)
     for index, line in enumerate(lines):
-        if len(line) > 300 or _has_field_label(line, matcher):
+        if index in done or len(line) > 300 or _has_field_label(line, matcher):
             continue
         marks += _line_marks(index, line, phrases, codes, ranked)
     marks += _column_marks(lines, phrases, codes)
     return _decide(marks)
+
+
+def _yes_no_header(line: str) -> tuple[int, int] | None:
+    """The (SI, NO) column indexes of a header row such as "Tavolo | SI | NO"."""
+    cells = [fold(c).strip(" '.:") for c in line.split(CELL_SEPARATOR)]
+    yes = [i for i, c in enumerate(cells) if c in ("si", "sì")]
+    no = [i for i, c in enumerate(cells) if c == "no"]
+    return (yes[0], no[0]) if len(yes) == 1 and len(no) == 1 else None
+
+
+def _yes_no_marks(lines: list[str], phrases: re.Pattern[str],
+                  codes: list[str]) -> tuple[list[Mark], set[int]]:
+    """Rows under a SI/NO header: a mark in the NO column means "not chosen"."""
+    marks: list[Mark] = []
+    done: set[int] = set()
+    for index, line in enumerate(lines):
+        columns = _yes_no_header(line)
+        if columns is None:
+            continue
+        width = len(line.split(CELL_SEPARATOR))
+        for row in range(index + 1, len(lines)):
+            cells = lines[row].split(CELL_SEPARATOR)
+            if len(cells) != width:
+                break
+            found = {codes[(m.lastindex or 1) - 1] for m in phrases.finditer(fold(lines[row]))}
+            if len(found) != 1:
+                continue
+            done.add(row)
+            code = found.pop()
+            yes, no = (_ticked(cells[c]) for c in columns)
+            states = [ON] * yes + [OFF] * no or ["none"]
+            marks += [Mark(code, state, None, row) for state in states]
+    return marks, done
+
+
+def _ticked(cell: str) -> bool:
+    return any(m[1] == ON for m in _markers(cell, False))
 
 
 def _has_field_label(line: str, matcher: LabelMatcher) -> bool:

@@ -90,3 +90,20 @@ def test_comune_after_the_cap_still_found_when_exact() -> None:
     result = run(*HEAD, "Sede legale: Via Roma 1, 20063 Cernusco sul Naviglio MI",
                  "E-mail: info@ilponte.it", *TAVOLI)
     assert result.fields["comune"] == "Cernusco sul Naviglio"
+
+
+def test_a_mark_in_the_no_column_means_not_chosen() -> None:
+    for yes, no in (("☒", "☐"), ("X", "")):
+        result = run(*HEAD, "E-mail: info@ilponte.it", "Chiede di partecipare ai seguenti tavoli:",
+                     "Tavolo\tSI\tNO", f"Area Promozione del benessere familiare\t{yes}\t{no}",
+                     f"Area Contrasto alla povertà\t{no}\t{yes}",
+                     f"Area Promozione delle autonomie\t{no}\t{yes}")
+        assert [t.code for t in result.tavoli] == ["famiglia"], (yes, no)
+
+
+def test_marks_in_both_si_and_no_columns_are_a_contradiction() -> None:
+    result = run(*HEAD, "E-mail: info@ilponte.it", "Tavolo\tSI\tNO",
+                 "Area Promozione del benessere familiare\t☒\t☒",
+                 "Area Contrasto alla povertà\t☒\t☐")
+    assert [t.code for t in result.tavoli] == ["poverta"]
+    assert any("contraddittoria per il tavolo famiglia" in w for w in result.warnings)
