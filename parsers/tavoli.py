@@ -20,8 +20,10 @@ ON, OFF = "on", "off"
 _MARKER = re.compile(
     rf"(?P<on>{CHECKED}|(?<![\w'’])[xX](?![\w'’])|(?<![\w])(?:SI|SÌ|SÍ|Si|Sì)'?(?![\w]))"
     rf"|(?P<off>{UNCHECKED}|(?<![\w])NO(?![\w])|(?<![\w\d])[–—-](?![\w\d]))"
-    r"|(?<![\w.,/:°])(?P<rank>[1-9])\s*(?:°|º|\^)?\s*[.)]?(?![\w.,/:°])"
+    r"|(?<![\w.,/:°])(?P<rank>[1-9])\s*(?:°|º|\^)?\s*[.)]?(?![\w.,/:°])(?!\s*[^\W\d_])"
 )
+# "1. Area ..." / "a) ...": the list's own numbering at the start of a line, never a mark
+_LIST_NUMBER = re.compile(r"^\s*(?:[1-9]|[a-c])\s*[.)](?=\s)")
 _NUMBERING = re.compile(r"(?:tavolo|area|n\.|nr\.?|numero)\s*$")
 _RANKED_FORM = re.compile(r"preferenz|priorit|ordine di|1\s*=\s*prima|graduatori|in ordine")
 _CELL_MARK = {"si": ON, "sì": ON, "sí": ON, "x": ON, "no": OFF, "-": OFF, "–": OFF}
@@ -73,6 +75,7 @@ def _line_marks(index: int, text: str, phrases: re.Pattern[str], codes: list[str
         return []
     masked = "".join(" " if any(s <= i < e for s, e, _ in hits) else c
                      for i, c in enumerate(text))
+    masked = _LIST_NUMBER.sub(lambda m: " " * len(m.group(0)), masked)
     markers = _markers(_pair_yes_no(masked), ranked)
     if len(markers) <= 1 or len({code for _, _, code in hits}) == 1:
         longest = max(hits, key=lambda h: h[1] - h[0])

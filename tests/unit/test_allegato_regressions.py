@@ -107,3 +107,17 @@ def test_marks_in_both_si_and_no_columns_are_a_contradiction() -> None:
                  "Area Contrasto alla povertà\t☒\t☐")
     assert [t.code for t in result.tavoli] == ["poverta"]
     assert any("contraddittoria per il tavolo famiglia" in w for w in result.warnings)
+
+
+def test_leading_list_number_is_not_a_preference_rank() -> None:
+    result = run(*HEAD, "E-mail: info@ilponte.it",
+                 "Tavoli d'area (indicare l'ordine di preferenza):",
+                 "1. Area Promozione del benessere familiare\t2",
+                 "2. Area Contrasto alla povertà\t", "3. Area Promozione delle autonomie\t1")
+    assert [(t.code, t.rank) for t in result.tavoli] == [("autonomie", 1), ("famiglia", 2)]
+
+
+def test_a_number_inside_a_description_is_not_a_rank() -> None:
+    result = run(*HEAD, "E-mail: info@ilponte.it", "Indicare l'ordine di preferenza:",
+                 "Area Promozione del benessere familiare (famiglie, minori, 3 fasce d'età) 1")
+    assert [(t.code, t.rank) for t in result.tavoli] == [("famiglia", 1)]
