@@ -21,7 +21,7 @@ from parsers.codes import find_comune
 from parsers.content import CELL_SEPARATOR, FormContent
 from parsers.glyphs import canonical_glyphs
 from parsers.labels import LabelMatcher, same_person
-from parsers.narrative import narrative_candidates
+from parsers.narrative import narrative_evidence
 from parsers.natura import natura_from_name
 from parsers.selection import Selection, choose
 from parsers.structured import Candidate, structured_candidates
@@ -65,8 +65,10 @@ def extract(content: FormContent, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -
                            "serve la lettura di una persona",))
     lines = prepare_lines(content.lines, vocabulary)
     matcher = LabelMatcher(vocabulary)
-    candidates = structured_candidates(lines, matcher) + narrative_candidates(lines, matcher)
-    selection = _select(candidates, vocabulary, lines)
+    prose, signer_warnings = narrative_evidence(lines, matcher)
+    selection = _select(structured_candidates(lines, matcher) + prose, vocabulary, lines)
+    if selection.values["legale_rappresentante"] is None:
+        selection.warnings += signer_warnings
     choice = find_tavoli(lines, vocabulary, matcher)
     tavoli = tuple(Tavolo(code, rank) for code, rank in choice.codes)
     warnings = [*selection.warnings, *choice.warnings]

@@ -29,6 +29,13 @@ _QUALITY = re.compile(
     + _ROLE + r"(?:\s+(?:pro[\s-]*tempore|e\s+legale\s+rappresentante|p\.\s*t\.))?\s*,?\s*"
     r"(?:dell'\s*|(?:della|dello|delle|degli|dei|del|di)\s+)"
 )
+_SIGNER_ROLE = re.compile(_ROLE[:-1] + r"|referente|socio|socia|volontari[oa]|membro|"
+                          r"consiglier[ea]|tesorier[ea]|operat(?:ore|rice)|educat(?:ore|rice))")
+_REPRESENTATIVE = re.compile(r"legale\s+rappresentante|rappresentante\s+legale|presidente")
+_DELEGATION = re.compile(
+    r"delegat[oa]\s+(?:dal|dalla|del|della)\s+(?:legale\s+rappresentante|"
+    r"rappresentante\s+legale|presidente)(?:\s+pro[\s-]*tempore)?\s+(?:sig\.?(?:ra)?\s+)?"
+)
 _SIGNER = re.compile(r"sottoscritt[oa](?:\s*/\s*[oa])?(?![\w])\s*[:,]?\s*(?:sig\.?(?:ra)?\s+)?")
 _PERSON_START = re.compile(r"sottoscritt[oa]|(?<![\w])nat[oa](?:\s*/\s*[oa])?\s+(?:a|il)\b")
 _PERSON_END = re.compile(r"in\s+qualita|in\s+veste\s+di|nella\s+(?:sua\s+)?qualita|"
@@ -84,29 +91,59 @@ def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
 
 def narrative_candidates(lines: list[str], matcher: LabelMatcher) -> list[Candidate]:
     """Candidates from the prose: signer, represented body, address and in-text labels."""
+    return narrative_evidence(lines, matcher)[0]
+
+
+def narrative_evidence(lines: list[str],
+                       matcher: LabelMatcher) -> tuple[list[Candidate], list[str]]:
+    """The prose candidates, and warnings about a signer who is not the representative."""
     flow = flow_text(lines)
     if not flow.strip():
-        return []
+        return [], []
     folded = fold_aligned(flow)
     spans = person_spans(folded)
-    found = _signer(flow, folded) + _represented(flow, folded) + _sede(flow, folded, spans)
+    signers, warnings = _signer(flow, folded)
+    found = signers + _represented(flow, folded) + _sede(flow, folded, spans)
     found += _labelled(flow, label_groups(flow, matcher), spans)
-    return found
+    return found, warnings
 
 
 def _narrative(field: str, text: str) -> Candidate:
     return Candidate(field, text, -1, "narrative", (field,))
 
 
-def _signer(flow: str, folded: str) -> list[Candidate]:
-    out = []
+def _name_at(flow: str, start: int) -> str:
+    rest = flow[start: start + 80]
+    end = _NAME_END.search(rest)
+    return rest[: end.start() if end else len(rest)].strip()
+
+
+def _signer(flow: str, folded: str) -> tuple[list[Candidate], list[str]]:
+    """The signer is the legale rappresentante only when the text says so ("in qualità di
+    legale rappresentante", "presidente"); a delegate names the representative instead."""
+    out: list[Candidate] = []
+    warnings: list[str] = []
     for match in _SIGNER.finditer(folded):
-        rest = flow[match.end(): match.end() + 80]
-        end = _NAME_END.search(rest)
-        name = rest[: end.start() if end else len(rest)].strip()
-        if name:
+        name = _name_at(flow, match.end())
+        if not name:
+            continue
+        following_signer = _SIGNER.search(folded, match.end())
+        limit = min(match.end() + 400, following_signer.start() if following_signer else
+                    len(folded))
+        role = _SIGNER_ROLE.search(folded, match.end(), limit)
+        delegation = _DELEGATION.search(folded, match.end(), limit)
+        if delegation and (role is None or delegation.start() <= role.start()):
+            represented = _name_at(flow, delegation.end())
+            if represented[:1].isupper():
+                out.append(_narrative("legale_rappresentante", represented))
+                continue
+        elif role and _REPRESENTATIVE.fullmatch(role.group(0)):
             out.append(_narrative("legale_rappresentante", name))
-    return out
+            continue
+        stated = role.group(0) if role else "non indicato"
+        warnings.append(f"il firmatario {name} non si dichiara legale rappresentante (ruolo: "
+                        f"{stated}): legale rappresentante da verificare")
+    return out, warnings
 
 
 def _represented(flow: str, folded: str) -> list[Candidate]:

@@ -121,3 +121,29 @@ def test_a_number_inside_a_description_is_not_a_rank() -> None:
     result = run(*HEAD, "E-mail: info@ilponte.it", "Indicare l'ordine di preferenza:",
                  "Area Promozione del benessere familiare (famiglie, minori, 3 fasce d'età) 1")
     assert [(t.code, t.rank) for t in result.tavoli] == [("famiglia", 1)]
+
+
+def test_a_signer_who_is_not_the_representative_is_not_taken_as_one() -> None:
+    result = run("Il sottoscritto Luca Bianchi, nato a Milano il 02/03/1975, in qualità di "
+                 "coordinatore della Cooperativa Sociale Il Sole, con sede legale in Via Roma 1, "
+                 f"20063 Cernusco sul Naviglio (MI), codice fiscale {CF}, e-mail info@ilsole.it",
+                 "MANIFESTA il proprio interesse", *TAVOLI)
+    assert result.fields["legale_rappresentante"] is None
+    assert any("non si dichiara legale rappresentante" in w for w in result.warnings)
+    assert result.status == "incomplete"
+
+
+def test_a_delegate_signer_names_the_representative() -> None:
+    result = run("Il sottoscritto Luca Bianchi, delegato dal legale rappresentante Mario Rossi, "
+                 "per conto della Cooperativa Sociale Il Sole", *TAVOLI)
+    assert result.fields["legale_rappresentante"] == "Mario Rossi"
+    result = run("Il sottoscritto Luca Bianchi, delegato dal legale rappresentante, "
+                 "per conto della Cooperativa Sociale Il Sole", *TAVOLI)
+    assert result.fields["legale_rappresentante"] is None
+    assert any("legale rappresentante da verificare" in w for w in result.warnings)
+
+
+def test_a_signer_who_is_presidente_is_the_representative() -> None:
+    result = run("Il sottoscritto Mario Rossi, in qualità di Presidente dell'associazione "
+                 "Il Ponte APS", *TAVOLI)
+    assert result.fields["legale_rappresentante"] == "Mario Rossi"
