@@ -57,7 +57,10 @@ def natura_codes(text: str, vocabulary: Vocabulary) -> set[str]:
 def map_natura(text: str, vocabulary: Vocabulary) -> tuple[str | None, str | None]:
     """``(code, warning)`` for the declared legal form (or the ticked one of a list)."""
     if CHECKED in text or UNCHECKED in text:
-        ticked = [part.split(UNCHECKED)[0] for part in text.split(CHECKED)[1:]]
+        ticked = _ticked_options(text)
+        if ticked is None:
+            return None, f"natura giuridica: non si capisce a quale voce si riferiscono le " \
+                         f"caselle, da verificare: {text.strip()}"
         if not ticked:
             return None, None
         text = " ".join(ticked)
@@ -67,6 +70,19 @@ def map_natura(text: str, vocabulary: Vocabulary) -> tuple[str | None, str | Non
     if not codes:
         return None, f"natura giuridica non riconosciuta: {text.strip()}"
     return None, f"natura giuridica ambigua ({', '.join(sorted(codes))}): {text.strip()}"
+
+
+def _ticked_options(text: str) -> list[str] | None:
+    """The options whose box is ticked, whether boxes come before ("☒ APS") or after
+    ("APS ☒") their labels; None when the side cannot be told."""
+    parts = [p.strip() for p in re.split(f"([{CHECKED}{UNCHECKED}])", text)]
+    pieces, boxes = parts[0::2], parts[1::2]  # pieces[i] before boxes[i], pieces[i+1] after
+    before = not pieces[0] and bool(pieces[-1])
+    after = bool(pieces[0]) and not pieces[-1]
+    if before == after:
+        return None
+    labels = pieces[1:] if before else pieces[:-1]
+    return [label for label, box in zip(labels, boxes, strict=True) if box == CHECKED]
 
 
 def natura_from_name(denominazione: str) -> str | None:

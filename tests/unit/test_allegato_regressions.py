@@ -147,3 +147,19 @@ def test_a_signer_who_is_presidente_is_the_representative() -> None:
     result = run("Il sottoscritto Mario Rossi, in qualità di Presidente dell'associazione "
                  "Il Ponte APS", *TAVOLI)
     assert result.fields["legale_rappresentante"] == "Mario Rossi"
+
+
+def test_natura_boxes_after_their_labels() -> None:
+    result = run("Denominazione: Il Ponte", *HEAD[1:], "E-mail: info@ilponte.it",
+                 "Natura giuridica: ODV ☐ APS ☒ Cooperativa sociale ☐", *TAVOLI)
+    assert result.fields["natura_giuridica"] == "aps"
+    result = run("Denominazione: Il Ponte", *HEAD[1:], "E-mail: info@ilponte.it",
+                 "Natura giuridica: ☐ ODV ☒ APS ☐ Cooperativa sociale", *TAVOLI)
+    assert result.fields["natura_giuridica"] == "aps"
+
+
+def test_natura_boxes_on_both_sides_give_null_and_warning() -> None:
+    result = run("Denominazione: Il Ponte", *HEAD[1:], "E-mail: info@ilponte.it",
+                 "Natura giuridica: ☐ ODV ☒ APS ☐", *TAVOLI)
+    assert result.fields["natura_giuridica"] is None
+    assert any("natura giuridica" in w for w in result.warnings)
