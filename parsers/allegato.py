@@ -29,6 +29,8 @@ from parsers.tavoli import find_tavoli
 from parsers.vocabulary import DEFAULT_VOCABULARY, FIELD_NAMES, Vocabulary, fold, fold_aligned
 
 FIELDS: tuple[str, ...] = FIELD_NAMES
+MAX_LINES = 2000  # paragraphs read: an Allegato 1 has a few hundred at most
+MAX_CHARS = 200_000  # characters read, over all lines
 REQUIRED = ("denominazione", "codice_fiscale", "legale_rappresentante")
 _LEADER_ONLY = re.compile(r"^[\s.…_\-–—/]*$")
 _LEADER_RUN = re.compile(r"[.…_]{4,}")
@@ -63,7 +65,8 @@ def extract(content: FormContent, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -
         return Extraction(MappingProxyType(dict.fromkeys(FIELDS)), (), "needs_review",
                           ("documento scansionato senza testo leggibile: "
                            "serve la lettura di una persona",))
-    lines = prepare_lines(content.lines, vocabulary)
+    raw, cut = _bounded(content.lines)
+    lines = prepare_lines(raw, vocabulary)
     matcher = LabelMatcher(vocabulary)
     prose, signer_warnings = narrative_evidence(lines, matcher)
     selection = _select(structured_candidates(lines, matcher) + prose, vocabulary, lines)
@@ -73,8 +76,25 @@ def extract(content: FormContent, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -
     tavoli = tuple(Tavolo(code, rank) for code, rank in choice.codes)
     warnings = [*selection.warnings, *choice.warnings]
     status = _status(selection, tavoli, content, warnings)
+    if cut:
+        warnings.append(f"documento troppo lungo: letti solo i primi {len(raw)} paragrafi "
+                        f"({MAX_CHARS} caratteri al massimo), il resto non è stato esaminato")
+        status = "needs_review"
     return Extraction(MappingProxyType(dict(selection.values)), tavoli, status,
                       tuple(dict.fromkeys(warnings)))
+
+
+def _bounded(lines: tuple[str, ...] | list[str]) -> tuple[list[str], bool]:
+    """At most MAX_LINES lines and MAX_CHARS characters: an Allegato 1 is a few pages."""
+    out: list[str] = []
+    total = 0
+    for line in lines[:MAX_LINES]:
+        if total + len(line) > MAX_CHARS:
+            out.append(line[: MAX_CHARS - total])
+            return out, True
+        total += len(line)
+        out.append(line)
+    return out, len(lines) > MAX_LINES
 
 
 def prepare_lines(raw: tuple[str, ...] | list[str], vocabulary: Vocabulary) -> list[str]:

@@ -23,6 +23,7 @@ from parsers.labels import (
 )
 
 MAX_LOOKAHEAD = 2  # blank lines skipped between a label line and its value line
+_SEPARATOR_REACH = 200  # characters after a label searched for its colon
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,12 @@ class Group:
 def label_groups(text: str, matcher: LabelMatcher) -> list[Group]:
     """Labels in ``text``, consecutive ones joined by "/", "-" or " e " into one group."""
     groups: list[Group] = []
+    depth, scanned = 0, 0  # parentheses open before the hit, counted once left to right
     for hit in matcher.hits(text):
-        if text.count("(", 0, hit.start) > text.count(")", 0, hit.start) and \
-                not following(text[hit.end:], hit.weak).separated:
+        depth += text.count("(", scanned, hit.start) - text.count(")", scanned, hit.start)
+        scanned = hit.start
+        if depth > 0 and not following(text[hit.end: hit.end + _SEPARATOR_REACH],
+                                       hit.weak).separated:
             continue  # "Sede legale (indirizzo, CAP, comune)": a qualifier, not a label
         if groups and _joins(text[groups[-1].end: hit.start]):
             last = groups[-1]

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from parsers.allegato import Extraction, extract
 from parsers.content import FormContent
+from parsers.labels import LabelMatcher
+from parsers.structured import label_groups
+from parsers.vocabulary import DEFAULT_VOCABULARY
 
 CF = "97512340155"
 HEAD = ("Denominazione: Associazione Il Ponte APS", f"Codice fiscale: {CF}",
@@ -163,3 +166,28 @@ def test_natura_boxes_on_both_sides_give_null_and_warning() -> None:
                  "Natura giuridica: ☐ ODV ☒ APS ☐", *TAVOLI)
     assert result.fields["natura_giuridica"] is None
     assert any("natura giuridica" in w for w in result.warnings)
+
+
+def test_many_unclosed_parentheses_take_linear_time() -> None:
+    import time
+
+    text = tuple(f"(E-mail: a@b.it {i:012d}" for i in range(8000))
+    start = time.perf_counter()
+    result = run(*text)
+    assert time.perf_counter() - start < 5
+    assert result.status != "complete"
+    flow = "\n".join(text)  # the narrative reader's single flow, beyond the extractor's bound
+    start = time.perf_counter()
+    groups = label_groups(flow, LabelMatcher(DEFAULT_VOCABULARY))
+    assert time.perf_counter() - start < 5
+    assert len(groups) == 8000
+
+
+def test_a_document_beyond_the_bound_is_cut_and_never_complete() -> None:
+    filler = tuple("Testo della dichiarazione senza dati." for _ in range(2500))
+    result = run(*HEAD, "E-mail: info@ilponte.it", *TAVOLI, *filler)
+    assert result.fields["denominazione"] == "Associazione Il Ponte APS"
+    assert result.status == "needs_review"
+    assert any("documento troppo lungo" in w for w in result.warnings)
+    short = run(*HEAD, "E-mail: info@ilponte.it", *TAVOLI, *filler[:100])
+    assert short.status == "complete"
