@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from parsers.content import CELL_SEPARATOR, CHECKED, UNCHECKED
-from parsers.glyphs import WINGDINGS_TEXT, wingdings_glyph
+from parsers.glyphs import symbol_text, wingdings_glyph
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
@@ -35,7 +35,6 @@ _SKIP = frozenset({_w("del"), _w("delText"), _w("moveFrom"), _w("instrText"), _w
 _BREAKS = frozenset({_w("br"), _w("cr")})
 _SYMBOL_FONTS = ("wingdings", "symbol", "webdings")
 _TRUE = frozenset({"1", "true", "on"})
-_WINGDINGS2_TEXT = {"R": CHECKED, "S": CHECKED, "T": CHECKED, "Q": CHECKED, "£": UNCHECKED}
 
 
 @dataclass
@@ -197,7 +196,8 @@ def _run(run: etree._Element, state: _Paragraph) -> None:
         elif tag in _BREAKS:
             state.parts.append("\n")
         elif tag == _w("sym"):
-            state.parts.append(wingdings_glyph(child.get(_w("char"), "")) or "")
+            state.parts.append(wingdings_glyph(child.get(_w("char"), ""),
+                                               child.get(_w("font"), "")) or "")
         elif tag == _w("noBreakHyphen"):
             state.parts.append("-")
         elif isinstance(tag, str):
@@ -233,5 +233,4 @@ def _run_font(run: etree._Element) -> str:
 def _symbol_text(text: str, font: str) -> str:
     if not font or not any(name in font for name in _SYMBOL_FONTS):
         return text
-    table = _WINGDINGS2_TEXT if "wingdings 2" in font else WINGDINGS_TEXT
-    return "".join(table.get(char, char) for char in text)
+    return symbol_text(text, font)

@@ -9,22 +9,45 @@ the reader so that its output follows :mod:`parsers.content`, the extractor so t
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from parsers.content import CHECKED, UNCHECKED
 
-CHECKED_CHARS = "☒☑✓✔✗✘⊠⌧■\u2705\u274e\uf0fe\uf0fd\uf078"
-UNCHECKED_CHARS = "☐□◻\u25a2\u274f\uf0a8\uf06f"
+# Unicode ballot boxes and marks (both readers); the private-use codes only in typed text
+BOX_CHECKED = "☒☑✓✔✗✘⊠⌧■▣◼✅❎🗹🗷"
+BOX_UNCHECKED = "☐□◻❏❑❒▢⬜◽"
+CHECKED_CHARS = BOX_CHECKED + "\uf0fe\uf0fd\uf078"
+UNCHECKED_CHARS = BOX_UNCHECKED + "\uf0a8\uf06f"
 _TRANSLATION = str.maketrans(
     {**dict.fromkeys(CHECKED_CHARS, CHECKED), **dict.fromkeys(UNCHECKED_CHARS, UNCHECKED)}
 )
 _BRACKET_CHECKED = re.compile(r"[\[(]\s*[xX✓✔]\s*[\])]")
 _BRACKET_EMPTY = re.compile(r"\[\s*\]|\(\s\)")
 
-# Wingdings / Symbol code points that mean a box, as w:sym/@w:char or as typed text.
-WINGDINGS_CHECKED = frozenset({"F0FE", "F0FD", "F078", "00FE", "00FD", "F0FB", "F0FC"})
-WINGDINGS_UNCHECKED = frozenset({"F0A8", "F06F", "00A8", "006F", "F071", "F0A1"})
-WINGDINGS_TEXT = {"þ": CHECKED, "ý": CHECKED, "¨": UNCHECKED, "o": UNCHECKED, "x": CHECKED,
-                  "ü": CHECKED, "q": UNCHECKED}
+# Symbol-font codes (the byte a character has under the font) that mean a box, True = ticked.
+# The one table both readers use: DOCX w:sym and symbol-font runs, PDF symbol-font characters.
+# Wingdings: FE ☑, FD ☒, 78 ⌧, FB ✗, FC ✓, 6E ■ | A8 ◻, 6F □, 71 ❑, 72 ❒, A1 ○
+WINGDINGS: Mapping[int, bool] = MappingProxyType({
+    0xFE: True, 0xFD: True, 0x78: True, 0xFB: True, 0xFC: True, 0x6E: True,
+    0xA8: False, 0x6F: False, 0x71: False, 0x72: False, 0xA1: False})
+# Wingdings 2: 4F ✗, 50 ✓, 51 ☒, 52 ☑, 53 ☒, 54 ☒ | A3 □
+WINGDINGS2: Mapping[int, bool] = MappingProxyType({
+    0x4F: True, 0x50: True, 0x51: True, 0x52: True, 0x53: True, 0x54: True, 0xA3: False})
+# codes read as boxes whatever the (unknown or other symbol) font: private-use U+F0xx,
+# a w:sym without font, text in Symbol/Webdings runs (no ■ 6E or ❒ 72: Greek letters there)
+PRIVATE_USE: Mapping[int, bool] = MappingProxyType({
+    0xFE: True, 0xFD: True, 0xFB: True, 0xFC: True, 0x78: True,
+    0xA8: False, 0x6F: False, 0x71: False, 0xA1: False})
+
+
+def symbol_state(code: int, font: str) -> str | None:
+    """☒/☐ for the byte ``code`` of a symbol font named ``font``, or None."""
+    name = font.lower().replace(" ", "")
+    table = (WINGDINGS2 if "wingdings2" in name else WINGDINGS if "wingdings" in name
+             else PRIVATE_USE)
+    on = table.get(code)
+    return None if on is None else CHECKED if on else UNCHECKED
 
 
 def canonical_glyphs(text: str) -> str:
@@ -35,11 +58,17 @@ def canonical_glyphs(text: str) -> str:
     return text.translate(_TRANSLATION)
 
 
-def wingdings_glyph(code: str) -> str | None:
-    """The canonical glyph for a Wingdings ``w:sym`` code such as ``F0FE``, or None."""
-    code = code.upper().rjust(4, "0")
-    if code in WINGDINGS_CHECKED:
-        return CHECKED
-    if code in WINGDINGS_UNCHECKED:
-        return UNCHECKED
-    return None
+def wingdings_glyph(code: str, font: str = "") -> str | None:
+    """The canonical glyph for a ``w:sym`` code such as ``F0FE`` (``00FE``), or None."""
+    try:
+        value = int(code, 16)
+    except ValueError:
+        return None
+    if value >> 8 not in (0x00, 0xF0):
+        return None
+    return symbol_state(value & 0xFF, font)
+
+
+def symbol_text(text: str, font: str) -> str:
+    """Typed characters of a symbol-font run ("þ" in Wingdings) as ☒/☐, others unchanged."""
+    return "".join(symbol_state(ord(c), font) or c if ord(c) < 0x100 else c for c in text)

@@ -1,7 +1,8 @@
 """Checkboxes on a PDF page: symbol characters and drawn squares, as canonical ☒/☐ atoms.
 
 Characters: Unicode ballot boxes and marks, Wingdings / Wingdings 2 codes (as private-use
-U+F0xx or as the raw Latin-1 byte when the font has no Unicode map). Drawn boxes: small
+U+F0xx or as the raw Latin-1 byte when the font has no Unicode map), read with the code tables
+of :mod:`parsers.glyphs` that the DOCX reader uses too. Drawn boxes: small
 squares (about 6-16 pt) given as a rectangle, as four line segments or as one closed curve;
 a box is ticked when a diagonal stroke (an X or a check mark), a dark filled square or a mark
 character (X, x, V, ✓...) lies inside it. Rows of touching squares (comb fields for codes)
@@ -18,20 +19,13 @@ from typing import Any
 from pdfminer.encodingdb import EncodingDB
 
 from parsers.content import CHECKED, UNCHECKED
+from parsers.glyphs import BOX_CHECKED, BOX_UNCHECKED, symbol_state
 from parsers.pdf_layout import Atom, Box
 
 Obj = dict[str, Any]
 
-_CHECKED_CHARS = frozenset("☒☑✓✔✗✘⊠⌧■▣◼✅❎🗹🗷")
-_EMPTY_CHARS = frozenset("☐□◻❏❑❒▢⬜◽")
-# Wingdings: FE ☑, FD ☒, 78 ⌧, FB ✗, FC ✓, 6E ■ | A8 ◻, 6F □, 71 ❑, 72 ❒
-_WINGDINGS = {0xFE: True, 0xFD: True, 0x78: True, 0xFB: True, 0xFC: True, 0x6E: True,
-              0xA8: False, 0x6F: False, 0x71: False, 0x72: False}
-# Wingdings 2: 52 ☑, 54 ☒, 4F ✗, 50 ✓ | A3 □
-_WINGDINGS2 = {0x52: True, 0x54: True, 0x4F: True, 0x50: True, 0xA3: False}
-# private-use U+F0xx codes read as checkboxes whatever the font's name (unless it is Symbol)
-_PRIVATE_USE = {0xFE: True, 0xFD: True, 0xFB: True, 0xFC: True, 0x78: True,
-                0xA8: False, 0x6F: False}
+_CHECKED_CHARS = frozenset(BOX_CHECKED)
+_EMPTY_CHARS = frozenset(BOX_UNCHECKED)
 _STANDARD = MappingProxyType({ch: code for code, ch in EncodingDB.std2unicode.items()})
 _SYMBOL = re.compile(r"^(?:\w{6}\+)?symbol(?:mt)?(?:$|[,-])")  # Adobe Symbol: U+F0xx are Greek
 _MARK_CHARS = frozenset("XxVv✓✔✗✘×*")
@@ -46,16 +40,14 @@ def glyph_state(text: str, fontname: str) -> str | None:
     if text in _EMPTY_CHARS:
         return UNCHECKED
     font = fontname.lower().replace(" ", "")
-    table = _WINGDINGS2 if "wingdings2" in font else _WINGDINGS if "wingdings" in font else None
-    if table is None:
+    if "wingdings" not in font:
         if len(text) == 1 and 0xF000 <= ord(text) <= 0xF0FF and not _SYMBOL.match(font):
-            on = _PRIVATE_USE.get(ord(text) & 0xFF)
-            return None if on is None else CHECKED if on else UNCHECKED
+            return symbol_state(ord(text) & 0xFF, "")
         return None
     for code in _symbol_codes(text):
-        on = table.get(code)
-        if on is not None:
-            return CHECKED if on else UNCHECKED
+        state = symbol_state(code, font)
+        if state is not None:
+            return state
     return None
 
 

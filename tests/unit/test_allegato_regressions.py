@@ -191,3 +191,20 @@ def test_a_document_beyond_the_bound_is_cut_and_never_complete() -> None:
     assert any("documento troppo lungo" in w for w in result.warnings)
     short = run(*HEAD, "E-mail: info@ilponte.it", *TAVOLI, *filler[:100])
     assert short.status == "complete"
+
+
+def test_both_readers_use_one_symbol_font_table() -> None:
+    from parsers.content import CHECKED, UNCHECKED
+    from parsers.docx_text import _symbol_text
+    from parsers.glyphs import WINGDINGS, WINGDINGS2, wingdings_glyph
+    from parsers.pdf_checkbox import glyph_state
+
+    for font, table in (("Wingdings", WINGDINGS), ("Wingdings 2", WINGDINGS2)):
+        for code, on in table.items():
+            expected = CHECKED if on else UNCHECKED
+            assert glyph_state(chr(code), font) == expected, (font, hex(code))
+            assert _symbol_text(chr(code), font.lower()) == expected, (font, hex(code))
+            assert wingdings_glyph(f"F0{code:02X}", font) == expected, (font, hex(code))
+    assert glyph_state("\uf0fe", "Calibri") == CHECKED
+    assert glyph_state("\uf0fe", "Symbol") is None
+    assert wingdings_glyph("F0FE") == CHECKED and wingdings_glyph("F0A8") == UNCHECKED
