@@ -31,7 +31,12 @@ _QUALITY = re.compile(
 )
 _SIGNER_ROLE = re.compile(_ROLE[:-1] + r"|referente|socio|socia|volontari[oa]|membro|"
                           r"consiglier[ea]|tesorier[ea]|operat(?:ore|rice)|educat(?:ore|rice))")
-_REPRESENTATIVE = re.compile(r"legale\s+rappresentante|rappresentante\s+legale|presidente")
+# Offices that carry the legal representation of their kind of body (a school's dirigente,
+# a parish's parroco, a company's amministratore unico), besides the explicit wording.
+_REPRESENTATIVE = re.compile(r"legale\s+rappresentante|rappresentante\s+legale|presidente|"
+                             r"dirigente\s+scolastico|parroco|amministratore\s+unico")
+_ALSO_REPRESENTATIVE = re.compile(r"\s+(?:pro[\s-]*tempore\s+)?e\s+(?:legale\s+rappresentante|"
+                                  r"rappresentante\s+legale)")
 _DELEGATION = re.compile(
     r"delegat[oa]\s+(?:dal|dalla|del|della)\s+(?:legale\s+rappresentante|"
     r"rappresentante\s+legale|presidente)(?:\s+pro[\s-]*tempore)?\s+(?:sig\.?(?:ra)?\s+)?"
@@ -137,7 +142,8 @@ def _signer(flow: str, folded: str) -> tuple[list[Candidate], list[str]]:
             if represented[:1].isupper():
                 out.append(_narrative("legale_rappresentante", represented))
                 continue
-        elif role and _REPRESENTATIVE.fullmatch(role.group(0)):
+        elif role and (_REPRESENTATIVE.fullmatch(role.group(0))
+                       or _ALSO_REPRESENTATIVE.match(folded, role.end())):
             out.append(_narrative("legale_rappresentante", name))
             continue
         stated = role.group(0) if role else "non indicato"

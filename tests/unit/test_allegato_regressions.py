@@ -3,6 +3,8 @@ database that the form does not state (a wrong value is worse than a missing one
 
 from __future__ import annotations
 
+import pytest
+
 from parsers.allegato import Extraction, extract
 from parsers.content import FormContent
 from parsers.labels import LabelMatcher
@@ -208,3 +210,18 @@ def test_both_readers_use_one_symbol_font_table() -> None:
     assert glyph_state("\uf0fe", "Calibri") == CHECKED
     assert glyph_state("\uf0fe", "Symbol") is None
     assert wingdings_glyph("F0FE") == CHECKED and wingdings_glyph("F0A8") == UNCHECKED
+
+
+@pytest.mark.parametrize(("statement", "representative"), [
+    ("in qualità di dirigente scolastico dell'Istituto Comprensivo Futura", "Mario Rossi"),
+    ("in qualità di direttore e legale rappresentante della Fondazione Futura", "Mario Rossi"),
+    ("in qualità di parroco della Parrocchia San Giuseppe", "Mario Rossi"),
+    ("in qualità di coordinatore della Cooperativa Futura", None),
+])
+def test_offices_that_carry_legal_representation(statement: str,
+                                                 representative: str | None) -> None:
+    lines = (f"Il sottoscritto Mario Rossi, {statement}", "Denominazione: Ente Futura",
+             "Codice fiscale: 96923220535", "E-mail: info@futura.it",
+             "☒ Area Promozione del benessere familiare")
+    got = extract(FormContent(format="docx", lines=lines, text_chars=300))
+    assert got.fields["legale_rappresentante"] == representative
