@@ -207,8 +207,11 @@ def _has_mark(box: Box, strokes: Sequence[Obj], rects: Sequence[Obj]) -> bool:
         if not _contains(box, b, 1.5):
             continue
         pts = s.get("pts") or []
-        if b[2] - b[0] >= 0.3 * w and b[3] - b[1] >= 0.3 * h and not all(
-                _on_border(p, box) for p in pts):
+        if b[2] - b[0] < 0.3 * w or b[3] - b[1] < 0.3 * h:
+            continue  # a side of the box, or a speck
+        # a straight diagonal may run corner to corner (LibreOffice's ticked form field); a
+        # curve whose points all lie on the border is the box's own rounded outline
+        if len(pts) <= 2 or not all(_on_border(p, box) for p in pts):
             return True
     for r in rects:
         b = _bbox(r)

@@ -93,9 +93,10 @@ def legacy_text(text: str) -> str:
 
 
 def legacy_checkbox(checked: bool, by_default: bool = False) -> str:
-    """A FORMCHECKBOX; ``by_default`` states the value as w:default instead of w:checked."""
+    """A FORMCHECKBOX as Word writes it (``w:default``, then ``w:checked`` when ticked);
+    ``by_default`` states the value as ``w:default`` alone."""
     state = (f'<w:default w:val="{int(checked)}"/>' if by_default else
-             ("<w:checked/>" if checked else '<w:checked w:val="0"/>'))
+             '<w:default w:val="0"/>' + ("<w:checked/>" if checked else ""))
     return ('<w:r><w:fldChar w:fldCharType="begin"><w:ffData><w:name w:val="Controllo1"/>'
             f'<w:enabled/><w:calcOnExit w:val="0"/><w:checkBox><w:sizeAuto/>{state}'
             "</w:checkBox></w:ffData></w:fldChar></w:r>"
