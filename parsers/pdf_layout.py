@@ -70,6 +70,7 @@ class Line:
     unlabelled: Atom | None = None  # a field that stands first on its row, with no printed label
     has_box: bool = False
     last_top: float = -1.0  # top of the last visual row merged into this line
+    last_cell_x0: float = -1.0  # where the last cell starts (a tab stop, a value column)
 
     def __post_init__(self) -> None:
         if self.last_top < 0:
@@ -203,6 +204,7 @@ def row_line(row: Sequence[Atom]) -> Line:
         bottom=max(w.bottom for w in words), size=sizes[len(sizes) // 2],
         first_width=first.x1 - first.x0, single_token=len(words) == 1 and first.kind == "text",
         unlabelled=unlabelled, has_box=any(w.kind == "box" for w in words),
+        last_cell_x0=cells[-1][0].x0,
     )
 
 
@@ -284,13 +286,15 @@ def merge_paragraphs(lines: list[Line], page_width: float) -> list[Line]:
     plain = [ln for ln in lines if _plain(ln)]
     if not plain:
         return lines
-    left = Counter(round(ln.x0) for ln in plain).most_common(1)[0][0]
-    widest = max(ln.x1 for ln in plain)
-    near = sum(1 for ln in plain if widest - ln.x1 <= 1.5)
-    right = widest if near >= 2 else max(widest, page_width - left)
+    rights = _right_edges(plain, page_width)
     out: list[Line] = []
     for line in lines:
         prev = out[-1] if out else None
+        right = rights.get(round(prev.x0), page_width) if prev is not None else page_width
+        if prev is not None and _continues_value(prev, line, right):
+            prev.cells[-1] = join_wrapped(prev.cells[-1], line.cells[0], glued=False)
+            prev.x1, prev.bottom, prev.last_top = max(prev.x1, line.x1), line.bottom, line.top
+            continue
         if prev is not None and _continues(prev, line, right):
             glued = prev.single_token and right - prev.x1 <= 1.2 * prev.size
             prev.cells = [join_wrapped(prev.cells[0], line.cells[0], glued=glued)]
@@ -299,6 +303,38 @@ def merge_paragraphs(lines: list[Line], page_width: float) -> list[Line]:
             continue
         out.append(line)
     return out
+
+
+def _right_edges(plain: list[Line], page_width: float) -> dict[int, float]:
+    """The right edge of the text block of each left edge: the widest of its lines when at
+    least two reach it (a justified or filled block, e.g. a narrow text box), else the page's
+    right margin mirrored from the most common left edge."""
+    left = Counter(round(ln.x0) for ln in plain).most_common(1)[0][0]
+    fallback = max(max(ln.x1 for ln in plain), page_width - left)
+    edges: dict[int, float] = {}
+    for x0 in {round(ln.x0) for ln in plain}:
+        block = [ln.x1 for ln in plain if round(ln.x0) == x0]
+        widest = max(block)
+        near = sum(1 for x1 in block if widest - x1 <= 1.5)
+        edges[x0] = widest if near >= 2 else max(widest, fallback)
+    return edges
+
+
+def _continues_value(prev: Line, line: Line, right: float) -> bool:
+    """A wrapped value of a "label<TAB>value" line: the next row, alone, at paragraph spacing
+    and in the same size, starts exactly under the value (a hanging indent, a second column),
+    or at the paragraph's left edge when its first word would not have fitted on the row."""
+    if prev.kind != "text" or len(prev.cells) < 2 or not _plain(line) or line.has_box:
+        return False
+    if abs(prev.size - line.size) > 0.6:
+        return False
+    pitch = line.top - prev.last_top
+    if not 0 < pitch <= _PARA_PITCH * prev.size:
+        return False
+    if prev.last_cell_x0 >= 0 and abs(line.x0 - prev.last_cell_x0) <= 1.5:
+        return True
+    return abs(line.x0 - prev.x0) <= 1.5 and (
+        prev.x1 + 0.3 * prev.size + line.first_width > right - 1.0)
 
 
 def _plain(line: Line) -> bool:

@@ -39,6 +39,7 @@ def read_page(page: Page, widgets: Sequence[Widget]) -> PageText:
     width, height = float(page.width), float(page.height)
     chars = [c for c in page.chars
              if c["text"] and c.get("upright", True) and _on_page(c, width, height)]
+    chars = _without_struck_out(chars, page.lines, page.rects)
     boxes, used = drawn_boxes(page.rects, page.lines, page.curves, chars)
     atoms = [*boxes, *_char_atoms(chars, used), *_widget_atoms(page, widgets)]
     lines: list[Line] = []
@@ -54,6 +55,30 @@ def read_page(page: Page, widgets: Sequence[Widget]) -> PageText:
     readable = sum(1 for c in chars if not c["text"].isspace())
     return PageText(lines, readable, _image_page(page.images, width, height),
                  widget_chars=sum(len(w.value) + (w.kind == "box") for w in widgets))
+
+
+_MAX_STRIKE_SEGMENTS = 500
+
+
+def _without_struck_out(chars: list[dict[str, Any]], lines: Sequence[dict[str, Any]],
+                        rects: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop characters with a horizontal stroke through their middle: text deleted with
+    tracked changes, which Word and LibreOffice print struck out. Underlines (at the
+    baseline) and table borders (between rows) do not cross a character's middle band."""
+    segments = [(float(o["x0"]), float(o["x1"]), (float(o["top"]) + float(o["bottom"])) / 2)
+                for o in (*lines, *rects)
+                if float(o["bottom"]) - float(o["top"]) <= 1.5 and
+                float(o["x1"]) - float(o["x0"]) >= 2.0]
+    if not segments or len(segments) > _MAX_STRIKE_SEGMENTS:
+        return chars
+    kept = []
+    for c in chars:
+        top, bottom = float(c["top"]), float(c["bottom"])
+        low, high = top + 0.35 * (bottom - top), top + 0.75 * (bottom - top)
+        cx = (float(c["x0"]) + float(c["x1"])) / 2
+        if not any(x0 <= cx <= x1 and low <= y <= high for x0, x1, y in segments):
+            kept.append(c)
+    return kept
 
 
 def _on_page(obj: dict[str, Any], width: float, height: float) -> bool:
