@@ -4,7 +4,8 @@
 # - Dovecot (IMAP tests start their own private instance): installed with apt-get when missing
 #   and we are root; the system service is not needed and not started.
 # - Document fixtures are made by Python packages (reportlab, python-docx); the DejaVu font
-#   (☒/☐ glyphs in generated PDFs) is installed with apt-get when missing and we are root.
+#   (☒/☐ glyphs in generated PDFs) and LibreOffice (DOCX -> PDF round trip) are installed
+#   with apt-get when missing and we are root.
 set -uo pipefail
 
 pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
@@ -35,4 +36,12 @@ if [ ! -f "$FONT" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1;
         >/tmp/ensure-servers-fonts.log 2>&1 || echo "Fonts: apt-get failed (see /tmp/ensure-servers-fonts.log)"
 fi
 if [ -f "$FONT" ]; then echo "DejaVu font: installed"; else echo "DejaVu font: NOT available"; fi
+
+# LibreOffice exports generated DOCX variants to PDF for the round-trip conformance test.
+if ! command -v soffice >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get install -y -qq --no-install-recommends libreoffice-writer-nogui || { apt-get update -qq && apt-get install -y -qq --no-install-recommends libreoffice-writer-nogui; }; } \
+        >/tmp/ensure-servers-libreoffice.log 2>&1 || echo "LibreOffice: apt-get failed (see /tmp/ensure-servers-libreoffice.log)"
+fi
+if command -v soffice >/dev/null 2>&1; then echo "LibreOffice: installed"; else echo "LibreOffice: NOT available (round-trip test skipped)"; fi
 exit 0
