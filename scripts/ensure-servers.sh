@@ -40,7 +40,7 @@ if [ -f "$FONT" ]; then echo "DejaVu font: installed"; else echo "DejaVu font: N
 # LibreOffice exports generated DOCX variants to PDF for the round-trip conformance test.
 if ! command -v soffice >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
-    { apt-get install -y -qq --no-install-recommends libreoffice-writer-nogui || { apt-get update -qq && apt-get install -y -qq --no-install-recommends libreoffice-writer-nogui; }; } \
+    { apt-get install -y -qq libreoffice-writer-nogui || { apt-get update -qq && apt-get install -y -qq libreoffice-writer-nogui; }; } \
         >/tmp/ensure-servers-libreoffice.log 2>&1 || echo "LibreOffice: apt-get failed (see /tmp/ensure-servers-libreoffice.log)"
 fi
 if command -v soffice >/dev/null 2>&1; then echo "LibreOffice: installed"; else echo "LibreOffice: NOT available (round-trip test skipped)"; fi
