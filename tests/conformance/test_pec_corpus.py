@@ -109,7 +109,7 @@ def test_every_corpus_file_has_an_expectation() -> None:
 def test_classification_and_no_exception(name: str) -> None:
     start = time.perf_counter()
     message = parse(name)
-    assert time.perf_counter() - start < 2.0
+    assert time.perf_counter() - start < 15.0  # hang guard
     assert message.kind == KIND[name]
 
 

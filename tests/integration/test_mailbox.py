@@ -211,7 +211,7 @@ def test_idle_off_returns_at_once(dovecot: DovecotServer, imap_user: str) -> Non
     stop = threading.Event()
     started = time.monotonic()
     idle.watch(dovecot.section(imap_user, idle=False), "INBOX", stop, lambda: None)
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 5  # returns at once, without connecting
 
 
 def test_mailbox_keys_are_read_and_checked() -> None:

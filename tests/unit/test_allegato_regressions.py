@@ -176,12 +176,12 @@ def test_many_unclosed_parentheses_take_linear_time() -> None:
     text = tuple(f"(E-mail: a@b.it {i:012d}" for i in range(8000))
     start = time.perf_counter()
     result = run(*text)
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 20  # quadratic took 57 s; linear ~1 s
     assert result.status != "complete"
     flow = "\n".join(text)  # the narrative reader's single flow, beyond the extractor's bound
     start = time.perf_counter()
     groups = label_groups(flow, LabelMatcher(DEFAULT_VOCABULARY))
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 20  # quadratic took 57 s; linear ~1 s
     assert len(groups) == 8000
 
 

@@ -56,7 +56,7 @@ def one_page(content: bytes = b"BT /F1 10 Tf 72 700 Td " + TEXT + b" ET", *, cou
 
 
 @contextmanager
-def quickly(seconds: float = 5.0) -> Iterator[None]:
+def quickly(seconds: float = 10.0) -> Iterator[None]:
     start = time.perf_counter()
     yield
     assert time.perf_counter() - start < seconds
