@@ -35,6 +35,9 @@ class FormContent:
     ``image_pages`` counts pages mostly covered by an image. ``is_scan`` is the reader's
     verdict that the text cannot be trusted (no or almost no text layer); ``has_ocr_layer``
     marks a PDF whose text sits over a full-page image (OCR'd scan: readable but error-prone).
+    ``unread_pages`` counts pages past the reader's page limit that were not read (at least 1
+    when the total is unknown); ``fallback_pages`` counts pages read as plain text by the second
+    PDF engine (no tables, no checkboxes). Either one means a person must look.
     """
 
     format: str  # "docx" | "pdf"
@@ -45,3 +48,5 @@ class FormContent:
     is_scan: bool = False
     has_ocr_layer: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    unread_pages: int = 0
+    fallback_pages: int = 0

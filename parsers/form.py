@@ -110,7 +110,7 @@ def parse_form(
     extraction = extract(content, vocabulary)
     return FormResult(
         file=filename,
-        status=extraction.status,
+        status=_status(content, extraction),
         fields=extraction.fields,
         tavoli=extraction.tavoli,
         document=document,
@@ -167,6 +167,14 @@ def _warnings(content: FormContent, extraction: Extraction,
             out.append("la firma digitale del documento non risulta valida")
     out.extend(extraction.warnings)
     return tuple(dict.fromkeys(out))
+
+
+def _status(content: FormContent, extraction: Extraction) -> str:
+    """Pages left unread (long document) or read as plain text by the second PDF engine
+    (checkboxes and tables lost): a person must look, whatever the fields say."""
+    if content.unread_pages or content.fallback_pages:
+        return "needs_review"
+    return extraction.status
 
 
 def _relevance(content: FormContent, extraction: Extraction) -> int:

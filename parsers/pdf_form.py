@@ -13,9 +13,13 @@ What is read, page by page (at most ``Limits.max_pages``):
 * scans: a document with (almost) no characters is ``is_scan`` with no lines; characters over
   full-page images mark ``has_ocr_layer``.
 
-Bounded work on hostile input: the size, the declared and the real page count, and the
-decompressed size of every non-image stream are checked before any page is laid out; every
-pdfminer failure becomes :class:`~parsers.errors.UnreadableInput`.
+Bounded work on hostile input: the size, the page count and the decompressed size of every
+non-image stream are checked before any page is laid out. A document longer than
+``Limits.max_pages`` is read up to the limit (warning, ``unread_pages``). When pdfminer cannot
+open the file, or pdfplumber one page (or a page has more drawing than a form), the text of
+those pages comes from the second engine, pdfium (:mod:`parsers.pdf_fallback`), with a warning
+naming it; only a file neither engine opens is :class:`~parsers.errors.UnreadableInput`.
+Exceptions are caught as library failures only when raised inside pdfminer/pdfplumber.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from itertools import islice
 from typing import Any
 
 import pdfplumber
-from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
+from pdfminer.pdfdocument import PDFDocument, PDFPasswordIncorrect
 from pdfminer.pdfinterp import PDFResourceManager
 from pdfminer.pdfpage import PDFPage
 from pdfminer.pdfparser import PDFParser
@@ -39,9 +43,10 @@ from pdfplumber.page import Page
 from pdfplumber.utils.exceptions import MalformedPDFException, PdfminerException
 
 from parsers.content import FormContent
-from parsers.errors import LimitExceeded, ParseError, UnreadableInput
+from parsers.errors import LimitExceeded, UnreadableInput
 from parsers.limits import DEFAULT_LIMITS, Limits
 from parsers.pdf_acroform import Widget, read_widgets
+from parsers.pdf_fallback import ENGINE, raised_by_library, read_text
 from parsers.pdf_page import PageText, read_page
 
 _SCAN_CHARS = 40  # fewer readable characters than this per page: no usable text layer
@@ -53,14 +58,21 @@ _MAX_REF_CHAIN = 16
 _IMAGE = LIT("Image")
 _FORM = LIT("Form")
 _FLATE = (LIT("FlateDecode"), LIT("Fl"))
-_BROKEN = (PSException, PdfminerException, MalformedPDFException, ValueError, KeyError,
-           TypeError, AttributeError, IndexError, AssertionError, EOFError, OverflowError,
-           UnicodeError, zlib.error, struct.error)
+# What pdfminer and pdfplumber raise on malformed input. They are caught only when raised
+# inside those libraries (:func:`raised_by_library`): the same exception raised by our code is a
+# bug and goes up to the per-message guard.
+_LEAKED = (PSException, PdfminerException, MalformedPDFException, ValueError, KeyError,
+           TypeError, AttributeError, IndexError, AssertionError, EOFError,
+           OverflowError, UnicodeError, NotImplementedError, RecursionError, zlib.error,
+           struct.error)
+_LIBRARIES = ("pdfminer", "pdfplumber")
+_TEXT_ONLY = "solo testo, senza tabelle né caselle di spunta: serve una verifica"
 
 
 def read_pdf(data: bytes, limits: Limits = DEFAULT_LIMITS) -> FormContent:
-    """Read a PDF form. Raises UnreadableInput (empty, junk, truncated, password-protected,
-    no pages) or LimitExceeded (too large, too many pages, a stream that inflates too much)."""
+    """Read a PDF form. Raises UnreadableInput (empty, junk, password-protected, unreadable by
+    both engines, no pages) or LimitExceeded (too large, a stream that inflates too much).
+    A document longer than ``limits.max_pages`` is read up to the limit, with a warning."""
     if len(data) > limits.max_input_bytes:
         raise LimitExceeded(
             f"PDF troppo grande: {len(data)} byte (massimo {limits.max_input_bytes})")
@@ -70,54 +82,69 @@ def read_pdf(data: bytes, limits: Limits = DEFAULT_LIMITS) -> FormContent:
         raise UnreadableInput("non è un PDF (manca l'intestazione %PDF-)")
     try:
         return _read(data, limits)
-    except ParseError:
-        raise
     except PDFPasswordIncorrect as exc:
         raise UnreadableInput("PDF protetto da password") from exc
-    except PDFEncryptionError as exc:
-        raise UnreadableInput(f"PDF cifrato in modo non supportato: {_describe(exc)}") from exc
-    except RecursionError as exc:
-        raise UnreadableInput(
-            "PDF danneggiato o troncato: struttura annidata troppo profonda") from exc
-    except _BROKEN as exc:
-        raise UnreadableInput(f"PDF danneggiato o troncato: {_describe(exc)}") from exc
-
-
-def _describe(exc: BaseException) -> str:
-    inner = exc.args[0] if isinstance(exc, PdfminerException) and exc.args else exc
-    if isinstance(inner, PDFPasswordIncorrect):
-        return "protetto da password"
-    text = " ".join(str(inner).split())[:160]
-    return f"{type(inner).__name__}: {text}" if text else type(inner).__name__
+    except _LEAKED as exc:
+        if not raised_by_library(exc, _LIBRARIES):
+            raise
+        return _read_fallback(data, limits, "pdfminer non riesce ad aprire il file")
 
 
 def _read(data: bytes, limits: Limits) -> FormContent:
     pdf = _PDF(data)
     try:
         sizes, drawing = _check_objects(pdf.doc, limits)
-        page_objs = _page_objects(pdf.doc, limits)
-        _check_drawing(page_objs, sizes, drawing)
+        page_objs, total = _page_objects(pdf.doc, limits)
+        if not page_objs:
+            return _read_fallback(data, limits, "pdfminer non trova le pagine")
+        heavy = _heavy_pages(page_objs, sizes, drawing)
         page_of = _annotation_pages(page_objs)
         widgets, warnings = read_widgets(pdf.doc.catalog, page_of)
         if b"%%EOF" not in data[-2048:]:
             warnings.append("PDF forse troncato (manca %%EOF alla fine): il contenuto può essere "
                             "incompleto")
-        return _content(pdf, page_objs, widgets, warnings)
+        pages = _read_pages(pdf, page_objs, widgets, heavy)
+        return _content(pages, _fill_fallback(data, pages, limits, warnings), widgets, warnings,
+                        total)
     finally:
         pdf.flush_cache()  # not pdf.close(): it walks the whole page tree, unbounded
 
 
-def _page_objects(doc: PDFDocument, limits: Limits) -> list[PDFPage]:
+def _read_fallback(data: bytes, limits: Limits, why: str) -> FormContent:
+    """The whole document read by the second engine (text only)."""
+    found = read_text(data, None, limits.max_pages)
+    if not found.pages:
+        raise UnreadableInput("PDF senza pagine")
+    lines = [line for i in sorted(found.pages) for line in found.pages[i]]
+    warnings = [f"PDF letto con il motore di riserva {ENGINE} ({why}): {_TEXT_ONLY}"]
+    count = len(found.pages)
+    if found.total_pages > count:
+        warnings.append(_long_warning(count, found.total_pages))
+    chars = sum(len("".join(line.split())) for line in lines)
+    is_scan = chars < _SCAN_CHARS * count
+    if is_scan:
+        warnings.append("PDF senza testo leggibile: serve una verifica")
+    return FormContent(format="pdf", lines=() if is_scan else tuple(lines), pages=count,
+                       text_chars=chars, is_scan=is_scan, warnings=tuple(warnings),
+                       unread_pages=found.total_pages - count, fallback_pages=count)
+
+
+def _long_warning(read: int, total: int | None) -> str:
+    of = f"di {total}" if total else "(il documento ne ha di più)"
+    return (f"documento lungo: lette solo le prime {read} pagine {of}; "
+            "le altre non sono state lette")
+
+
+def _page_objects(doc: PDFDocument, limits: Limits) -> tuple[list[PDFPage], int]:
+    """The first ``max_pages`` pages, and the number of pages the document has (at least
+    one more than read when unknown and longer)."""
     pages = resolve1(doc.catalog.get("Pages"))
     declared = resolve1(pages.get("Count")) if isinstance(pages, dict) else None
-    if isinstance(declared, int) and declared > limits.max_pages:
-        raise LimitExceeded(f"PDF con troppe pagine: {declared} (massimo {limits.max_pages})")
     found = list(islice(PDFPage.create_pages(doc), limits.max_pages + 1))
-    if len(found) > limits.max_pages:
-        raise LimitExceeded(f"PDF con troppe pagine: più di {limits.max_pages}")
-    if not found:
-        raise UnreadableInput("PDF senza pagine")
-    return found
+    if len(found) <= limits.max_pages:
+        return found, len(found)
+    total = declared if isinstance(declared, int) and declared > limits.max_pages else 0
+    return found[:limits.max_pages], total
 
 
 def _check_objects(doc: PDFDocument, limits: Limits) -> tuple[dict[int, int], int]:
@@ -141,23 +168,28 @@ def _check_objects(doc: PDFDocument, limits: Limits) -> tuple[dict[int, int], in
     return sizes, drawing
 
 
-def _check_drawing(page_objs: Sequence[PDFPage], sizes: dict[int, int], drawing: int) -> None:
-    """Refuse more drawing than a form has: it bounds the layout's time and memory."""
-    for page in page_objs:
+def _heavy_pages(page_objs: Sequence[PDFPage], sizes: dict[int, int], drawing: int) -> set[int]:
+    """Pages with more drawing than a form has (on their own, or once the document's total is
+    spent), which the layout would take too long over: their text comes from the second
+    engine. ``drawing`` is what all form XObjects already cost."""
+    heavy: set[int] = set()
+    for index, page in enumerate(page_objs):
         contents = page.attrs.get("Contents")
         refs = contents if isinstance(contents, list) else [contents]
         page_size = sum(sizes.get(r.objid, 0) for r in refs if isinstance(r, PDFObjRef))
-        if page_size > _MAX_PAGE_DRAWING:
-            raise LimitExceeded(f"pagina troppo complessa: {page_size} byte di disegno")
-        drawing += page_size
-    if drawing > _MAX_DRAWING:
-        raise LimitExceeded(f"PDF troppo complesso: {drawing} byte di disegno")
+        if page_size > _MAX_PAGE_DRAWING or drawing + page_size > _MAX_DRAWING:
+            heavy.add(index)
+        else:
+            drawing += page_size
+    return heavy
 
 
 def _object(doc: PDFDocument, objid: int) -> object:
     try:
         return doc.getobj(objid)
-    except _BROKEN:
+    except _LEAKED as exc:
+        if not raised_by_library(exc, _LIBRARIES):
+            raise
         return None  # pdfminer reports it when (if) a page needs the object
 
 
@@ -225,24 +257,60 @@ def _annotation_pages(page_objs: Sequence[PDFPage]) -> dict[int, int]:
     return out
 
 
-def _content(pdf: pdfplumber.PDF, page_objs: Sequence[PDFPage], widgets: Sequence[Widget],
-             warnings: list[str]) -> FormContent:
-    results: list[PageText] = []
+def _read_pages(pdf: pdfplumber.PDF, page_objs: Sequence[PDFPage], widgets: Sequence[Widget],
+                skip: set[int]) -> dict[int, PageText | None]:
+    """Each page laid out by pdfplumber; ``None`` for a page it cannot read (or ``skip``)."""
+    out: dict[int, PageText | None] = {}
     doctop = 0.0
     for index, page_obj in enumerate(page_objs):
-        page = Page(pdf, page_obj, page_number=index + 1, initial_doctop=doctop)
-        doctop += float(page.height)
-        results.append(read_page(page, [w for w in widgets if w.page == index]))
-        page.close()
-    lines = [ln.text for r in results for ln in r.lines]
+        out[index] = None
+        if index in skip:
+            continue
+        try:
+            page = Page(pdf, page_obj, page_number=index + 1, initial_doctop=doctop)
+            doctop += float(page.height)
+            out[index] = read_page(page, [w for w in widgets if w.page == index])
+            page.close()
+        except _LEAKED as exc:
+            if not raised_by_library(exc, _LIBRARIES):
+                raise
+    return out
+
+
+def _fill_fallback(data: bytes, pages: dict[int, PageText | None], limits: Limits,
+                   warnings: list[str]) -> dict[int, list[str]]:
+    """Text of the pages pdfplumber could not read, from the second engine."""
+    missing = [i for i, page in pages.items() if page is None]
+    if not missing:
+        return {}
+    numbers = ", ".join(str(i + 1) for i in missing)
+    try:
+        found = read_text(data, missing, limits.max_pages).pages
+    except UnreadableInput:
+        warnings.append(f"pagine non leggibili da nessuno dei due motori: {numbers}")
+        return {i: [] for i in missing}
+    warnings.append(f"pagine lette con il motore di riserva {ENGINE}: {numbers}; {_TEXT_ONLY}")
+    return {i: found.get(i, []) for i in missing}
+
+
+def _content(pages: dict[int, PageText | None], fallback: dict[int, list[str]],
+             widgets: Sequence[Widget], warnings: list[str], total: int) -> FormContent:
+    results = [p for p in pages.values() if p is not None]
+    lines: list[str] = []
+    for index, page in pages.items():
+        lines.extend(fallback.get(index, []) if page is None else (ln.text for ln in page.lines))
     lines.extend(_orphan_lines([w for w in widgets if w.page is None]))
     warnings.extend(w.warning for w in widgets if w.warning)
     for r in results:
         warnings.extend(r.warnings)
-    text_chars = sum(r.chars for r in results)
+    count = len(pages)
+    if total != count:
+        warnings.append(_long_warning(count, total))
+    text_chars = sum(r.chars for r in results) + sum(
+        len("".join(line.split())) for page_lines in fallback.values() for line in page_lines)
     image_pages = sum(1 for r in results if r.image)
     readable = text_chars + sum(r.widget_chars for r in results)
-    is_scan = readable < _SCAN_CHARS * len(results)
+    is_scan = readable < _SCAN_CHARS * count
     if is_scan:
         warnings.append("PDF senza testo leggibile (scansione o immagine): serve una verifica"
                         if image_pages else "PDF senza testo leggibile: serve una verifica")
@@ -252,8 +320,10 @@ def _content(pdf: pdfplumber.PDF, page_objs: Sequence[PDFPage], widgets: Sequenc
     return FormContent(
         format="pdf",
         lines=() if is_scan else tuple(t for t in lines if t.strip()),
-        pages=len(results), text_chars=text_chars, image_pages=image_pages,
+        pages=count, text_chars=text_chars, image_pages=image_pages,
         is_scan=is_scan, has_ocr_layer=ocr, warnings=tuple(dict.fromkeys(warnings)),
+        unread_pages=max(total - count, 1) if total != count else 0,
+        fallback_pages=len(fallback),
     )
 
 

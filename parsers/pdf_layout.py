@@ -190,9 +190,12 @@ def cell_text(words: Sequence[Atom], *, alone: bool = False) -> str:
     return collapse(" ".join(parts))
 
 
-def row_line(row: Sequence[Atom]) -> Line:
-    """One visual row outside tables as a :class:`Line`."""
+def row_line(row: Sequence[Atom]) -> Line | None:
+    """One visual row outside tables as a :class:`Line`; ``None`` for a row of blanks only
+    (spaces drawn as characters, as Word's PDF export does)."""
     words = group_words(row)
+    if not words:
+        return None
     alone = all(w.kind == "box" for w in words)
     cells = [[w] for w in words] if alone else split_cells(words)
     texts = [cell_text(c, alone=alone) for c in cells]
@@ -233,7 +236,7 @@ def table_lines(grid: Grid, atoms: Sequence[Atom]) -> tuple[list[Line], set[int]
         for group in content:
             used.update(id(a) for a in group)
         if len(boxes) == 1:
-            lines.extend(row_line(r) for r in cluster_rows(content[0]))
+            lines.extend(ln for ln in map(row_line, cluster_rows(content[0])) if ln is not None)
             continue
         if not any(content):
             continue

@@ -49,7 +49,8 @@ def read_page(page: Page, widgets: Sequence[Widget]) -> PageText:
         found, used_ids = table_lines(grid, inside)
         lines.extend(found)
         taken |= used_ids
-    lines.extend(row_line(r) for r in cluster_rows(a for a in atoms if id(a) not in taken))
+    rows = cluster_rows(a for a in atoms if id(a) not in taken)
+    lines.extend(line for line in map(row_line, rows) if line is not None)
     lines.sort(key=lambda ln: (ln.top, ln.x0))
     lines = merge_paragraphs(_label_fields(lines), width)
     readable = sum(1 for c in chars if not c["text"].isspace())
