@@ -118,10 +118,10 @@ def _widget(ref: Any, node: dict[str, Any], attrs: dict[str, Any], name: str,
     rect = resolve1(node.get("Rect"))
     if not isinstance(rect, list) or len(rect) != 4:
         return None
-    try:
-        x0, y0, x1, y1 = (float(resolve1(v)) for v in rect)
-    except (TypeError, ValueError):
+    values = [resolve1(v) for v in rect]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
         return None
+    x0, y0, x1, y1 = (float(v) for v in values)
     flags = resolve1(node.get("F"))
     if isinstance(flags, int) and flags & (_HIDDEN | _NOVIEW):
         return None

@@ -269,8 +269,11 @@ def _read_pages(pdf: pdfplumber.PDF, page_objs: Sequence[PDFPage], widgets: Sequ
         try:
             page = Page(pdf, page_obj, page_number=index + 1, initial_doctop=doctop)
             doctop += float(page.height)
-            out[index] = read_page(page, [w for w in widgets if w.page == index])
+            text = read_page(page, [w for w in widgets if w.page == index])
             page.close()
+            # text printed sideways (a landscape table on a portrait page): the layout reads
+            # upright lines only, pdfium reads it
+            out[index] = None if text.chars < _SCAN_CHARS <= text.sideways else text
         except _LEAKED as exc:
             if not raised_by_library(exc, _LIBRARIES):
                 raise

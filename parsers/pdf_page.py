@@ -33,6 +33,7 @@ class PageText:
     image: bool
     widget_chars: int = 0
     warnings: list[str] = field(default_factory=list)
+    sideways: int = 0  # readable characters not upright (vertical or rotated text), not read
 
 def read_page(page: Page, widgets: Sequence[Widget]) -> PageText:
     """The lines of one page, with its AcroForm ``widgets`` placed among the printed text."""
@@ -54,8 +55,10 @@ def read_page(page: Page, widgets: Sequence[Widget]) -> PageText:
     lines.sort(key=lambda ln: (ln.top, ln.x0))
     lines = merge_paragraphs(_label_fields(lines), width)
     readable = sum(1 for c in chars if not c["text"].isspace())
+    sideways = sum(1 for c in page.chars if not c.get("upright", True) and c["text"].strip())
     return PageText(lines, readable, _image_page(page.images, width, height),
-                 widget_chars=sum(len(w.value) + (w.kind == "box") for w in widgets))
+                 widget_chars=sum(len(w.value) + (w.kind == "box") for w in widgets),
+                 sideways=sideways)
 
 
 _MAX_STRIKE_SEGMENTS = 500

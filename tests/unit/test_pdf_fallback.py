@@ -86,3 +86,11 @@ def test_only_exceptions_raised_inside_the_library_count_as_its_failures() -> No
     with pytest.raises(IndexError) as ours:
         [].pop()
     assert not raised_by_library(ours.value, ("pdfminer", "pdfplumber"))
+
+
+def test_text_printed_sideways_is_read_by_pdfium() -> None:
+    sideways = (b"BT /F1 10 Tf 0 1 -1 0 300 100 Tm " + TEXT + b" ET "
+                b"BT /F1 10 Tf 0 1 -1 0 320 100 Tm " + TEXT + b" ET")
+    content = read_pdf(one_page(sideways))
+    assert not content.is_scan and content.fallback_pages == 1
+    assert content.lines == (LINE, LINE)
