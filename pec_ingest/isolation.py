@@ -5,6 +5,11 @@ long-lived child processes (one per core by default), each under ``RLIMIT_AS`` s
 configured memory. The parent waits for each answer with a wall-clock timeout; a child that
 overruns it, or dies, is killed and replaced, and the document gets a recorded outcome
 (``timeout``, ``memory``, ``crashed``) instead of a result. Children send back plain values.
+
+An exception the parser did not expect is a bug of ours, never the sender's fault: the child
+catches it (its half of the per-message guard: the parent cannot see a child's exceptions),
+sends back ``parser_failed`` with the traceback, and the parent logs the traceback and counts
+it; the review reason says "errore interno del lettore".
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import queue
 import resource
 import threading
 import time
+import traceback
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +34,10 @@ from parsers.form import FormResult, parse_form
 from parsers.limits import Limits
 from parsers.vocabulary import Vocabulary
 
+INTERNAL_ERROR = ("errore interno del lettore: il documento non è stato letto per un difetto del "
+                  "programma (segnalato ai tecnici), non per un problema del file")
+FAILED_OUTCOMES = frozenset({"timeout", "memory", "crashed", "parser_failed"})
+
 
 @dataclass(frozen=True)
 class ParseTask:
@@ -37,13 +47,16 @@ class ParseTask:
 
 @dataclass(frozen=True)
 class IsolatedResult:
-    """``outcome`` is ``parsed``, ``unreadable``, ``timeout``, ``memory`` or ``crashed``."""
+    """``outcome`` is ``parsed``, ``unreadable``, ``timeout``, ``memory``, ``crashed``,
+    ``parser_failed`` (our bug: ``trace`` holds the traceback) or ``skipped`` (over the
+    message's parse budget)."""
 
     outcome: str
     result: dict[str, Any] | None = None
     relevance: int = 0
     error: str | None = None
     seconds: float = 0.0
+    trace: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -88,6 +101,9 @@ def parse_one(task: ParseTask, vocabulary: Vocabulary, limits: Limits) -> Isolat
         return IsolatedResult("memory", error="memoria esaurita durante la lettura del documento")
     except RecursionError:
         return IsolatedResult("crashed", error="documento annidato troppo in profondità")
+    except Exception:  # the child's half of the per-message guard: a bug of ours
+        return IsolatedResult("parser_failed", error=INTERNAL_ERROR,
+                              seconds=time.monotonic() - started, trace=traceback.format_exc())
 
 
 def _serve(conn: Connection, packed: dict[str, Any], limits: Limits, memory_mb: int) -> None:
@@ -183,11 +199,11 @@ class ParserPool:
         with self._slots:
             worker = self._acquire()
             result = worker.run(task, self.timeout)
-            if result.outcome in ("timeout", "memory", "crashed") or not worker.alive:
+            if result.outcome in FAILED_OUTCOMES or not worker.alive:
                 self._forget(worker)
             else:
                 self._idle.put(worker)
-            return result
+        return result
 
     def parse_many(self, tasks: Sequence[ParseTask]) -> list[IsolatedResult]:
         """Results in the order of ``tasks``; at most ``size`` children busy at once."""

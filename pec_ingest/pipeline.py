@@ -165,6 +165,10 @@ class Pipeline:
         candidates = form_candidates(envelope.attachments, max_bytes)
         results = self.parse([ParseTask(a.data, a.filename or a.path) for a in candidates])
         parsed = list(zip(candidates, results, strict=True))
+        for attachment, result in parsed:
+            if result.outcome == "parser_failed":  # our bug, not the sender's: show it
+                log.error("file=%s parser_failed (internal error of the reader):\n%s",
+                          attachment.filename or attachment.path, result.trace)
         subject = envelope.original_subject or envelope.subject
         return decide(subject, envelope.attachments, parsed, self.config.relevance), parsed
 

@@ -43,7 +43,7 @@ def parse_failure_reasons(result: IsolatedResult | None, filename: str | None) -
     if result.outcome == "timeout":
         return [Reason("parser_timeout", f"{name}: {result.error}; il documento va aperto e "
                                          "verificato a mano")]
-    if result.outcome in ("memory", "crashed"):
+    if result.outcome in ("memory", "crashed", "parser_failed"):
         return [Reason("parser_failed", f"{name}: {result.error}")]
     return [Reason("unreadable", f"{name}: {result.error or 'documento non leggibile'}")]
 
