@@ -44,4 +44,12 @@ if ! command -v soffice >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-
         >/tmp/ensure-servers-libreoffice.log 2>&1 || echo "LibreOffice: apt-get failed (see /tmp/ensure-servers-libreoffice.log)"
 fi
 if command -v soffice >/dev/null 2>&1; then echo "LibreOffice: installed"; else echo "LibreOffice: NOT available (round-trip test skipped)"; fi
+
+# poppler's pdftotext: the real-documents conformance test checks that every PDF it reads is read.
+if ! command -v pdftotext >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get install -y -qq poppler-utils || { apt-get update -qq && apt-get install -y -qq poppler-utils; }; } \
+        >/tmp/ensure-servers-poppler.log 2>&1 || echo "poppler-utils: apt-get failed (see /tmp/ensure-servers-poppler.log)"
+fi
+if command -v pdftotext >/dev/null 2>&1; then echo "pdftotext: installed"; else echo "pdftotext: NOT available"; fi
 exit 0
