@@ -131,13 +131,27 @@ def _widget_atoms(page: Page, widgets: Sequence[Widget]) -> list[Atom]:
 def _grids(page: Page) -> list[Grid]:
     """Ruled tables with at least two columns somewhere (a lone frame or box is not a table)."""
     out = []
-    for table in page.find_tables(_TABLE_SETTINGS):
+    for table in page.filter(_is_rule).find_tables(_TABLE_SETTINGS):
         rows = tuple(tuple(row.cells) for row in table.rows)
         x0, top, x1, bottom = table.bbox
         if x1 - x0 >= 20 and bottom - top >= 8 and any(
                 sum(c is not None for c in row) >= 2 for row in rows):
             out.append(Grid(bbox=(x0, top, x1, bottom), rows=rows))
     return out
+
+
+_SHADING = 3.0  # a filled, unstroked rectangle thicker than this both ways is shading
+
+
+def _is_rule(obj: dict[str, Any]) -> bool:
+    """Objects that may rule a table: not the cell shading Word paints under each cell's
+    text area (filled, unstroked rectangles inset by the cell margins), whose edges would
+    split every cell into three columns."""
+    if obj.get("object_type") != "rect" or obj.get("stroke") or not obj.get("fill"):
+        return True
+    width = float(obj["x1"]) - float(obj["x0"])
+    height = float(obj["bottom"]) - float(obj["top"])
+    return width <= _SHADING or height <= _SHADING
 
 
 def _within(atom: Atom, box: tuple[float, float, float, float]) -> bool:

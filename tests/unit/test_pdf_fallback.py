@@ -94,3 +94,16 @@ def test_text_printed_sideways_is_read_by_pdfium() -> None:
     content = read_pdf(one_page(sideways))
     assert not content.is_scan and content.fallback_pages == 1
     assert content.lines == (LINE, LINE)
+
+
+def test_word_cell_shading_does_not_split_table_cells() -> None:
+    # Word 365 paints each cell's text area (inset by the cell margins) as a white filled
+    # rectangle, and draws the borders as thin filled rectangles
+    shading = b"1 g 77 681 118 18 re f 205 681 190 18 re f "
+    borders = (b"0 g 72 699.5 328 0.5 re f 72 680 328 0.5 re f "
+               b"72 680 0.5 20 re f 200 680 0.5 20 re f 399.5 680 0.5 20 re f ")
+    text = (b"BT /F1 10 Tf 80 686 Td (Codice fiscale) Tj ET "
+            b"BT /F1 10 Tf 210 686 Td (01234567890) Tj ET "
+            b"BT /F1 10 Tf 72 600 Td " + TEXT + b" ET")
+    content = read_pdf(one_page(shading + borders + text))
+    assert content.lines[0] == "Codice fiscale\t01234567890"
