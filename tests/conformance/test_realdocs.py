@@ -21,7 +21,10 @@ from types import FrameType
 
 import pytest
 
+from parsers.cades import unwrap
+from parsers.form import parse_form
 from parsers.limits import DEFAULT_LIMITS
+from parsers.pdf_form import read_pdf
 from parsers.vocabulary import DEFAULT_VOCABULARY
 from pec_ingest.config import ParserSection
 from pec_ingest.isolation import IsolatedResult, ParseTask, parse_one
@@ -78,8 +81,9 @@ def _pdftotext() -> str | None:
 
 def _pdftotext_reads(path: Path) -> bool:
     """poppler reads some text from the pages our reader would read."""
-    proc = subprocess.run([_pdftotext() or "pdftotext", "-q", "-l", str(DEFAULT_LIMITS.max_pages), str(path), "-"],
-                          capture_output=True, timeout=120, check=False)
+    command = [_pdftotext() or "pdftotext", "-q", "-l", str(DEFAULT_LIMITS.max_pages),
+               str(path), "-"]
+    proc = subprocess.run(command, capture_output=True, timeout=120, check=False)
     return proc.returncode == 0 and bool(proc.stdout.strip())
 
 
@@ -105,3 +109,42 @@ def test_the_comparison_with_pdftotext_can_fail() -> None:
     protected = next(p for p in FILES if p.name == "pypdf__encrypted-file.pdf")
     assert _pdftotext_reads(readable)
     assert not _pdftotext_reads(protected)
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w{4,}", text.lower()))
+
+
+def test_a_word_365_export_reads_its_table_rows_as_label_and_values() -> None:
+    path = REALDOCS / "pdf" / "pdfplumber__word365_structure.pdf"
+    content = read_pdf(path.read_bytes())
+    assert not content.fallback_pages and not content.is_scan
+    assert "En-tête 1\tEn-tête 2\tEn-tête 3" in content.lines
+    assert "Ligne 1\tAlouette\tFarfadet" in content.lines
+
+
+SIGNED_PDFS = sorted((REALDOCS.parent / "p7m").glob("*.pdf.p7m"))
+
+
+@pytest.mark.parametrize("path", SIGNED_PDFS, ids=[p.name for p in SIGNED_PDFS])
+def test_a_real_signed_pdf_is_unwrapped_and_read(path: Path, tmp_path: Path) -> None:
+    data = path.read_bytes()
+    result = parse_form(data, path.name)
+    assert result.document.format == "pdf" and result.signature is not None
+    inner = unwrap(data).content
+    content = read_pdf(inner)
+    assert not content.is_scan and not content.fallback_pages
+    if _pdftotext():
+        pdf = tmp_path / "inner.pdf"
+        pdf.write_bytes(inner)
+        proc = subprocess.run([_pdftotext() or "pdftotext", "-q", str(pdf), "-"],
+                              capture_output=True, timeout=120, check=True)
+        theirs = _words(proc.stdout.decode("utf-8", "replace"))
+        ours = _words(" ".join(content.lines))
+        assert len(theirs & ours) >= 0.9 * len(theirs)
+
+
+def test_a_real_signed_pdf_gives_its_contact_fields() -> None:
+    result = parse_form((REALDOCS.parent / "p7m" / "parer_cades_bes.pdf.p7m").read_bytes())
+    assert result.fields["email"] == "rzavattini@regione.emilia-romagna.it"
+    assert result.fields["pec"] == "vipsa@postacert.regione.emilia-romagna.it"
