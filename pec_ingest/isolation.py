@@ -14,11 +14,14 @@ it; the review reason says "errore interno del lettore".
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import multiprocessing as mp
 import os
 import queue
 import resource
+import select
+import signal
 import threading
 import time
 import traceback
@@ -106,8 +109,34 @@ def parse_one(task: ParseTask, vocabulary: Vocabulary, limits: Limits) -> Isolat
                               seconds=time.monotonic() - started, trace=traceback.format_exc())
 
 
-def _serve(conn: Connection, packed: dict[str, Any], limits: Limits, memory_mb: int) -> None:
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with(owner: int) -> None:
+    """Make this child die with the service, even in the middle of a parse: SIGKILL when its
+    parent process (the forkserver) dies (``prctl(PR_SET_PDEATHSIG)``), and when the service
+    process ``owner`` dies (a thread waits on a pidfd of it). A SIGKILLed service leaves no
+    parser running."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) non riuscito")
+    try:
+        pidfd = os.pidfd_open(owner)
+    except ProcessLookupError:
+        os._exit(1)  # the service died before this child started
+    threading.Thread(target=_watch_owner, args=(pidfd,), daemon=True,
+                     name="pec-ingest-parser-owner").start()
+
+
+def _watch_owner(pidfd: int) -> None:
+    select.select([pidfd], [], [])  # a pidfd becomes readable when its process exits
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _serve(conn: Connection, packed: dict[str, Any], limits: Limits, memory_mb: int,
+           owner: int) -> None:
     """Child main loop: parse each task received until the parent closes the pipe."""
+    _die_with(owner)
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     vocabulary = unpack_vocabulary(packed)
@@ -125,7 +154,8 @@ def _serve(conn: Connection, packed: dict[str, Any], limits: Limits, memory_mb: 
 class _Worker:
     def __init__(self, ctx: Any, packed: dict[str, Any], limits: Limits, memory_mb: int) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child, packed, limits, memory_mb),
+        self.proc = ctx.Process(target=_serve,
+                                args=(child, packed, limits, memory_mb, os.getpid()),
                                 daemon=True, name="pec-ingest-parser")
         self.proc.start()
         child.close()
