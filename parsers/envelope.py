@@ -30,6 +30,7 @@ from parsers.mime import (
     walk_attachments,
 )
 from parsers.smime import ABSENT, SignatureCheck, canonicalize, verify_detached
+from parsers.sniff import detect_format
 
 __all__ = [
     "KINDS",
@@ -356,12 +357,25 @@ def _certified_sender(headers: Message, daticert: Daticert | None) -> str | None
 
 
 def _nested_envelope(walked: WalkResult, limits: Limits, nesting: int) -> PecMessage | None:
-    """A PEC envelope carried inside another message (e.g. re-sent by a list server)."""
-    for embedded in walked.messages:
-        kind, _ = _kind_from_headers(split_message(embedded.raw).headers)
+    """A PEC envelope carried inside another message: forwarded as ``message/rfc822``,
+    re-wrapped by a list server, or attached as an ``.eml`` file by a mail client or a
+    protocol system. Kind, daticert and original are the inner envelope's, with a warning."""
+    for path, raw in _embedded_messages(walked):
+        kind, _ = _kind_from_headers(split_message(raw).headers)
         if kind is None:
             continue
-        inner = _parse(embedded.raw, limits, nesting + 1)
-        warning = f"busta PEC contenuta in un altro messaggio ({embedded.path}): letta quella"
+        inner = _parse(raw, limits, nesting + 1)
+        warning = f"busta PEC contenuta in un altro messaggio ({path}): letta quella"
         return dataclasses.replace(inner, warnings=(warning, *inner.warnings))
     return None
+
+
+def _embedded_messages(walked: WalkResult) -> list[tuple[str, bytes]]:
+    """Embedded ``message/rfc822`` parts, then attachments that are mail files (``.eml``,
+    or bytes that start like a message, as Outlook attaches a forwarded mail)."""
+    found = [(embedded.path, embedded.raw) for embedded in walked.messages]
+    for attachment in walked.attachments:
+        name = (attachment.filename or "").lower()
+        if name.endswith(".eml") or detect_format(attachment.data[:4096]) == "eml":
+            found.append((attachment.path, attachment.data))
+    return found
