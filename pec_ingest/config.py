@@ -85,6 +85,10 @@ class ParserSection:
     max_attachment_mb: int = 50
     max_pages: int = 30
     max_failures: int = 3
+    # what one message may cost: its candidate attachments are read within this many seconds
+    # in all, and at most this many of them (the rest: not read, listed for review)
+    message_budget_seconds: float = 120.0
+    max_candidates: int = 10
 
 
 @dataclass(frozen=True)
@@ -302,5 +306,9 @@ def _check(config: Config, problems: list[str]) -> None:
         problems.append("procedure.closing: la chiusura precede la scadenza (deadline)")
     if config.parser.timeout_seconds <= 0 or config.parser.memory_limit_mb < 64:
         problems.append("parser: timeout_seconds deve essere > 0 e memory_limit_mb almeno 64")
+    if config.parser.message_budget_seconds < config.parser.timeout_seconds or (
+            config.parser.max_candidates < 1):
+        problems.append("parser: message_budget_seconds deve valere almeno timeout_seconds e "
+                        "max_candidates almeno 1")
     problems.extend(config.smtp.problems())
     problems.extend(config.acknowledgements.problems(config.smtp))

@@ -39,6 +39,8 @@ from parsers.vocabulary import Vocabulary
 
 INTERNAL_ERROR = ("errore interno del lettore: il documento non è stato letto per un difetto del "
                   "programma (segnalato ai tecnici), non per un problema del file")
+OVER_BUDGET = ("non letto: superato il tempo di lettura previsto per un messaggio "
+               "(parser.message_budget_seconds); il documento va aperto a mano")
 FAILED_OUTCOMES = frozenset({"timeout", "memory", "crashed", "parser_failed"})
 
 
@@ -224,23 +226,32 @@ class ParserPool:
             if worker in self._all:
                 self._all.remove(worker)
 
-    def parse(self, task: ParseTask) -> IsolatedResult:
-        """Parse one document; callers from many threads share at most ``size`` children."""
+    def parse(self, task: ParseTask, deadline: float | None = None) -> IsolatedResult:
+        """Parse one document; callers from many threads share at most ``size`` children.
+        ``deadline`` (``time.monotonic()``): the message's parse budget; a document reached
+        after it is ``skipped``, one started before it is cut off at it."""
         with self._slots:
+            timeout = self.timeout
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.monotonic())
+                if timeout <= 0:
+                    return IsolatedResult("skipped", error=OVER_BUDGET)
             worker = self._acquire()
-            result = worker.run(task, self.timeout)
+            result = worker.run(task, timeout)
             if result.outcome in FAILED_OUTCOMES or not worker.alive:
                 self._forget(worker)
             else:
                 self._idle.put(worker)
         return result
 
-    def parse_many(self, tasks: Sequence[ParseTask]) -> list[IsolatedResult]:
-        """Results in the order of ``tasks``; at most ``size`` children busy at once."""
+    def parse_many(self, tasks: Sequence[ParseTask],
+                   deadline: float | None = None) -> list[IsolatedResult]:
+        """Results in the order of ``tasks``; at most ``size`` children busy at once; all
+        within ``deadline`` (see :meth:`parse`)."""
         if len(tasks) <= 1 or self.size == 1:
-            return [self.parse(t) for t in tasks]
+            return [self.parse(t, deadline) for t in tasks]
         with ThreadPoolExecutor(max_workers=min(self.size, len(tasks))) as pool:
-            return list(pool.map(self.parse, tasks))
+            return list(pool.map(lambda t: self.parse(t, deadline), tasks))
 
     def close(self) -> None:
         with self._lock:

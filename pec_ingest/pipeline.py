@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -86,13 +87,14 @@ class Pipeline:
         self.before_commit: Callable[[], None] | None = None  # fault injection in tests
 
     def _parse_isolated(self, tasks: Sequence[ParseTask]) -> list[IsolatedResult]:
+        p = self.config.parser
+        deadline = time.monotonic() + p.message_budget_seconds  # the message's parse budget
         with self._pool_lock:  # ingest may run in several threads: one pool for all
             if self._pool is None:
-                p = self.config.parser
                 self._pool = ParserPool(self.config.vocabulary, self.config.limits,
                                         timeout=p.timeout_seconds, memory_mb=p.memory_limit_mb)
             pool = self._pool
-        return pool.parse_many(tasks)
+        return pool.parse_many(tasks, deadline)
 
     def close(self) -> None:
         """Stop the parser children."""
@@ -161,16 +163,26 @@ class Pipeline:
 
     def _decide(self, envelope: PecMessage) -> tuple[Decision,
                                                      list[tuple[Attachment, IsolatedResult]]]:
-        max_bytes = self.config.parser.max_attachment_mb * 1024 * 1024
-        candidates = form_candidates(envelope.attachments, max_bytes)
-        results = self.parse([ParseTask(a.data, a.filename or a.path) for a in candidates])
+        p = self.config.parser
+        candidates = form_candidates(envelope.attachments, p.max_attachment_mb * 1024 * 1024)
+        read, left = candidates[:p.max_candidates], candidates[p.max_candidates:]
+        results = self.parse([ParseTask(a.data, a.filename or a.path) for a in read])
+        results += [IsolatedResult("skipped", error=f"non letto: il messaggio ha più di "
+                                                    f"{p.max_candidates} allegati da leggere "
+                                                    "(parser.max_candidates)") for _ in left]
         parsed = list(zip(candidates, results, strict=True))
         for attachment, result in parsed:
             if result.outcome == "parser_failed":  # our bug, not the sender's: show it
                 log.error("file=%s parser_failed (internal error of the reader):\n%s",
                           attachment.filename or attachment.path, result.trace)
         subject = envelope.original_subject or envelope.subject
-        return decide(subject, envelope.attachments, parsed, self.config.relevance), parsed
+        decision = decide(subject, envelope.attachments, parsed, self.config.relevance)
+        skipped = sum(1 for _, r in parsed if r.outcome == "skipped")
+        if skipped and not decision.relevant:  # unread is not irrelevant: a person decides
+            decision = Decision(False, f"{skipped} allegati non letti (limite di lettura per "
+                                       f"messaggio); {decision.reason}",
+                                hint=decision.hint or "limite di lettura")
+        return decision, parsed
 
     def _write(self, record: Callable[[Session], Outcome]) -> Outcome:
         with self.sessions() as session:

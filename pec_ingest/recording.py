@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from pec_ingest.pipeline import Outcome, Source
 
 _PARSE_STATUS = {"parsed": "parsed", "unreadable": "failed", "timeout": "timeout",
-                 "memory": "failed", "crashed": "failed"}
+                 "memory": "failed", "crashed": "failed", "parser_failed": "failed",
+                 "skipped": "skipped"}
 
 
 def _outcome(*args: Any, **kwargs: Any) -> Outcome:
@@ -180,7 +181,8 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
         status=(form or {}).get("status", "needs_review"),
         warnings=(form or {}).get("warnings", []), parsed=form or {},
         attachment=rows.get(id(form_att)) if form_att is not None else None)
-    for reason in _reasons(config, env, form, form_att, result, submission.out_of_procedure):
+    reasons = _reasons(config, env, form, form_att, result, submission.out_of_procedure)
+    for reason in reasons + review.skipped_reasons(parsed, form_att):
         add_review_reason(session, code=reason.code, detail=reason.detail, submission=submission)
     queue_for_submission(session, config, submission, env, facts.sender)
     return _outcome("submission", decision.reason, env.kind, message_id=message.id,

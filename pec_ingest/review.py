@@ -40,12 +40,24 @@ def parse_failure_reasons(result: IsolatedResult | None, filename: str | None) -
     if result is None:
         return [Reason("unreadable", "nessun allegato PDF o DOCX leggibile: aprire il messaggio "
                                      "originale e inserire i dati a mano")]
-    if result.outcome == "timeout":
+    if result.outcome in ("timeout", "skipped"):
         return [Reason("parser_timeout", f"{name}: {result.error}; il documento va aperto e "
                                          "verificato a mano")]
     if result.outcome in ("memory", "crashed", "parser_failed"):
         return [Reason("parser_failed", f"{name}: {result.error}")]
     return [Reason("unreadable", f"{name}: {result.error or 'documento non leggibile'}")]
+
+
+def skipped_reasons(parsed: Sequence[tuple[Attachment, IsolatedResult]],
+                    form_att: Attachment | None) -> list[Reason]:
+    """Attachments left unread by the message's parse budget (the form's own is reported by
+    :func:`parse_failure_reasons`)."""
+    names = [a.filename or a.path for a, r in parsed
+             if r.outcome == "skipped" and a is not form_att]
+    if not names:
+        return []
+    return [Reason("parser_timeout", f"{len(names)} allegati non letti per il limite di lettura "
+                                     f"del messaggio: {', '.join(names[:5])}; aprirli a mano")]
 
 
 def form_reasons(form: Mapping[str, Any]) -> list[Reason]:
