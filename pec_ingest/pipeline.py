@@ -85,6 +85,7 @@ class Pipeline:
         self._pool_lock = threading.Lock()
         self.parse = parse or self._parse_isolated
         self.before_commit: Callable[[], None] | None = None  # fault injection in tests
+        self.last_progress: float | None = None  # time.monotonic() of the last message done
 
     def _parse_isolated(self, tasks: Sequence[ParseTask]) -> list[IsolatedResult]:
         p = self.config.parser
@@ -123,6 +124,7 @@ class Pipeline:
         except Exception as exc:  # the single per-message guard (house style)
             log.exception("uid=%s sha256=%s failed", source.uid, sha[:12])
             outcome = self._record_failure(raw, sha, rel_path, source, exc)
+        self.last_progress = time.monotonic()  # the service's watchdog: work goes on
         log.info("source=%s sha256=%s outcome=%s registration=%s reason=%s",
                  source.describe(), sha[:12], outcome.outcome,
                  outcome.registration_number or "-", outcome.reason)

@@ -4,7 +4,10 @@ Start-up: configuration, database (refused when not migrated), a first poll of e
 (the first login), then ``READY=1``. An APScheduler 3 background scheduler runs one poll job per
 mailbox (interval from the config, never overlapping, coalesced) and the acknowledgement job;
 IMAP IDLE watchers, where the server offers IDLE, bring a poll forward when mail arrives.
-``WATCHDOG=1`` is sent only while polls succeed; ``STATUS=`` tells the last poll.
+``WATCHDOG=1`` is sent while polls succeed, and while a long poll (a backlog, slow documents)
+keeps finishing messages: the parse budget bounds one message well inside ``WatchdogSec``, so
+a long parse never gets the service killed and restarted in a loop; a stuck or failing daemon
+stops pinging and is restarted. ``STATUS=`` tells the last poll.
 
 Signals: SIGTERM/SIGINT stop the scheduler; the poll in hand finishes the message it is on and
 returns, so the service exits well within the unit's stop timeout. SIGHUP reloads the
@@ -135,6 +138,11 @@ class Service:
         if interval is not None:
             self.scheduler.add_job(self._watchdog, "interval", seconds=max(1.0, interval),
                                    id="watchdog")
+            if self._message_bound() >= interval:  # interval: half of WatchdogSec
+                log.warning("il tempo massimo per un messaggio (%.0f s: parser."
+                            "message_budget_seconds e timeout_seconds) non è ben dentro "
+                            "WatchdogSec (%.0f s): ridurre il budget o alzare WatchdogSec",
+                            self._message_bound(), 2 * interval)
 
     def poll_now(self, name: str) -> None:
         """Bring a mailbox's poll forward (called by the IDLE watchers)."""
@@ -173,10 +181,21 @@ class Service:
         if report.attempted:
             log.info("ricevute: %s", report)
 
+    def _message_bound(self) -> float:
+        """The longest one message may keep a poll busy: its parse budget (plus one document's
+        timeout, for the one cut off at the deadline) and a margin for mail and database."""
+        p = self.config.parser
+        return p.message_budget_seconds + p.timeout_seconds + 60.0
+
     def _watchdog(self) -> None:
-        """Ping systemd only while polls succeed (a stuck or failing daemon gets restarted)."""
+        """Ping systemd while the daemon works: polls succeed, or the poll in hand keeps
+        finishing messages. A stuck or failing daemon stops pinging and gets restarted."""
         longest = max((b.poll_interval_seconds for b in self.config.mailboxes), default=60)
-        if self.last_success is not None and time.monotonic() - self.last_success < 3 * longest:
+        now = time.monotonic()
+        polled = self.last_success is not None and now - self.last_success < 3 * longest
+        progress = self.pipeline.last_progress if self.pipeline is not None else None
+        working = progress is not None and now - progress < self._message_bound()
+        if polled or working:
             self.notifier.watchdog()
 
     def _start_watchers(self) -> None:

@@ -17,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
+from pec_ingest.config import Config
 from pec_ingest.samples.docx_forms import build_docx
 from pec_ingest.samples.mailbox import COMUNE_PEC, DOCX
 from pec_ingest.samples.pec import build_envelope, build_original
@@ -259,3 +261,32 @@ def test_unit_file_passes_systemd_analyze_verify(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "pec-ingest.service" not in proc.stderr, proc.stderr
+
+
+def test_watchdog_is_fed_while_a_long_poll_finishes_messages(
+        tmp_path: Path, config: Config, sessions: sessionmaker[Session]) -> None:
+    """A poll that runs long (a backlog, slow documents) is work, not a hang: as long as
+    messages keep being finished, WATCHDOG=1 goes on; when nothing finishes for longer than one
+    message may take (its parse budget), it stops and systemd restarts a stuck service."""
+    from pec_ingest.pipeline import Pipeline, Source
+    from pec_ingest.service import Service
+
+    path = tmp_path / "wd.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock, \
+            Pipeline(config, sessions) as pipeline:
+        sock.bind(str(path))
+        sock.settimeout(0.5)
+        service = Service(None, config, notifier=Notifier(str(path)))
+        service.pipeline = pipeline
+        service.last_success = time.monotonic() - 10_000  # the last finished poll: long ago
+        service._watchdog()
+        with pytest.raises(TimeoutError):
+            sock.recv(100)  # nothing is happening: no ping
+        pipeline.ingest(form_message(70), Source())  # the long poll finishes a message
+        service._watchdog()
+        assert sock.recv(100) == b"WATCHDOG=1"
+        assert pipeline.last_progress is not None
+        pipeline.last_progress -= service._message_bound() + 1  # stuck on one message since
+        service._watchdog()
+        with pytest.raises(TimeoutError):
+            sock.recv(100)
