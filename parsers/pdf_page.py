@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,9 @@ from parsers.pdf_layout import (
     table_lines,
 )
 
+# pdfminer's text for a glyph its font maps to no Unicode character (CID font without a
+# ToUnicode map): not text, and never a value
+_UNMAPPED = re.compile(r"\(cid:\d+\)")
 _IMAGE_COVER = 0.7  # an image covering this share of the page makes it an image page
 _TABLE_SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines"}
 
@@ -38,8 +42,9 @@ class PageText:
 def read_page(page: Page, widgets: Sequence[Widget]) -> PageText:
     """The lines of one page, with its AcroForm ``widgets`` placed among the printed text."""
     width, height = float(page.width), float(page.height)
-    chars = [c for c in page.chars
-             if c["text"] and c.get("upright", True) and _on_page(c, width, height)]
+    shown = [c for c in page.chars if c["text"] and _on_page(c, width, height)]
+    unmapped = {id(c) for c in shown if _unmapped(c)}
+    chars = [c for c in shown if c.get("upright", True) and id(c) not in unmapped]
     chars = _without_struck_out(chars, page.lines, page.rects)
     boxes, used = drawn_boxes(page.rects, page.lines, page.curves, chars)
     atoms = [*boxes, *_char_atoms(chars, used), *_widget_atoms(page, widgets)]
@@ -56,9 +61,17 @@ def read_page(page: Page, widgets: Sequence[Widget]) -> PageText:
     lines = merge_paragraphs(_label_fields(lines), width)
     readable = sum(1 for c in chars if not c["text"].isspace())
     sideways = sum(1 for c in page.chars if not c.get("upright", True) and c["text"].strip())
+    warnings = [f"{len(unmapped)} caratteri senza codifica Unicode (font senza ToUnicode) non "
+                "letti: il testo può essere incompleto"] if unmapped else []
     return PageText(lines, readable, _image_page(page.images, width, height),
                  widget_chars=sum(len(w.value) + (w.kind == "box") for w in widgets),
-                 sideways=sideways)
+                 warnings=warnings, sideways=sideways)
+
+
+def _unmapped(char: dict[str, Any]) -> bool:
+    """A glyph with no Unicode text that is not a known checkbox glyph of a symbol font."""
+    text = char["text"]
+    return bool(_UNMAPPED.fullmatch(text)) and not glyph_state(text, str(char.get("fontname", "")))
 
 
 _MAX_STRIKE_SEGMENTS = 500

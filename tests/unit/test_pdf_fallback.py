@@ -107,3 +107,18 @@ def test_word_cell_shading_does_not_split_table_cells() -> None:
             b"BT /F1 10 Tf 72 600 Td " + TEXT + b" ET")
     content = read_pdf(one_page(shading + borders + text))
     assert content.lines[0] == "Codice fiscale\t01234567890"
+
+
+def test_glyphs_without_unicode_are_left_out_with_a_warning() -> None:
+    # a Type0 font with Identity-H encoding and no ToUnicode map: pdfminer yields "(cid:N)"
+    cid_font = (b"<< /Type /Font /Subtype /Type0 /BaseFont /Nessuna /Encoding /Identity-H "
+                b"/DescendantFonts [6 0 R] >>")
+    descendant = (b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /Nessuna "
+                  b"/CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> "
+                  b"/DW 500 >>")
+    page = b"BT /F2 10 Tf 72 500 Td <00410042> Tj ET " + GOOD
+    content = read_pdf(one_page(page, fonts=b"/F1 5 0 R /F2 7 0 R",
+                                more=(descendant, cid_font)))
+    assert content.lines == (LINE, LINE)
+    assert not any("cid:" in line for line in content.lines)
+    assert any("senza codifica Unicode" in w for w in content.warnings)
