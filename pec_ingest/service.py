@@ -7,7 +7,9 @@ IMAP IDLE watchers, where the server offers IDLE, bring a poll forward when mail
 ``WATCHDOG=1`` is sent while polls succeed, and while a long poll (a backlog, slow documents)
 keeps finishing messages: the parse budget bounds one message well inside ``WatchdogSec``, so
 a long parse never gets the service killed and restarted in a loop; a stuck or failing daemon
-stops pinging and is restarted. ``STATUS=`` tells the last poll.
+stops pinging and is restarted. Likewise a first poll working through a backlog extends the
+start timeout (``EXTEND_TIMEOUT_USEC``) as long as messages keep being finished.
+``STATUS=`` tells the last poll.
 
 Signals: SIGTERM/SIGINT stop the scheduler; the poll in hand finishes the message it is on and
 returns, so the service exits well within the unit's stop timeout. SIGHUP reloads the
@@ -40,6 +42,7 @@ from pec_ingest.systemd import Notifier, watchdog_interval
 
 log = logging.getLogger(__name__)
 ACK_JOB_SECONDS = 30
+START_CHECK_SECONDS = 30.0
 
 
 class Service:
@@ -69,7 +72,13 @@ class Service:
         self.pipeline = Pipeline(self.config, self.db.sessions)
         self.poller = Poller(self.config, self.db.sessions, self.pipeline)
         self.poller.stop_event = self.stop_event
-        self._poll_all()
+        started = threading.Event()
+        threading.Thread(target=self._extend_start, args=(started,), daemon=True,
+                         name="start-keepalive").start()
+        try:
+            self._poll_all()
+        finally:
+            started.set()
         self.scheduler = BackgroundScheduler(
             timezone=self.config.zone,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
@@ -186,6 +195,19 @@ class Service:
         timeout, for the one cut off at the deadline) and a margin for mail and database."""
         p = self.config.parser
         return p.message_budget_seconds + p.timeout_seconds + 60.0
+
+    def _extend_start(self, started: threading.Event) -> None:
+        """While the first poll works through a backlog, push systemd's start timeout on
+        (``EXTEND_TIMEOUT_USEC``) each time messages keep being finished."""
+        while not started.wait(START_CHECK_SECONDS):
+            self._extend_start_once()
+
+    def _extend_start_once(self) -> bool:
+        progress = self.pipeline.last_progress if self.pipeline is not None else None
+        if progress is None or time.monotonic() - progress >= self._message_bound():
+            return False
+        usec = int((self._message_bound() + START_CHECK_SECONDS) * 1_000_000)
+        return self.notifier.send(extend_timeout_usec=usec, status="primo controllo in corso")
 
     def _watchdog(self) -> None:
         """Ping systemd while the daemon works: polls succeed, or the poll in hand keeps

@@ -290,3 +290,26 @@ def test_watchdog_is_fed_while_a_long_poll_finishes_messages(
         service._watchdog()
         with pytest.raises(TimeoutError):
             sock.recv(100)
+
+
+def test_a_first_poll_through_a_backlog_extends_the_start_timeout_while_it_progresses(
+        tmp_path: Path, config: Config, sessions: sessionmaker[Session]) -> None:
+    from pec_ingest.pipeline import Pipeline, Source
+    from pec_ingest.service import Service
+
+    path = tmp_path / "st.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock, \
+            Pipeline(config, sessions) as pipeline:
+        sock.bind(str(path))
+        sock.settimeout(0.5)
+        service = Service(None, config, notifier=Notifier(str(path)))
+        service.pipeline = pipeline
+        assert not service._extend_start_once()  # nothing finished yet
+        pipeline.ingest(form_message(71), Source())
+        assert service._extend_start_once()
+        sent = sock.recv(200).decode()
+        assert sent.startswith("EXTEND_TIMEOUT_USEC=")
+        assert int(sent.split("\n")[0].split("=")[1]) > service._message_bound() * 1_000_000
+        assert pipeline.last_progress is not None
+        pipeline.last_progress -= service._message_bound() + 1
+        assert not service._extend_start_once()  # stuck: let systemd's timeout decide
