@@ -10,6 +10,7 @@ would give for the same form.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -228,11 +229,17 @@ def table_lines(grid: Grid, atoms: Sequence[Atom]) -> tuple[list[Line], set[int]
     ordinary visual lines. Returns the lines and the ``id`` of every atom used."""
     used: set[int] = set()
     lines: list[Line] = []
+    by_middle = sorted(range(len(atoms)), key=lambda i: _middle(atoms[i]))
+    middles = [_middle(atoms[i]) for i in by_middle]
     for cells in grid.rows:
         boxes = [c for c in cells if c is not None]
         if not boxes:
             continue
-        content = [[a for a in atoms if _inside(a, b)] for b in boxes]
+        # only the atoms whose middle lies in the row's height: a long table stays linear
+        start = bisect_left(middles, min(b[1] for b in boxes))
+        stop = bisect_right(middles, max(b[3] for b in boxes))
+        near = [atoms[i] for i in sorted(by_middle[start:stop])]
+        content = [[a for a in near if _inside(a, b)] for b in boxes]
         for group in content:
             used.update(id(a) for a in group)
         if len(boxes) == 1:
@@ -260,6 +267,10 @@ def _glyph_with_label(cells: list[str]) -> list[str]:
         else:
             out.append(text)
     return out
+
+
+def _middle(atom: Atom) -> float:
+    return (atom.top + atom.bottom) / 2
 
 
 def _inside(atom: Atom, box: Box) -> bool:
