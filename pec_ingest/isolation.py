@@ -8,8 +8,13 @@ overruns it, or dies, is killed and replaced, and the document gets a recorded o
 
 An exception the parser did not expect is a bug of ours, never the sender's fault: the child
 catches it (its half of the per-message guard: the parent cannot see a child's exceptions),
-sends back ``parser_failed`` with the traceback, and the parent logs the traceback and counts
-it; the review reason says "errore interno del lettore".
+sends back ``parser_failed`` with the traceback; the pipeline logs the traceback, and the
+review reason (code ``parser_failed``) says "errore interno del lettore".
+
+A message's documents share one deadline (its parse budget): a document reached after it is
+``skipped``, one started before it is cut off at it. Children die with the service, even
+mid-parse and even when it is SIGKILLed: ``PR_SET_PDEATHSIG`` against their parent (the
+forkserver) and a thread watching a pidfd of the service process.
 """
 
 from __future__ import annotations
