@@ -42,6 +42,12 @@ class LoginRefused(MailboxError):
     """The server refused the credentials (not a network problem)."""
 
 
+class FetchRefused(MailboxError):
+    """A FETCH answer the client could not read (a line over imaplib's limit, a response
+    imapclient cannot parse): caused by what the fetched messages hold, not by the network.
+    The connection is out of step afterwards: reopen it before the next command."""
+
+
 @dataclass(frozen=True)
 class FolderStatus:
     uidvalidity: int
@@ -105,6 +111,12 @@ class Mailbox:
                                f"{_scrub(_text(exc), password)}") from None
         self._client = client
 
+    def reopen(self, folder: str) -> FolderStatus:
+        """A new connection with ``folder`` examined again (after a :class:`FetchRefused`)."""
+        self.close()
+        self.login()
+        return self.examine(folder)
+
     @property
     def client(self) -> IMAPClient:
         if self._client is None:
@@ -151,7 +163,13 @@ class Mailbox:
         if not uids:
             return {}
         with _guard(self.where, "lettura delle intestazioni"):
-            answer = self.client.fetch(list(uids), list(FIRST_LOOK))
+            try:
+                answer = self.client.fetch(list(uids), list(FIRST_LOOK))
+            except imaplib.IMAP4.abort:
+                raise  # the connection went away: a network problem, not the messages
+            except imaplib.IMAP4.error as exc:  # also imapclient's ProtocolError
+                raise FetchRefused(f"{self.where}: risposta illeggibile alla lettura delle "
+                                   f"intestazioni: {_text(exc)[:200]}") from exc
         out = {}
         for uid, data in answer.items():
             header = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
