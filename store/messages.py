@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store.base import ATTACHMENT_ROLES, MESSAGE_KINDS, OUTCOMES, PARSE_STATUSES
+from store.cleaning import header_text
 from store.errors import DuplicateMessage, InvalidRecord
 from store.model import Attachment, Message
 
@@ -62,9 +63,10 @@ def add_message(
     message = Message(
         sha256=sha256, size=size, archive_path=archive_path, source=source, kind=kind,
         outcome=outcome, reason=reason, mailbox=mailbox, folder=folder,
-        uidvalidity=uidvalidity, uid=uid, identificativo=identificativo,
-        message_id_header=message_id_header, riferimento_message_id=riferimento_message_id,
-        sender=sender, subject=subject, legal_time=legal_time,
+        uidvalidity=uidvalidity, uid=uid, identificativo=header_text(identificativo),
+        message_id_header=header_text(message_id_header),
+        riferimento_message_id=header_text(riferimento_message_id),
+        sender=header_text(sender), subject=header_text(subject), legal_time=legal_time,
         signature_present=signature_present, signature_valid=signature_valid,
         warnings=list(warnings), failure_count=failure_count)
     try:

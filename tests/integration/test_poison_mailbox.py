@@ -33,7 +33,8 @@ WHEN = datetime(2026, 9, 4, 11, 30, tzinfo=timezone(timedelta(hours=2)))
 
 def _submission(n: int, *, sender: str | None = None, subject: str = "Allegato 1",
                 message_id: str | None = None, name: str = "Allegato_1.docx",
-                extra: list[tuple[str, bytes, str]] | None = None) -> bytes:
+                extra: list[tuple[str, bytes, str]] | None = None,
+                daticert_mittente: str | None = None) -> bytes:
     org = make_organisation(n)
     pec = sender or org.pec
     files = [(name, build_docx(org, "table"), DOCX), *(extra or [])]
@@ -41,7 +42,8 @@ def _submission(n: int, *, sender: str | None = None, subject: str = "Allegato 1
                               message_id=message_id or f"<orig.{n}@esempio.it>",
                               attachments=files)
     return build_envelope(original, mittente=pec, destinatari=[COMUNE_PEC],
-                          identificativo=f"opec.poison.{n}@pec.simulato.example", data=WHEN)
+                          identificativo=f"opec.poison.{n}@pec.simulato.example", data=WHEN,
+                          daticert_mittente=daticert_mittente)
 
 
 def many_parts() -> bytes:
@@ -54,9 +56,34 @@ def huge_subject() -> bytes:
     return _submission(202, subject="Allegato 1 " + "A" * 1_100_000)
 
 
+def crlf_message_id() -> bytes:
+    """The sender's Message-ID carries CR LF once its RFC 2047 encoding is undone."""
+    return _submission(206, message_id="=?utf-8?Q?<orig.206=0D=0ABcc:_x@esempio.it>?=")
+
+
+def crlf_mittente() -> bytes:
+    """A daticert ``<mittente>`` with CR LF inside."""
+    return _submission(207, daticert_mittente="ente207@pec.esempio.it\r\nBcc: spia@esempio.it")
+
+
+def non_ascii_recipient() -> bytes:
+    """A certified sender with a non-ASCII character: smtplib cannot encode it."""
+    return _submission(208, sender="comunitàaperta.coop@postecert.it")
+
+
+def nul_subject() -> bytes:
+    """NUL in the subject and in an attachment name (PostgreSQL refuses U+0000)."""
+    return _submission(209, subject="Allegato 1\x00 domanda",
+                       extra=[("nota\x00.txt", b"nota", "text/plain")])
+
+
 POISON: dict[str, Callable[[], bytes]] = {
     "many_parts": many_parts,
     "huge_subject": huge_subject,
+    "crlf_message_id": crlf_message_id,
+    "crlf_mittente": crlf_mittente,
+    "non_ascii_recipient": non_ascii_recipient,
+    "nul_subject": nul_subject,
 }
 
 
@@ -96,6 +123,32 @@ def test_poison_message_stops_nothing_but_itself(
         handled = {m.uid for m in s.scalars(select(Message))} | {k.uid for k in skipped}
         assert handled == {1, 2, 3}  # the hostile one too: recorded, not silently lost
     assert poller.poll_all()[0].fetched == 0  # and not read again on the next poll
+    _check_hostile(poison, sessions)
+
+
+def _check_hostile(poison: str, sessions: sessionmaker[Session]) -> None:
+    """What became of the hostile message itself."""
+    with sessions() as s:
+        messages = {m.uid: m for m in s.scalars(select(Message))}
+        acks = {a.submission.message.uid: a for a in s.scalars(select(Acknowledgement))}
+        skipped = {k.uid: k.reason for k in s.scalars(select(SkippedMessage))}
+        if poison in ("many_parts", "huge_subject"):
+            assert skipped == {2: "unreadable_header"}
+            return
+        assert messages[2].outcome == "submission"
+        for value in (messages[2].subject, messages[2].riferimento_message_id,
+                      messages[2].sender, acks[2].to_address):
+            assert not set(value or "") & {"\r", "\n", "\x00"}
+        if poison in ("crlf_mittente", "non_ascii_recipient"):
+            assert acks[2].status == "failed" and "indirizzo del destinatario" in acks[2].error
+            codes = {r.code for r in acks[2].submission.review_reasons}
+            assert "ack_failed" in codes
+        else:
+            assert acks[2].status == "sent"
+        if poison == "nul_subject":
+            assert "\x00" not in (messages[2].subject or "")
+            names = {a.filename for a in messages[2].attachments}
+            assert "nota\ufffd.txt" in names
 
 
 def test_unreadable_first_look_is_skipped_with_the_reason(

@@ -1,0 +1,43 @@
+"""Hostile header values through the pipeline, straight from a file (``ingest``: no IMAP server
+to alter the bytes): the same row on SQLite and PostgreSQL, nothing a reply header could not
+carry."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from pec_ingest.pipeline import Pipeline, Source
+from store.cleaning import header_text, without_nul
+from store.model import Acknowledgement, Message
+from tests.integration.test_poison_mailbox import crlf_message_id, crlf_mittente, nul_subject
+
+
+def test_nul_in_subject_and_file_name_is_stored_alike_on_both_databases(
+        pipeline: Pipeline, sessions: sessionmaker[Session]) -> None:
+    outcome = pipeline.ingest(nul_subject(), Source("file", path="nul.eml"))
+    assert outcome.outcome == "submission", outcome.reason
+    with sessions() as s:
+        [message] = s.scalars(select(Message))
+        assert message.subject == "POSTA CERTIFICATA: Allegato 1  domanda"  # a header value
+        assert "nota\ufffd.txt" in {a.filename for a in message.attachments}
+        assert message.failure_count == 0
+
+
+def test_header_values_with_line_breaks_are_stored_on_one_line(
+        pipeline: Pipeline, sessions: sessionmaker[Session]) -> None:
+    for n, raw in enumerate((crlf_message_id(), crlf_mittente())):
+        assert pipeline.ingest(raw, Source("file", path=f"{n}.eml")).outcome == "submission"
+    with sessions() as s:
+        rows = [(m.riferimento_message_id, m.sender, m.subject)
+                for m in s.scalars(select(Message))]
+        rows += [(a.to_address, None, None) for a in s.scalars(select(Acknowledgement))]
+    assert rows and all(not set(v or "") & {"\r", "\n", "\x00"} for row in rows for v in row)
+    assert ("<orig.206 Bcc: x@esempio.it>", "ilgirasole@pec.it",
+            "POSTA CERTIFICATA: Allegato 1") in rows
+
+
+def test_cleaning_functions() -> None:
+    assert header_text("a\r\n\tb\x00c") == "a \tb c"
+    assert header_text(None) is None
+    assert without_nul({"k\x00": ["v\x00", 1]}) == {"k\ufffd": ["v\ufffd", 1]}
