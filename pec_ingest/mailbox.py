@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Iterator, Sequence
@@ -27,6 +28,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 from imapclient.imapclient import SocketTimeout
 
+from pec_ingest import interruption
 from pec_ingest.errors import MailboxError
 from pec_ingest.settings_imap import MailboxSection
 
@@ -91,25 +93,25 @@ class Mailbox:
         """Connect, verify the server, log in; raises MailboxError (LoginRefused)."""
         box, where = self.box, self.where
         password = box.secret.value()
-        client = _connect(box, where)
+        client = self._client = _connect(box, where)
+        interruption.opened("imap", self)
         try:
             client.login(box.username, password)
             with _guard(where, "lettura delle capacità del server"):
                 self.capabilities = frozenset(c.decode("ascii", "replace").upper()
                                               for c in client.capabilities())
         except LoginError as exc:
-            _close_quietly(client)
+            self.close()
             detail = _scrub(_text(exc), password)
             raise LoginRefused(f"{where}: accesso rifiutato per l'utente {box.username} "
                                f"({detail}); controllare utente e password") from None
         except MailboxError:
-            _close_quietly(client)
+            self.close()
             raise
         except (imaplib.IMAP4.error, OSError) as exc:
-            _close_quietly(client)
+            self.close()
             raise MailboxError(f"{where}: accesso non riuscito: "
                                f"{_scrub(_text(exc), password)}") from None
-        self._client = client
 
     def reopen(self, folder: str) -> FolderStatus:
         """A new connection with ``folder`` examined again (after a :class:`FetchRefused`)."""
@@ -132,9 +134,15 @@ class Mailbox:
         return "IDLE" in self.capabilities
 
     def close(self) -> None:
+        interruption.closed(self)
         if self._client is not None:
             _close_quietly(self._client)
             self._client = None
+
+    def current_socket(self) -> socket.socket | None:
+        """The connection's socket, for :func:`pec_ingest.interruption.interrupt`."""
+        client = self._client
+        return client.socket() if client is not None else None
 
     def __enter__(self) -> Mailbox:
         return self
