@@ -23,7 +23,7 @@ from store.messages import add_attachment, add_message, find_message
 from store.messages import record_failure as count
 from store.receipts import add_receipt
 from store.review import add_review_reason
-from store.submissions import add_submission, get_or_create_organisation
+from store.submissions import add_submission, get_or_create_organisation, sender_change
 
 if TYPE_CHECKING:
     from pec_ingest.pipeline import Outcome, Source
@@ -169,8 +169,10 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
     received = facts.legal_time or datetime.now(UTC)
     fields: Mapping[str, Any] = (form or {}).get("fields") or dict.fromkeys(CANONICAL_FIELDS)
     organisation = get_or_create_organisation(
-        session, fields.get("codice_fiscale"), facts.sender or env.original_from,
-        fields.get("denominazione"))
+        session, fields.get("codice_fiscale"), facts.sender or env.original_from, None)
+    current = sender_change(session, organisation, facts.sender)
+    if current is None and fields.get("denominazione"):
+        organisation.denominazione = fields.get("denominazione")
     closing = config.closing
     submission = add_submission(
         session, organisation, message, procedure=config.procedure.code, fields=fields,
@@ -179,8 +181,14 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
         out_of_procedure=closing is not None and received > closing,
         status=(form or {}).get("status", "needs_review"),
         warnings=(form or {}).get("warnings", []), parsed=form or {},
-        attachment=rows.get(id(form_att)) if form_att is not None else None)
-    for reason in _reasons(config, env, form, form_att, result, submission.out_of_procedure):
+        attachment=rows.get(id(form_att)) if form_att is not None else None,
+        hold=current is not None)
+    reasons = _reasons(config, env, form, form_att, result, submission.out_of_procedure)
+    if current is not None:
+        reasons.append(review.sender_change_reason(current.registration_number,
+                                                   current.message.sender, current.pec,
+                                                   facts.sender))
+    for reason in reasons:
         add_review_reason(session, code=reason.code, detail=reason.detail, submission=submission)
     queue_for_submission(session, config, submission, env, facts.sender)
     return _outcome("submission", decision.reason, env.kind, message_id=message.id,

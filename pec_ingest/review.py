@@ -132,3 +132,14 @@ def message_reasons(message: PecMessage) -> list[Reason]:
         out.append(Reason("no_legal_time", "manca la data legale (daticert.xml): verificare "
                                            "la data di ricezione"))
     return out
+
+
+def sender_change_reason(current_number: str, current_sender: str | None,
+                         declared_pec: str | None, new_sender: str | None) -> Reason:
+    """A new version certified by another sender: held until staff accept it."""
+    return Reason("organisation_conflict", (
+        f"nuova versione inviata da {new_sender or 'mittente non certificato'}, ma la versione "
+        f"in vigore ({current_number}) è stata inviata da {current_sender or '-'} e la PEC "
+        f"dichiarata dall'ente è {declared_pec or '-'}: la nuova versione NON sostituisce "
+        "quella in vigore finché il personale non la accetta (chiunque può scrivere il "
+        "codice fiscale di un altro ente)"))
