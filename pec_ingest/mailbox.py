@@ -21,7 +21,7 @@ import ssl
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from imapclient import IMAPClient
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 HEADER_FIELDS = ("MESSAGE-ID", "SUBJECT", "FROM", "X-TRASPORTO", "X-RICEVUTA",
                  "X-RIFERIMENTO-MESSAGE-ID", "AUTO-SUBMITTED", "CONTENT-TYPE")
 FIRST_LOOK = (f"BODY.PEEK[HEADER.FIELDS ({' '.join(HEADER_FIELDS)})]", "BODYSTRUCTURE",
-              "RFC822.SIZE")
+              "RFC822.SIZE", "INTERNALDATE")
 
 
 class LoginRefused(MailboxError):
@@ -65,6 +65,7 @@ class FirstLook:
     size: int
     header: bytes
     structure: Any  # imapclient BodyData (a nested tuple), or None
+    internal_date: datetime | None = None  # when the server received it (aware)
 
 
 def tls_context(ca_file: str = "") -> ssl.SSLContext:
@@ -182,7 +183,8 @@ class Mailbox:
         for uid, data in answer.items():
             header = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
             out[int(uid)] = FirstLook(int(uid), int(data.get(b"RFC822.SIZE", 0)),
-                                      header or b"", data.get(b"BODYSTRUCTURE"))
+                                      header or b"", data.get(b"BODYSTRUCTURE"),
+                                      _aware(data.get(b"INTERNALDATE")))
         return out
 
     def fetch_raw(self, uids: Sequence[int]) -> dict[int, bytes]:
@@ -280,6 +282,13 @@ def _guard(where: str, what: str) -> Iterator[None]:
         raise MailboxError(f"{where}: {what}: tempo scaduto") from exc
     except (imaplib.IMAP4.error, OSError) as exc:
         raise MailboxError(f"{where}: {what} non riuscita: {_text(exc)}") from exc
+
+
+def _aware(value: Any) -> datetime | None:
+    """imapclient gives INTERNALDATE as a naive local time (``normalise_times``)."""
+    if not isinstance(value, datetime):
+        return None
+    return value.astimezone(UTC) if value.tzinfo is None else value
 
 
 def _status(answer: dict[bytes, Any]) -> FolderStatus:

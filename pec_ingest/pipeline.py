@@ -29,6 +29,7 @@ from pec_ingest import recording
 from pec_ingest.config import Config
 from pec_ingest.isolation import IsolatedResult, ParserPool, ParseTask
 from pec_ingest.relevance import Decision, decide, find_keyword, form_candidates
+from pec_ingest.trust import Certification, TrustStore, certify
 from store.archive import Archive
 from store.base import RECEIPT_KINDS
 from store.errors import DuplicateMessage, StoreError
@@ -51,6 +52,7 @@ class Source:
     uidvalidity: int | None = None
     uid: int | None = None
     path: str | None = None
+    internal_date: datetime | None = None  # IMAP INTERNALDATE: when our server received it
 
     def describe(self) -> str:
         if self.kind == "imap":
@@ -84,6 +86,7 @@ class Pipeline:
         self._pool_lock = threading.Lock()
         self.parse = parse or self._parse_isolated
         self.before_commit: Callable[[], None] | None = None  # fault injection in tests
+        self._trust: TrustStore | None = None
 
     def _parse_isolated(self, tasks: Sequence[ParseTask]) -> list[IsolatedResult]:
         with self._pool_lock:  # ingest may run in several threads: one pool for all
@@ -135,10 +138,21 @@ class Pipeline:
                                         f"{existing.outcome})", existing.kind,
                            message_id=existing.id, duplicate=True)
 
+    @property
+    def trust_store(self) -> TrustStore | None:
+        """``[trust] ca_file`` loaded once (a reload that changes it loads it again)."""
+        path = self.config.trust.ca_file
+        if not path:
+            return None
+        if self._trust is None or self._trust.path != path:
+            self._trust = TrustStore.load(path)
+        return self._trust
+
     def _process(self, raw: bytes, sha: str, rel_path: str, source: Source) -> Outcome:
         envelope = parse_envelope(raw, self.config.limits)
+        certification = certify(envelope, self.trust_store)
         base = recording.MessageFacts.of(envelope, sha, len(raw), rel_path, source,
-                                         legal_time(envelope))
+                                         legal_time(envelope, certification), certification)
         ident = recording.own_identificativo(envelope)
         if ident is not None:
             with self.sessions() as session:
@@ -192,8 +206,11 @@ class Pipeline:
             return Outcome("failed", reason, "unknown")
 
 
-def legal_time(envelope: PecMessage) -> datetime | None:
-    """The legal receipt time: daticert's ``data`` with its zone, never the Date header."""
+def legal_time(envelope: PecMessage, certification: Certification) -> datetime | None:
+    """The legal receipt time: daticert's ``data`` with its zone, never the Date header, and
+    only from a certified envelope (:mod:`pec_ingest.trust`): None otherwise."""
+    if not certification.certified:
+        return None
     if envelope.daticert is not None and envelope.daticert.data is not None:
         return envelope.daticert.data
     return None

@@ -160,6 +160,7 @@ class FolderScan:
         looks = self._first_look(uids, refused)
         verdicts = [judge(looks[u], self.box) for u in uids if u in looks]
         verdicts += [unreadable_verdict(uid, detail) for uid, detail in refused.items()]
+        arrived = {uid: look.internal_date for uid, look in looks.items()}
         for uid in set(uids) - set(looks) - set(refused):  # expunged meanwhile: nothing to read
             progress.done(uid)
         self._record_skipped([v for v in verdicts if not v.download], progress)
@@ -174,7 +175,8 @@ class FolderScan:
                 if v.uid not in raw:
                     progress.done(v.uid)
                     continue
-                source = Source("imap", self.box.name, self.folder, self.uidvalidity, v.uid)
+                source = Source("imap", self.box.name, self.folder, self.uidvalidity, v.uid,
+                                internal_date=arrived.get(v.uid))
                 future = pool.submit(self.pipeline.ingest, raw.pop(v.uid), source)
                 self.pending.append(_Pending(v.uid, v.size, future))
             if self.on_batch is not None:

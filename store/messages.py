@@ -55,7 +55,7 @@ def add_message(
     riferimento_message_id: str | None = None, sender: str | None = None,
     subject: str | None = None, legal_time: datetime | None = None,
     signature_present: bool = False, signature_valid: bool | None = None,
-    warnings: Sequence[str] = (), failure_count: int = 0,
+    warnings: Sequence[str] = (), failure_count: int = 0, provider_trusted: bool | None = None,
 ) -> Message:
     """Record a message; raise :class:`DuplicateMessage` if it is already there."""
     _check_vocabulary("kind", kind, MESSAGE_KINDS)
@@ -68,7 +68,7 @@ def add_message(
         riferimento_message_id=header_text(riferimento_message_id),
         sender=header_text(sender), subject=header_text(subject), legal_time=legal_time,
         signature_present=signature_present, signature_valid=signature_valid,
-        warnings=list(warnings), failure_count=failure_count)
+        provider_trusted=provider_trusted, warnings=list(warnings), failure_count=failure_count)
     try:
         with session.begin_nested():
             session.add(message)

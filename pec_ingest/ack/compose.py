@@ -112,6 +112,7 @@ def context(config: Config, ack: Acknowledgement) -> dict[str, Any]:
         "out_of_procedure": bool(sub.out_of_procedure),
         "version": sub.version,
         "received_at": local_time(sub.received_at, config.zone),
+        "certified": sub.message.legal_time is not None,
         "deadline": long_date(config.deadline),
         "procedure": {"code": sub.procedure, "name": config.procedure.name,
                       "address": config.procedure.address},

@@ -1,5 +1,6 @@
-"""Hostile mail: a skip reason for messages whose first look the IMAP client cannot read, and a
-harder read-only role on PostgreSQL.
+"""Hostile mail: a skip reason for messages whose first look the IMAP client cannot read,
+``messages.provider_trusted`` (the envelope's provider judged against ``[trust] ca_file``, apart
+from the signature's integrity), and a harder read-only role on PostgreSQL.
 
 Revision ID: 0004b
 Revises: 0003
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004b"
@@ -52,6 +54,7 @@ def _reasons(reasons: Sequence[str]) -> None:
 
 def upgrade() -> None:
     _reasons(NEW_REASONS)
+    op.add_column("messages", sa.Column("provider_trusted", sa.Boolean(), nullable=True))
     if op.get_bind().dialect.name != "postgresql":
         return
     for view in VIEWS:
@@ -62,6 +65,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DELETE FROM skipped_messages WHERE reason = 'unreadable_header'")
     _reasons(OLD_REASONS)
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_column("provider_trusted")
     if op.get_bind().dialect.name != "postgresql":
         return
     for view in VIEWS:
