@@ -37,6 +37,7 @@ _HEADER_ERRORS = (
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 _FIELD_START = re.compile(rb"\n(?=[^ \t])")
 _MAX_HEAD_BYTES = 256 * 1024
+MAX_HEAD_BYTES = _MAX_HEAD_BYTES  # public: a caller may judge what the cut could hide
 _MAX_FIELD_BYTES = 4096
 _MAX_PARENTHESES = 32
 MIME_HEADER_BUDGET = 128 * 1024  # bytes of Content-Type/-Disposition parsed per walk

@@ -25,6 +25,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from parsers.envelope import Attachment, PecMessage, parse_envelope
+from parsers.mime import MAX_HEAD_BYTES
 from pec_ingest import recording
 from pec_ingest.config import Config
 from pec_ingest.isolation import IsolatedResult, ParserPool, ParseTask
@@ -167,6 +168,8 @@ class Pipeline:
             hint = find_keyword(envelope.original_subject or envelope.subject,
                                 self.config.relevance.subject_keywords)
             return self._write(lambda s: recording.record_anomaly(s, base, envelope, hint))
+        if envelope.kind == "not-pec" and header_block_size(raw) > MAX_HEAD_BYTES:
+            return self._write(lambda s: recording.record_headers_cut(s, base, MAX_HEAD_BYTES))
         decision, parsed = self._decide(envelope)
         if not decision.relevant:
             return self._write(lambda s: recording.record_ignored(s, base, envelope, decision))
@@ -204,6 +207,12 @@ class Pipeline:
         except Exception:
             log.exception("sha256=%s: could not record the failure either", sha[:12])
             return Outcome("failed", reason, "unknown")
+
+
+def header_block_size(raw: bytes) -> int:
+    """Bytes before the first blank line (the whole message when there is none)."""
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if i >= 0]
+    return min(ends) if ends else len(raw)
 
 
 def legal_time(envelope: PecMessage, certification: Certification) -> datetime | None:

@@ -165,6 +165,18 @@ def record_ignored(session: Session, facts: MessageFacts, env: PecMessage,
     return _outcome("ignored", decision.reason, env.kind, message_id=message.id)
 
 
+def record_headers_cut(session: Session, facts: MessageFacts, cut: int) -> Outcome:
+    """Headers longer than the parser reads: what decides the kind (X-Trasporto, X-Ricevuta,
+    Content-Type) may lie beyond the cut, so "not PEC" is not a safe verdict: review."""
+    _replace_failed(session, facts)
+    reason = (f"intestazioni oltre {cut // 1024} KB: il tipo di messaggio (PEC, ricevuta) non "
+              "è determinabile; da esaminare a mano")
+    message = facts.add(session, "ignored", reason)
+    add_review_reason(session, code="unreadable", message=message,
+                      detail=f"{reason} (potrebbe essere una PEC firmata)")
+    return _outcome("ignored", reason, facts.kind, message_id=message.id)
+
+
 def record_failure(session: Session, sha: str, size: int, rel: str, source: Source,
                    reason: str, max_failures: int) -> Outcome:
     message = find_message(session, sha256=sha)

@@ -7,9 +7,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from parsers.mime import MAX_HEAD_BYTES
 from pec_ingest.pipeline import Pipeline, Source
 from store.cleaning import header_text, without_nul
-from store.model import Acknowledgement, Message
+from store.model import Acknowledgement, Message, ReviewReason
 from tests.integration.test_poison_mailbox import crlf_message_id, crlf_mittente, nul_subject
 
 
@@ -35,6 +36,22 @@ def test_header_values_with_line_breaks_are_stored_on_one_line(
     assert rows and all(not set(v or "") & {"\r", "\n", "\x00"} for row in rows for v in row)
     assert ("<orig.206 Bcc: x@esempio.it>", "ilgirasole@pec.it",
             "POSTA CERTIFICATA: Allegato 1") in rows
+
+
+def test_a_signed_pec_with_headers_beyond_the_cut_goes_to_review(
+        pipeline: Pipeline, sessions: sessionmaker[Session]) -> None:
+    """Top-level headers are outside the provider's signature: anyone on the path may add
+    them. 300 KB of them push X-Trasporto and Content-Type beyond the parser's cut."""
+    raw = nul_subject().replace(b"\x00", b"")
+    filler = b"".join(b"Received: from relay%d.example by mx.example; x\r\n" % i
+                      for i in range(7000))
+    assert len(filler) > MAX_HEAD_BYTES
+    outcome = pipeline.ingest(filler + raw, Source("file", path="big.eml"))
+    assert outcome.outcome == "ignored"
+    with sessions() as s:
+        [message] = s.scalars(select(Message))
+        [reason] = s.scalars(select(ReviewReason).where(ReviewReason.message_id == message.id))
+    assert reason.code == "unreadable" and "256 KB" in (reason.detail or "")
 
 
 def test_cleaning_functions() -> None:

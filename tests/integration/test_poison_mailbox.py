@@ -23,7 +23,7 @@ from pec_ingest.samples.mailbox import COMUNE_PEC, DOCX
 from pec_ingest.samples.pec import build_envelope, build_original
 from pec_ingest.samples.people import make_organisation
 from pec_ingest.settings_smtp import AcknowledgementSection, SmtpSection
-from store.model import Acknowledgement, Message
+from store.model import Acknowledgement, Message, ReviewReason
 from store.model_mailbox import SkippedMessage
 from tests.dovecot import DovecotServer
 from tests.smtp_server import PASSWORD, USERNAME, SmtpServer
@@ -77,7 +77,15 @@ def nul_subject() -> bytes:
                        extra=[("nota\x00.txt", b"nota", "text/plain")])
 
 
+def header_over_cut() -> bytes:
+    """300 KB of (unsigned, top-level) headers before the envelope's own."""
+    filler = b"".join(b"Received: from relay%d.example by mx.example; x\r\n" % i
+                      for i in range(7000))
+    return filler + _submission(210)
+
+
 POISON: dict[str, Callable[[], bytes]] = {
+    "header_over_cut": header_over_cut,
     "many_parts": many_parts,
     "huge_subject": huge_subject,
     "crlf_message_id": crlf_message_id,
@@ -134,6 +142,12 @@ def _check_hostile(poison: str, sessions: sessionmaker[Session]) -> None:
         skipped = {k.uid: k.reason for k in s.scalars(select(SkippedMessage))}
         if poison in ("many_parts", "huge_subject"):
             assert skipped == {2: "unreadable_header"}
+            return
+        if poison == "header_over_cut":
+            assert messages[2].outcome == "ignored" and 2 not in acks
+            codes = {r.code for r in s.scalars(select(ReviewReason).where(
+                ReviewReason.message_id == messages[2].id))}
+            assert codes == {"unreadable"}
             return
         assert messages[2].outcome == "submission"
         for value in (messages[2].subject, messages[2].riferimento_message_id,
