@@ -19,7 +19,7 @@ from asn1crypto import cms
 
 from parsers.cades_ber import to_definite
 from parsers.cades_signer import ASN1_ERRORS, read_signer, signer_certificate
-from parsers.errors import SignedDataError
+from parsers.errors import LimitExceeded, SignedDataError
 
 _MAX_BER_DEPTH = 64
 _LINE_BREAK = re.compile(rb"\r*\n")
@@ -64,7 +64,7 @@ def verify_detached(content: bytes, signature: bytes) -> SignatureCheck:
             choice.chosen for choice in signed["certificates"] or [] if choice.name == "certificate"
         ]
         signer_infos = list(signed["signer_infos"])
-    except (*ASN1_ERRORS, SignedDataError) as exc:
+    except (*ASN1_ERRORS, SignedDataError, LimitExceeded) as exc:  # BER nested too deep
         return _invalid(f"firma illeggibile ({_short(exc)})")
     if not signer_infos:
         return _invalid("la firma non contiene firmatari")

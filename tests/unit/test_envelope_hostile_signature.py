@@ -1,0 +1,39 @@
+"""A provider signature nested deeper than the BER limit is a signature that does not verify,
+with a warning: never an exception out of envelope parsing (``inspect``, ``review show``)."""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+from datetime import UTC, datetime
+
+from parsers.envelope import parse_envelope
+from pec_ingest.samples.pec import build_envelope, build_original
+
+
+def _envelope_with_signature(signature: bytes) -> bytes:
+    when = datetime(2026, 9, 2, 9, 0, tzinfo=UTC)
+    original = build_original(sender="ente@pec.esempio.it", to=["comune@pec.esempio.it"],
+                              subject="Allegato 1", date=when, message_id="<b@x.example>",
+                              attachments=[("a.txt", b"ciao", "text/plain")])
+    raw = build_envelope(original, mittente="ente@pec.esempio.it",
+                         destinatari=["comune@pec.esempio.it"],
+                         identificativo="opec.ber@pec.example", data=when)
+    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    part = next(p for p in message.walk() if p.get_filename() == "smime.p7s")
+    old = str(part.get_payload()).replace("\r\n", "\n").strip().encode()
+    new = base64.encodebytes(signature).strip()
+    old, new = old.replace(b"\n", b"\r\n"), new.replace(b"\n", b"\r\n")
+    assert old in raw
+    return raw.replace(old, new)
+
+
+def test_ber_nested_beyond_the_limit_is_an_invalid_signature_with_a_reason() -> None:
+    depth = 2000
+    nested = b"\x30\x80" * depth + b"\x00\x00" * depth
+    envelope = parse_envelope(_envelope_with_signature(nested))
+    assert envelope.kind == "posta-certificata"
+    assert envelope.signature.present and envelope.signature.valid is False
+    assert "firma illeggibile" in (envelope.signature.reason or "")
+    assert any("firma del gestore non valida" in w for w in envelope.warnings)
