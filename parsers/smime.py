@@ -22,6 +22,7 @@ from parsers.cades_signer import ASN1_ERRORS, read_signer, signer_certificate
 from parsers.errors import LimitExceeded, SignedDataError
 
 _MAX_BER_DEPTH = 64
+MAX_SIGNERS = 4  # a PEC provider signs alone; this bounds the time spent on a hostile one
 _LINE_BREAK = re.compile(rb"\r*\n")
 @dataclass(frozen=True)
 class SignatureCheck:
@@ -68,6 +69,9 @@ def verify_detached(content: bytes, signature: bytes) -> SignatureCheck:
         return _invalid(f"firma illeggibile ({_short(exc)})")
     if not signer_infos:
         return _invalid("la firma non contiene firmatari")
+    if len(signer_infos) > MAX_SIGNERS:  # each one digests the whole content again
+        return _invalid(f"la firma ha {len(signer_infos)} firmatari: un gestore PEC ne ha uno "
+                        f"(verificati al massimo {MAX_SIGNERS})")
     signer_name: str | None = None
     for info in signer_infos:
         try:

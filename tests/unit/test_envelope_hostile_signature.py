@@ -6,7 +6,10 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import time
 from datetime import UTC, datetime
+
+from asn1crypto import cms
 
 from parsers.envelope import parse_envelope
 from pec_ingest.samples.pec import build_envelope, build_original
@@ -20,6 +23,10 @@ def _envelope_with_signature(signature: bytes) -> bytes:
     raw = build_envelope(original, mittente="ente@pec.esempio.it",
                          destinatari=["comune@pec.esempio.it"],
                          identificativo="opec.ber@pec.example", data=when)
+    return _replace_signature(raw, signature)
+
+
+def _replace_signature(raw: bytes, signature: bytes) -> bytes:
     message = email.message_from_bytes(raw, policy=email.policy.compat32)
     part = next(p for p in message.walk() if p.get_filename() == "smime.p7s")
     old = str(part.get_payload()).replace("\r\n", "\n").strip().encode()
@@ -37,3 +44,27 @@ def test_ber_nested_beyond_the_limit_is_an_invalid_signature_with_a_reason() -> 
     assert envelope.signature.present and envelope.signature.valid is False
     assert "firma illeggibile" in (envelope.signature.reason or "")
     assert any("firma del gestore non valida" in w for w in envelope.warnings)
+
+
+def test_a_thousand_signers_are_refused_at_once() -> None:
+    """Each signer digests the whole signed part again: 1,000 of them over a large message
+    took tens of seconds in the main process. A provider signs alone."""
+    when = datetime(2026, 9, 2, 9, 0, tzinfo=UTC)
+    original = build_original(sender="ente@pec.esempio.it", to=["comune@pec.esempio.it"],
+                              subject="Allegato 1", date=when, message_id="<m@x.example>",
+                              attachments=[("a.bin", b"\x01" * (4 * 1024 * 1024),
+                                            "application/octet-stream")])
+    raw = build_envelope(original, mittente="ente@pec.esempio.it",
+                         destinatari=["comune@pec.esempio.it"],
+                         identificativo="opec.many@pec.example", data=when)
+    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    part = next(p for p in message.walk() if p.get_filename() == "smime.p7s")
+    info = cms.ContentInfo.load(base64.b64decode(str(part.get_payload())))
+    signed = info["content"]
+    signed["signer_infos"] = cms.SignerInfos([signed["signer_infos"][0]] * 1000)
+    started = time.monotonic()
+    envelope = parse_envelope(_replace_signature(raw, info.dump(force=True)))
+    elapsed = time.monotonic() - started
+    assert envelope.signature.valid is False
+    assert "1000 firmatari" in (envelope.signature.reason or "")
+    assert elapsed < 5, elapsed  # about 0.1 s; a hang guard, not a benchmark
