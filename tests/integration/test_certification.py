@@ -21,6 +21,7 @@ from pec_ingest.ack.compose import build
 from pec_ingest.config import Config
 from pec_ingest.isolation import ParserPool
 from pec_ingest.pipeline import Pipeline, Source
+from pec_ingest.poller import Poller
 from pec_ingest.samples.docx_forms import build_docx
 from pec_ingest.samples.mailbox import COMUNE_PEC, DOCX
 from pec_ingest.samples.pec import (
@@ -33,6 +34,7 @@ from pec_ingest.samples.pec import (
 from pec_ingest.samples.people import make_organisation
 from pec_ingest.trust import TrustSection
 from store.model import Acknowledgement, Message, Receipt, ReviewReason, Submission
+from tests.dovecot import DovecotServer
 
 ROME = timezone(timedelta(hours=2))
 EARLY = datetime(2026, 9, 1, 10, 0, tzinfo=ROME)  # before the deadline below
@@ -174,3 +176,17 @@ def test_only_a_verified_receipt_changes_the_acknowledgement(
         flagged = s.scalars(select(ReviewReason).join(Message, ReviewReason.message_id ==
                                                       Message.id)).all()
         assert bool([r for r in flagged if r.code == "envelope_signature"]) is not signed
+
+
+def test_through_dovecot_the_fallback_is_the_imap_internal_date(
+        deadline_config: Config, sessions: sessionmaker[Session], parser_pool: ParserPool,
+        dovecot: DovecotServer, imap_user: str) -> None:
+    dovecot.append(imap_user, [unsigned(envelope(405))], when=ARRIVED)
+    config = dataclasses.replace(deadline_config, mailboxes=(dovecot.section(imap_user),))
+    poller = Poller(config, sessions, _pipeline(config, sessions, parser_pool))
+    [report] = poller.poll_all()
+    assert report.ok, report.error
+    with sessions() as s:
+        [sub] = s.scalars(select(Submission))
+        assert sub.message.legal_time is None
+        assert sub.received_at == ARRIVED and sub.late is True

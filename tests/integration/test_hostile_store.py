@@ -4,14 +4,24 @@ carry."""
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from parsers.mime import MAX_HEAD_BYTES
+from pec_ingest.ack import SmtpTransport, outbox, send_pending
+from pec_ingest.config import Config
 from pec_ingest.pipeline import Pipeline, Source
+from pec_ingest.settings_smtp import AcknowledgementSection, SmtpSection
 from store.cleaning import header_text, without_nul
 from store.model import Acknowledgement, Message, ReviewReason
 from tests.integration.test_poison_mailbox import crlf_message_id, crlf_mittente, nul_subject
+from tests.smtp_server import PASSWORD, USERNAME, SmtpServer
 
 
 def test_nul_in_subject_and_file_name_is_stored_alike_on_both_databases(
@@ -58,3 +68,35 @@ def test_cleaning_functions() -> None:
     assert header_text("a\r\n\tb\x00c") == "a \tb c"
     assert header_text(None) is None
     assert without_nul({"k\x00": ["v\x00", 1]}) == {"k\ufffd": ["v\ufffd", 1]}
+
+
+def test_an_unexpected_error_fails_one_acknowledgement_not_the_queue(
+        pipeline: Pipeline, sessions: sessionmaker[Session], smtp: SmtpServer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for n, raw in enumerate((crlf_message_id(), nul_subject())):
+        assert pipeline.ingest(raw, Source("file", path=f"{n}.eml")).outcome == "submission"
+    secret = tmp_path / "smtp-password"
+    secret.write_text(PASSWORD, encoding="utf-8")
+    config = dataclasses.replace(
+        pipeline.config,
+        smtp=SmtpSection(host="127.0.0.1", port=smtp.starttls.port, security="starttls",
+                         username=USERNAME, password_file=str(secret),
+                         ca_file=str(smtp.ca_file), from_address=USERNAME, timeout_seconds=5),
+        acknowledgements=AcknowledgementSection(transport="smtp"))
+    with sessions() as s:
+        first, second = sorted(a.id for a in s.scalars(select(Acknowledgement)))
+    real_build = outbox.build
+
+    def broken(config: Config, ack: Acknowledgement, now: datetime) -> EmailMessage:
+        if ack.id == first:
+            raise RuntimeError("guasto di prova")
+        return real_build(config, ack, now)
+
+    monkeypatch.setattr(outbox, "build", broken)
+    report = send_pending(config, sessions, SmtpTransport(config.smtp))
+    assert (report.sent, report.failed) == (1, 1)
+    with sessions() as s:
+        acks = {a.id: a for a in s.scalars(select(Acknowledgement))}
+        assert acks[first].status == "failed" and "guasto di prova" in (acks[first].error or "")
+        assert "ack_failed" in {r.code for r in acks[first].submission.review_reasons}
+        assert acks[second].status == "sent"

@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import os
 import time
+import tracemalloc
 from datetime import UTC, datetime
 
 from asn1crypto import cms
@@ -68,3 +70,25 @@ def test_a_thousand_signers_are_refused_at_once() -> None:
     assert envelope.signature.valid is False
     assert "1000 firmatari" in (envelope.signature.reason or "")
     assert elapsed < 5, elapsed  # about 0.1 s; a hang guard, not a benchmark
+
+
+def test_reading_an_envelope_takes_a_small_multiple_of_its_size() -> None:
+    """Python allocations while parsing a 13 MB envelope (a 10 MB attachment): below 10 times
+    its size (8.4 measured; 11.8 when base64 was cleaned with a regular expression)."""
+    when = datetime(2026, 9, 2, 9, 0, tzinfo=UTC)
+    original = build_original(sender="ente@pec.esempio.it", to=["comune@pec.esempio.it"],
+                              subject="Allegato 1", date=when, message_id="<mem@x.example>",
+                              attachments=[("scan.bin", os.urandom(10 * 1024 * 1024),
+                                            "application/octet-stream")])
+    raw = build_envelope(original, mittente="ente@pec.esempio.it",
+                         destinatari=["comune@pec.esempio.it"],
+                         identificativo="opec.mem@pec.example", data=when)
+    del original
+    tracemalloc.start()
+    try:
+        envelope = parse_envelope(raw)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert envelope.signature.valid is True and envelope.attachments
+    assert peak / len(raw) < 10, peak / len(raw)
