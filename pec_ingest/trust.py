@@ -40,8 +40,16 @@ class TrustSection:
     ca_file: str = ""
 
     def problems(self) -> list[str]:
-        if self.ca_file and not Path(self.ca_file).is_file():
+        """A bundle that cannot be read is a configuration error, found at start-up (not at
+        the first message, which would then fail)."""
+        if not self.ca_file:
+            return []
+        if not Path(self.ca_file).is_file():
             return [f"trust.ca_file: file non trovato {self.ca_file!r}"]
+        try:
+            TrustStore.load(self.ca_file)
+        except ConfigError as exc:
+            return [str(exc)]
         return []
 
 
