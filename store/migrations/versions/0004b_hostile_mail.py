@@ -65,8 +65,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DELETE FROM skipped_messages WHERE reason = 'unreadable_header'")
     _reasons(OLD_REASONS)
-    with op.batch_alter_table("messages") as batch:
-        batch.drop_column("provider_trusted")
+    # Not a batch (table copy) on SQLite: the staff views read ``messages``, and SQLite
+    # refuses to rename a table under a view; its native DROP COLUMN (3.35+) is enough.
+    op.drop_column("messages", "provider_trusted")
     if op.get_bind().dialect.name != "postgresql":
         return
     for view in VIEWS:
