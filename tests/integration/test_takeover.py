@@ -6,11 +6,12 @@ reprocess does not promote it. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from pec_ingest.ack.compose import build
 from pec_ingest.desk import corrections
 from pec_ingest.desk.reprocess import reprocess
 from pec_ingest.isolation import ParserPool
@@ -55,8 +56,13 @@ def test_another_sender_with_the_same_code_is_held_for_staff(
         assert sub.review_state == "pending"
         [reason] = [r for r in sub.review_reasons if r.code == "organisation_conflict"]
         assert INTRUDER in (reason.detail or "") and org.pec in (reason.detail or "")
-        acks = {a.submission_id: a.to_address for a in s.scalars(select(Acknowledgement))}
-        assert acks[first.submission_id] == org.pec  # the intruder gets only its own reply
+        acks = {a.submission_id: a for a in s.scalars(select(Acknowledgement))}
+        assert acks[first.submission_id].to_address == org.pec
+        intruder = acks[held.submission_id]  # gets only its own reply, which says so
+        assert intruder.to_address == INTRUDER
+        body = build(pipeline.config, intruder, datetime.now(UTC)).get_body(("plain",))
+        assert body is not None and "NON sostituisce" in body.get_content()
+        assert "sostituisce quella inviata in precedenza" not in body.get_content()
 
     with sessions() as s, s.begin():  # reprocess: still held
         sub = s.get(Submission, held.submission_id)
