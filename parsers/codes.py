@@ -36,7 +36,8 @@ _TITLES = re.compile(
 _NAME_WORD = re.compile(r"^[^\W\d_]+(?:['’.-][^\W\d_]*)*\.?$", re.UNICODE)
 _NOT_NAME = ("nato", "nata", "legale", "rappresentante", "codice", "fiscale", "c.f", "residente",
              "presidente", "referente", "sede", "via", "piazza", "tel", "email", "e-mail", "pec",
-             "stesso", "stessa", "sottoscritto", "sottoscritta", "firma", "associazione", "ente")
+             "stesso", "stessa", "sottoscritto", "sottoscritta", "firma", "associazione", "ente",
+             "cognome", "nome", "nominativo")
 _STREET = re.compile(
     r"\b(?:via|viale|v\.le|piazza|p\.za|p\.zza|piazzale|corso|c\.so|largo|vicolo|strada|"
     r"contrada|localita|loc\.|frazione|fraz\.|borgo|alzaia|vicolo|galleria|passaggio|str\.)\s*$",
@@ -129,6 +130,7 @@ def normalise_name(text: str | None) -> Result:
     if not text or not text.strip():
         return None, None
     name = " ".join(text.replace("\u2019", "'").split()).strip(" ,;:.-")
+    name = labelled_name(name)
     name = _TITLES.sub("", name).strip(" ,;:")
     words = name.split()
     low = {fold(w).strip(".,") for w in words}
@@ -138,6 +140,21 @@ def normalise_name(text: str | None) -> Result:
     if name.isupper() or name.islower():
         name = " ".join(_capitalise(w) for w in words)
     return name, None
+
+
+_SURNAME_FIRST = re.compile(r"^cognome\s*[:.]?\s*(?P<last>.+?)\s*[,;]?\s*\bnome\s*[:.]?\s*"
+                            r"(?P<first>.+)$", re.IGNORECASE)
+_NAME_FIRST = re.compile(r"^nome\s*[:.]?\s*(?P<first>.+?)\s*[,;]?\s*\bcognome\s*[:.]?\s*"
+                         r"(?P<last>.+)$", re.IGNORECASE)
+
+
+def labelled_name(name: str) -> str:
+    """ "Cognome Marchetti Nome Monica" -> "Monica Marchetti": the labels are not the name."""
+    for pattern in (_SURNAME_FIRST, _NAME_FIRST):
+        match = pattern.match(name)
+        if match:
+            return f"{match.group('first')} {match.group('last')}"
+    return name
 
 
 def _capitalise(word: str) -> str:

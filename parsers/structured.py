@@ -22,6 +22,8 @@ from parsers.labels import (
     starts_with_function_word,
 )
 
+# a value ends where its clause ends: a comma or semicolon right before the next label
+_CLAUSE_END = re.compile(r"[,;]\s*$")
 MAX_LOOKAHEAD = 2  # blank lines skipped between a label line and its value line
 _SEPARATOR_REACH = 200  # characters after a label searched for its colon
 
@@ -156,7 +158,8 @@ def _inline(index: int, cell: str, groups: list[Group]) -> list[Candidate]:
         if number > 0 and not following(cell[group.end:], group.weak).separated:
             continue
         end = next((g.start for g in groups[number + 1:]
-                    if following(cell[g.end:], g.weak).separated), len(cell))
+                    if following(cell[g.end:], g.weak).separated
+                    or _CLAUSE_END.search(cell, group.end, g.start)), len(cell))
         after = following(cell[group.end: end], group.weak)
         if not after.value:
             continue

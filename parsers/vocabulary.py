@@ -9,9 +9,11 @@ accent-tolerant (see :func:`fold`); longer phrases win over shorter ones.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from types import MappingProxyType
 
 FIELD_NAMES = (
@@ -23,7 +25,13 @@ NATURA_CODES = (
     "associazione", "scuola", "ente_pubblico", "altro",
 )
 TAVOLO_CODES = ("famiglia", "poverta", "autonomie")
-SECTIONS = ("labels", "natura", "tavoli", "placeholders", "stop_labels", "weak_labels")
+FUNCTION_WORDS = frozenset((
+    "di", "del", "della", "dello", "dell", "dei", "degli", "delle", "in", "a", "al", "alla",
+    "ai", "per", "e", "ed", "con", "il", "la", "lo", "le", "gli", "i", "l", "da", "dal", "su",
+    "un", "una", "uno", "o", "se", "n", "nr", "es",
+))
+_WORD = re.compile(r"[^\W\d_]+")
+SECTIONS = ("labels", "natura", "tavoli", "placeholders", "stop_labels", "weak_labels", "hints")
 
 
 def _fold_slow(text: str) -> str:
@@ -191,6 +199,19 @@ _PLACEHOLDERS: tuple[str, ...] = (
 )
 
 
+# Words a form prints in or under its blanks: never values ("cognome e nome", "città"...).
+_HINTS: tuple[str, ...] = (
+    "cognome e nome", "nome e cognome", "cognome", "nome", "nominativo", "citta", "comune",
+    "via", "piazza", "numero civico", "n. civico", "civico", "indicare", "inserire",
+    "specificare", "compilare", "scrivere", "barrare", "selezionare", "se posseduta",
+    "se posseduto", "se presente", "se diversa", "se diverso", "eventuale", "eventualmente",
+    "facoltativo", "obbligatorio", "in stampatello", "stampatello", "abbreviazione", "sigla",
+    "acronimo", "timbro", "firma", "luogo", "data", "allegare", "recapito", "indirizzo",
+    "completo", "estremi", "campo", "qui", "testo", "esempio", "es.", "ecc.", "etc.",
+    "numero", "telefonico", "riportare", "dati", "richiedente", "dichiarante",
+)
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """Label variants per canonical field, legal-form and table phrases, placeholders.
@@ -206,6 +227,32 @@ class Vocabulary:
     placeholders: tuple[str, ...]
     stop_labels: tuple[str, ...] = _STOP_LABELS
     weak_labels: tuple[str, ...] = _WEAK_LABELS
+    hints: tuple[str, ...] = _HINTS
+    own_addresses: tuple[str, ...] = ()  # the recipient's e-mail/PEC addresses
+    own_domains: tuple[str, ...] = ()  # the recipient's own mail domains (and subdomains)
+    own_phones: tuple[str, ...] = ()  # the recipient's phone numbers
+    own_codes: tuple[str, ...] = ()  # the recipient's codice fiscale / partita IVA
+
+    @cached_property
+    def form_words(self) -> frozenset[str]:
+        """Every word of the form's own text: labels, stop labels, hints, placeholders."""
+        phrases = [*(v for variants in self.labels.values() for v in variants),
+                   *self.stop_labels, *self.weak_labels, *self.hints, *self.placeholders]
+        return frozenset(w for phrase in phrases for w in _WORD.findall(fold(phrase))
+                         if w not in FUNCTION_WORDS)
+
+    def with_recipient(self, *, addresses: Sequence[str] = (), domains: Sequence[str] = (),
+                       phones: Sequence[str] = (), codes: Sequence[str] = ()) -> Vocabulary:
+        """A copy that knows the recipient's own data: never the applicant's values."""
+        return replace(
+            self,
+            own_addresses=tuple(dict.fromkeys((*self.own_addresses,
+                                               *(a.strip().lower() for a in addresses)))),
+            own_domains=tuple(dict.fromkeys((*self.own_domains,
+                                             *(d.strip().lower().lstrip("@.") for d in domains)))),
+            own_phones=tuple(dict.fromkeys((*self.own_phones, *phones))),
+            own_codes=tuple(dict.fromkeys((*self.own_codes, *(c.strip().upper() for c in codes)))),
+        )
 
     def extended(self, extra: Mapping[str, Mapping[str, Sequence[str]]]) -> Vocabulary:
         """A copy with more wordings, e.g. ``{"labels": {"referente": ["Delegato ai tavoli"]}}``.
@@ -228,13 +275,15 @@ class Vocabulary:
                          if isinstance(words, str) or not all(isinstance(w, str) for w in words)]
         if problems:
             raise ValueError("; ".join(problems))
-        return Vocabulary(
+        return replace(
+            self,
             labels=_merge(self.labels, extra.get("labels", {})),
             natura=_merge(self.natura, extra.get("natura", {})),
             tavoli=_merge(self.tavoli, extra.get("tavoli", {})),
             placeholders=_append(self.placeholders, extra.get("placeholders", {})),
             stop_labels=_append(self.stop_labels, extra.get("stop_labels", {})),
             weak_labels=_append(self.weak_labels, extra.get("weak_labels", {})),
+            hints=_append(self.hints, extra.get("hints", {})),
         )
 
 

@@ -59,6 +59,18 @@ class ProcedureSection:
 
 
 @dataclass(frozen=True)
+class OfficeSection:
+    """The office the forms are addressed to: its data are never the applicant's."""
+
+    name: str = "Comune di Cernusco sul Naviglio - Ufficio di Piano"
+    addresses: tuple[str, ...] = ("pianodizona@comune.cernuscosulnaviglio.mi.it",
+                                  "comune.cernuscosulnaviglio@pec.regione.lombardia.it")
+    domains: tuple[str, ...] = ("comune.cernuscosulnaviglio.mi.it",)
+    phones: tuple[str, ...] = ("02 9278 434", "02 9278 358", "02 9278 217")
+    codici_fiscali: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RelevanceSection:
     subject_keywords: tuple[str, ...] = (
         "allegato 1", "allegato1", "all. 1", "manifestazione di interesse",
@@ -92,6 +104,7 @@ class Config:
     state: StateSection = field(default_factory=StateSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
     procedure: ProcedureSection = field(default_factory=ProcedureSection)
+    office: OfficeSection = field(default_factory=OfficeSection)
     relevance: RelevanceSection = field(default_factory=RelevanceSection)
     review: ReviewSection = field(default_factory=ReviewSection)
     parser: ParserSection = field(default_factory=ParserSection)
@@ -104,6 +117,12 @@ class Config:
     def __post_init__(self) -> None:
         # "auto": SMTP when [smtp] is configured, else the file transport
         object.__setattr__(self, "acknowledgements", self.acknowledgements.resolved(self.smtp))
+        # the recipient's own addresses, domains, phones and codes are never the applicant's
+        mailbox_addresses = [m.username for m in self.mailboxes if "@" in m.username]
+        object.__setattr__(self, "vocabulary", self.vocabulary.with_recipient(
+            addresses=(*self.office.addresses, self.procedure.address, *mailbox_addresses),
+            domains=self.office.domains, phones=self.office.phones,
+            codes=self.office.codici_fiscali))
 
     @property
     def database_url(self) -> str:
@@ -146,6 +165,7 @@ SECTIONS: dict[str, type] = {
     "state": StateSection,
     "database": DatabaseSection,
     "procedure": ProcedureSection,
+    "office": OfficeSection,
     "relevance": RelevanceSection,
     "review": ReviewSection,
     "parser": ParserSection,

@@ -49,9 +49,10 @@ _NATURE = (
     ("associazione", "associazione non riconosciuta", "Comitato {w}"),
 )
 _STREETS = ("Via Torino", "Piazza Matteotti", "Via Giuseppe Mazzini", "Viale delle Rimembranze",
-            "Via Fratelli Cervi", "Corso Garibaldi", "Via San Francesco", "Largo Donatori del Sangue",
-            "Via IV Novembre", "Vicolo del Pozzo")
-_PEC = ("pec.it", "legalmail.it", "arubapec.it", "pec.cgn.it", "cert.legalmail.it", "pecimprese.it")
+            "Via Fratelli Cervi", "Corso Garibaldi", "Via San Francesco",
+            "Largo Donatori del Sangue", "Via IV Novembre", "Vicolo del Pozzo")
+_PEC = ("pec.it", "legalmail.it", "arubapec.it", "pec.cgn.it", "cert.legalmail.it",
+        "pecimprese.it")
 _MARK = {True: "☒", False: "☐"}
 
 
@@ -73,12 +74,13 @@ class Applicant:
 def _comune(rng: random.Random) -> tuple[str, str, str]:
     index = comuni_index()
     if rng.random() < 0.6:
-        found = index[comune_key(DISTRICT[rng.randrange(len(DISTRICT))])]
-    else:
-        keys = sorted(index)
-        found = index[keys[rng.randrange(len(keys))]]
-    comune = found[0]
-    return comune.name, comune.province, (comune.caps or ("00000",))[0]
+        comune = index[comune_key(DISTRICT[rng.randrange(len(DISTRICT))])][0]
+        return comune.name, comune.province, comune.caps[0]
+    keys = sorted(index)
+    while True:  # anywhere in Italy: a comune with a known CAP
+        comune = index[keys[rng.randrange(len(keys))]][0]
+        if comune.caps:
+            return comune.name, comune.province, comune.caps[0]
 
 
 def make_applicant(rng: random.Random) -> Applicant:
@@ -98,7 +100,8 @@ def make_applicant(rng: random.Random) -> Applicant:
     values = {
         "denominazione": pattern.format(w=word), "natura_giuridica": code,
         "codice_fiscale": cf, "partita_iva": rng.choice((None, cf, organisation_code(rng))),
-        "sede_legale": f"{street}, {cap} {comune} ({province})", "comune": comune,
+        "sede_legale": f"{street}, {cap} {comune} ({province})",
+        "comune": comune,
         "legale_rappresentante": f"{first} {last}", "referente": referente,
         "email": f"{rng.choice(('info', 'segreteria', 'contatti'))}@{slug}.org",
         "pec": f"{slug}@{rng.choice(_PEC)}", "telefono": phone,

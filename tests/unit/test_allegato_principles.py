@@ -1,0 +1,106 @@
+"""The reader's principles, each on forms it was not written for: a value is what the
+applicant wrote (never the form's own words), never the recipient's data, ends where its
+clause ends, and names are "Nome Cognome" without their labels."""
+
+from __future__ import annotations
+
+import pytest
+
+from parsers.allegato import Extraction, extract
+from parsers.content import CELL_SEPARATOR, FormContent
+from parsers.vocabulary import DEFAULT_VOCABULARY, Vocabulary
+from pec_ingest.config import parse_config
+
+CF = "97512340155"
+HEAD = ("Denominazione: Associazione Il Ponte APS", f"Codice fiscale: {CF}",
+        "Legale rappresentante: Mario Rossi")
+TAVOLI = ("Tavoli:", "☒ Area Promozione del benessere familiare",
+          "☐ Area Contrasto alla povertà", "☐ Area Promozione delle autonomie")
+OFFICE = DEFAULT_VOCABULARY.with_recipient(
+    addresses=["protocollo@pec.comune.esempio.it"], domains=["comune.esempio.it"],
+    phones=["02 1234 567"], codes=["80012345678"])
+
+
+def run(*text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> Extraction:
+    return extract(FormContent(format="docx", lines=tuple(text)), vocabulary)
+
+
+def cells(*parts: str) -> str:
+    return CELL_SEPARATOR.join(parts)
+
+
+@pytest.mark.parametrize("hint", ["cognome e nome", "(nome e cognome)", "Città",
+                                  "indicare il nominativo", "Nome Cognome"])
+def test_the_forms_own_words_are_never_a_name(hint: str) -> None:
+    result = run(*HEAD, cells("Referente", hint), "E-mail: info@ilponte.it", *TAVOLI)
+    assert result.fields["referente"] is None
+    assert hint == "Città" or any("testo del modulo" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize(("label", "field", "hint"), [
+    ("Sede legale", "sede_legale", "via, numero civico, città"),
+    ("Ragione sociale", "denominazione", "Abbreviazione / sigla"),
+    ("Comune", "comune", "città"),
+    ("Presidente", "legale_rappresentante", "(cognome e nome)"),
+])
+def test_hints_in_blanks_are_not_values(label: str, field: str, hint: str) -> None:
+    result = run(cells(label, hint), *HEAD[1:], "E-mail: info@ilponte.it", *TAVOLI)
+    assert result.fields[field] in (None, "Mario Rossi")
+
+
+def test_a_real_value_with_a_label_word_in_it_is_kept() -> None:
+    result = run(cells("Denominazione", "Comune di Bussero"), cells("Sede legale",
+                 "Piazza Diritti dei Bambini 1, 20041 Bussero (MI)"), f"Codice fiscale: {CF}",
+                 "Legale rappresentante: Nome Monica Cognome Marchetti", *TAVOLI)
+    assert result.fields["denominazione"] == "Comune di Bussero"
+    assert result.fields["comune"] == "Bussero"
+    assert result.fields["legale_rappresentante"] == "Monica Marchetti"
+
+
+@pytest.mark.parametrize("written", ["Cognome Marchetti Nome Monica",
+                                     "COGNOME: MARCHETTI NOME: MONICA",
+                                     "Nome Monica, Cognome Marchetti"])
+def test_name_labels_are_not_part_of_the_name(written: str) -> None:
+    result = run(*HEAD[:2], f"Legale rappresentante: {written}", "E-mail: a@ilponte.it", *TAVOLI)
+    assert result.fields["legale_rappresentante"] == "Monica Marchetti"
+
+
+def test_the_recipients_contacts_and_code_are_never_the_applicants() -> None:
+    result = run("Spett.le Comune di Esempio", "PEC: protocollo@pec.comune.esempio.it",
+                 "Tel. 02 1234567 - e-mail: servizisociali@comune.esempio.it",
+                 "C.F. 80012345678", *HEAD, "Telefono: 333 1234567",
+                 "E-mail: info@ilponte.it", "PEC: ilponte@pec.it", *TAVOLI, vocabulary=OFFICE)
+    assert result.fields["pec"] == "ilponte@pec.it"
+    assert result.fields["email"] == "info@ilponte.it"
+    assert result.fields["telefono"] == "333 1234567"
+    assert result.fields["codice_fiscale"] == CF
+    assert any("ufficio destinatario" in w for w in result.warnings)
+
+
+def test_only_the_recipients_contacts_give_null_not_the_recipients() -> None:
+    result = run(*HEAD, "E-mail: servizisociali@comune.esempio.it", *TAVOLI, vocabulary=OFFICE)
+    assert result.fields["email"] is None
+
+
+def test_the_office_section_reaches_the_reader() -> None:
+    config = parse_config({"office": {"addresses": ["ufficio@comune.esempio.it"],
+                                      "phones": ["02 1234 567"], "domains": [],
+                                      "codici_fiscali": ["80012345678"]}})
+    vocabulary = config.vocabulary
+    assert "ufficio@comune.esempio.it" in vocabulary.own_addresses
+    assert config.procedure.address in vocabulary.own_addresses
+    result = run(*HEAD, "Telefono: +39 02 1234567", "E-mail: ufficio@comune.esempio.it",
+                 *TAVOLI, vocabulary=vocabulary)
+    assert result.fields["telefono"] is None
+    assert result.fields["email"] is None
+
+
+def test_a_value_ends_where_its_clause_ends() -> None:
+    line = ("sede legale: Via Torino 49 – 20060 Bellinzago Lombardo (MI), codice fiscale "
+            f"dell'ente {CF}, recapito telefonico 02 9999999, indirizzo PEC ilponte@pec.it")
+    result = run("Denominazione: Associazione Il Ponte APS", "Legale rappresentante: Mario Rossi",
+                 line, *TAVOLI)
+    assert result.fields["sede_legale"] == "Via Torino 49 – 20060 Bellinzago Lombardo (MI)"
+    assert result.fields["comune"] == "Bellinzago Lombardo"
+    assert result.fields["codice_fiscale"] == CF
+    assert result.fields["pec"] == "ilponte@pec.it"
