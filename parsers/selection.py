@@ -133,7 +133,7 @@ def _valid(candidate: Candidate, vocabulary: Vocabulary,
     if value is not None and is_recipients(candidate.field, value, vocabulary):
         selection.warnings.append(recipient_warning(candidate.field, value))
         return None
-    if warning and value is None:
+    if warning and value is None and not candidate.tentative:
         selection.invalid.add(candidate.field)
         selection.warnings.append(warning)
     return value

@@ -38,6 +38,7 @@ class Candidate:
     kind: str  # cell | inline | nosep | next | column | narrative
     fields: tuple[str, ...] = ()  # all fields of a combined label ("C.F./P.IVA")
     org_label: bool = False  # the label says the code is the organisation's ("C.F. ente")
+    tentative: bool = False  # a guess from sentence structure: dropped silently when invalid
 
 
 @dataclass(frozen=True)

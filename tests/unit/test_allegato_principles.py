@@ -104,3 +104,32 @@ def test_a_value_ends_where_its_clause_ends() -> None:
     assert result.fields["comune"] == "Bellinzago Lombardo"
     assert result.fields["codice_fiscale"] == CF
     assert result.fields["pec"] == "ilponte@pec.it"
+
+
+def test_narrative_prose_read_by_its_sentence_structure() -> None:
+    prose = ("Io sottoscritto/a Pietro Lombardi, nato/a a Monza il 12/03/1968, C.F. "
+             "LMBPTR68C12F704X, legale rappresentante dell'organizzazione denominata «Passo "
+             "dopo Passo APS» avente forma giuridica di associazione di promozione sociale, sede "
+             "legale: Via Torino 49 – 20060 Bellinzago Lombardo (MI), codice fiscale dell'ente "
+             f"{CF}, Partita IVA non posseduta, recapito telefonico 02 9999999, indirizzo PEC "
+             "passo@pec.it, e indica come persona di riferimento per i tavoli Rosa Sironi.")
+    result = run(prose, *TAVOLI)
+    assert result.fields["denominazione"] == "Passo dopo Passo APS"
+    assert result.fields["natura_giuridica"] == "aps"
+    assert result.fields["codice_fiscale"] == CF
+    assert result.fields["sede_legale"] == "Via Torino 49 – 20060 Bellinzago Lombardo (MI)"
+    assert result.fields["legale_rappresentante"] == "Pietro Lombardi"
+    assert result.fields["referente"] == "Rosa Sironi"
+    assert result.fields["pec"] == "passo@pec.it"
+
+
+def test_narrative_with_the_comune_before_the_street() -> None:
+    prose = ("La sottoscritta Rosa Sironi, in qualità di Presidente pro tempore dell'ente "
+             "denominato \"Il Faro\", organizzazione di volontariato, con sede in Bussero "
+             f"(20060), Piazza Matteotti 43, codice fiscale dell'ente {CF}, indirizzo PEC "
+             "ilfaro@pec.it")
+    result = run(prose, *TAVOLI)
+    assert result.fields["denominazione"] == "Il Faro"
+    assert result.fields["natura_giuridica"] == "odv"
+    assert result.fields["comune"] == "Bussero"
+    assert result.fields["sede_legale"] == "Bussero (20060), Piazza Matteotti 43"
