@@ -23,6 +23,7 @@ from parsers.glyphs import canonical_glyphs
 from parsers.labels import LabelMatcher, same_person
 from parsers.narrative import narrative_evidence
 from parsers.natura import natura_from_name
+from parsers.parties import foreign_lines
 from parsers.selection import Selection, choose
 from parsers.structured import Candidate, structured_candidates
 from parsers.tavoli import find_tavoli
@@ -66,8 +67,10 @@ def extract(content: FormContent, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -
                           ("documento scansionato senza testo leggibile: "
                            "serve la lettura di una persona",))
     raw, cut = _bounded(content.lines)
-    lines = prepare_lines(raw, vocabulary)
     matcher = LabelMatcher(vocabulary)
+    lines = prepare_lines(raw, vocabulary)
+    for index in foreign_lines(lines, matcher):
+        lines[index] = ""  # the addressee's or a second party's data: not the applicant's
     prose, signer_warnings = narrative_evidence(lines, matcher)
     selection = _select(structured_candidates(lines, matcher) + prose, vocabulary, lines)
     if selection.values["legale_rappresentante"] is None:

@@ -104,20 +104,33 @@ _PERSON_ROW = re.compile(r"^\s*(?:nome\s+e\s+cognome|cognome\s+e\s+nome|nominati
 _PEOPLE = ("legale_rappresentante", "referente")
 
 
+_NAME_PART = re.compile(r"^\s*(?P<part>cognome|nome)\s*(?:[:\t]|\.{2,})\s*(?P<v>[^\t]+)$",
+                        re.IGNORECASE)
+
+
 def person_rows(lines: list[str], matcher: LabelMatcher) -> list[Candidate]:
-    """ "Nome e cognome: X" under a "Dati del legale rappresentante" (or referente) heading."""
+    """ "Nome e cognome: X", or "Cognome: X" and "Nome: Y" rows, under a "Dati del legale
+    rappresentante" (or referente) heading."""
     found: list[Candidate] = []
     section: str | None = None
+    parts: dict[str, str] = {}
     for index, line in enumerate(lines):
         match = _PERSON_ROW.match(line)
+        part = _NAME_PART.match(line)
         if match and section:
             found.append(Candidate(section, match.group("v").strip(" \t"), index, "cell",
                                    (section,)))
             continue
+        if part and section:
+            parts[part.group("part").lower()] = part.group("v").strip(" \t")
+            if len(parts) == 2:
+                found.append(Candidate(section, f"{parts['nome']} {parts['cognome']}", index,
+                                       "cell", (section,)))
+            continue
         fields = {h.field for h in matcher.hits(line)}
         people = [f for f in _PEOPLE if f in fields]
         if people and ":" not in line and CELL_SEPARATOR not in line.strip():
-            section = people[0]
+            section, parts = people[0], {}
         elif fields - {STOP, *_PEOPLE}:
             section = None
     return found

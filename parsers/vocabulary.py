@@ -88,7 +88,9 @@ _LABELS: dict[str, tuple[str, ...]] = {
     ),
     "sede_legale": (
         "sede legale", "indirizzo sede legale", "sede legale in", "indirizzo della sede legale",
-        "sede legale (indirizzo)", "indirizzo", "sede",
+        "sede legale (indirizzo)", "indirizzo", "sede", "via/piazza", "via e numero civico",
+        "via e n. civico", "via/piazza e n. civico", "via/piazza e numero civico",
+        "indirizzo (via e n. civico)", "via, piazza e numero civico",
     ),
     "comune": ("comune", "comune sede legale", "comune della sede legale", "citta", "località"),
     "legale_rappresentante": (

@@ -21,7 +21,7 @@ from pec_ingest.samples.people import TAVOLO_NAMES, organisation_code, personal_
 from pec_ingest.samples.variant_render import Block, render_docx, render_pdf
 
 LAYOUTS = ("narrativa", "comune_prima", "puntini", "ufficio", "procura", "cognome_nome",
-           "suggerimenti")
+           "suggerimenti", "altro_destinatario", "procura_prima", "righe_separate")
 DISTRICT = ("Bellinzago Lombardo", "Bussero", "Cambiago", "Carugate", "Cassina de' Pecchi",
             "Cernusco sul Naviglio", "Gessate", "Gorgonzola", "Pessano con Bornago")
 OFFICE_LINES = (
@@ -211,6 +211,51 @@ def _procura(rng: random.Random, app: Applicant) -> list[Block]:
     return blocks + _tavoli_blocks(app) + _closing(rng, app)
 
 
+def _altro_destinatario(rng: random.Random, app: Applicant) -> list[Block]:
+    """Addressed to an office the configuration does not know, with all its contacts."""
+    office = rng.choice(("Azienda Speciale Consortile Insieme per il Sociale",
+                         "Comune di Gorgonzola – Servizi Sociali"))
+    slug = "".join(c for c in office.split("–")[0].lower() if c.isalpha())[:18]
+    blocks: list[Block] = [
+        ("p", f"Spett.le {office}"), ("p", "Via Roma 10 – 20064 Gorgonzola (MI)"),
+        ("p", f"PEC: protocollo@pec.{slug}.it – Tel. 02 {rng.randint(9500000, 9599999)}"),
+        ("p", f"C.F. {organisation_code(rng)}"), ("p", ""),
+        ("p", "OGGETTO: domanda di partecipazione ai Tavoli d'area")]
+    v = app.values
+    blocks += [("p", f"{label}: {value}") for label, value in _rows(app, v["sede_legale"])]
+    return blocks + _tavoli_blocks(app) + _closing(rng, app)
+
+
+def _procura_prima(rng: random.Random, app: Applicant) -> list[Block]:
+    """The proxy's block (with its own PEC and phone) before the applicant's."""
+    blocks = _procura(rng, app)
+    proxy = blocks[3][1]
+    if isinstance(proxy, list):
+        proxy.append(["PEC", "studioassociato@pec.it"])
+    return [("p", "Il sottoscritto agisce in forza di procura speciale."), *blocks[2:4],
+            *blocks[:2], *blocks[4:]]
+
+
+def _righe_separate(rng: random.Random, app: Applicant) -> list[Block]:
+    """The representative as separate Cognome / Nome rows under a heading; the address split."""
+    v = app.values
+    rows = [["Denominazione", v["denominazione"]], ["Codice fiscale", v["codice_fiscale"]],
+            ["Via/Piazza e n. civico", app.street], ["CAP", app.cap], ["Comune", v["comune"]],
+            ["Provincia", app.province], ["Telefono", v["telefono"]], ["E-mail", v["email"]],
+            ["PEC", v["pec"]]]
+    person = [["Cognome", app.rep_last], ["Nome", app.rep_first],
+              ["Codice fiscale", app.rep_cf]]
+    blocks: list[Block] = [("p", "SEZIONE A – DATI DELL'ENTE"), ("table", rows),
+                           ("p", "SEZIONE B – DATI DEL LEGALE RAPPRESENTANTE"),
+                           ("table", person)]
+    app.values["referente"] = None
+    app.values["partita_iva"] = None
+    app.values["natura_giuridica"] = None if app.values["natura_giuridica"] not in (
+        "odv", "aps", "coop_sociale", "fondazione", "impresa_sociale") else \
+        app.values["natura_giuridica"]
+    return blocks + _tavoli_blocks(app) + _closing(rng, app)
+
+
 def _cognome_nome(rng: random.Random, app: Applicant) -> list[Block]:
     rows = _rows(app, app.values["sede_legale"])
     rows[5] = ["Legale rappresentante", f"Cognome {app.rep_last} Nome {app.rep_first}"]
@@ -243,6 +288,7 @@ def variant_form(seed: int) -> tuple[str, bytes, dict[str, Any]]:
         blocks = _suggerimenti(rng, app, fields)
     else:
         blocks = globals()[f"_{layout}"](rng, app)
+        fields = dict(app.values)
     fmt = "pdf" if rng.random() < 0.5 else "docx"
     data = render_pdf(blocks) if fmt == "pdf" else render_docx(blocks)
     truth = {"fields": fields, "tavoli": list(app.tavoli), "ranked": False,

@@ -66,7 +66,8 @@ def test_name_labels_are_not_part_of_the_name(written: str) -> None:
 
 
 def test_the_recipients_contacts_and_code_are_never_the_applicants() -> None:
-    result = run("Spett.le Comune di Esempio", "PEC: protocollo@pec.comune.esempio.it",
+    result = run("Informazioni sul bando: Ufficio di Piano",
+                 "PEC: protocollo@pec.comune.esempio.it",
                  "Tel. 02 1234567 - e-mail: servizisociali@comune.esempio.it",
                  "C.F. 80012345678", *HEAD, "Telefono: 333 1234567",
                  "E-mail: info@ilponte.it", "PEC: ilponte@pec.it", *TAVOLI, vocabulary=OFFICE)
@@ -133,3 +134,43 @@ def test_narrative_with_the_comune_before_the_street() -> None:
     assert result.fields["natura_giuridica"] == "odv"
     assert result.fields["comune"] == "Bussero"
     assert result.fields["sede_legale"] == "Bussero (20060), Piazza Matteotti 43"
+
+
+def test_an_addressee_block_nobody_configured_is_not_the_applicant() -> None:
+    result = run("Spett.le Azienda Speciale Consortile Insieme",
+                 "Via Roma 10 – 20064 Gorgonzola (MI)",
+                 "PEC: protocollo@pec.insieme.it – Tel. 02 9512345", "C.F. 80012345678", "",
+                 "OGGETTO: domanda di partecipazione", *HEAD, "Telefono: 333 1234567",
+                 "PEC: ilponte@pec.it", *TAVOLI)
+    assert result.fields["pec"] == "ilponte@pec.it"
+    assert result.fields["telefono"] == "333 1234567"
+    assert result.fields["codice_fiscale"] == CF
+    assert result.fields["sede_legale"] is None
+
+
+def test_lines_starting_al_or_ai_in_prose_are_not_an_addressee() -> None:
+    result = run("Ai sensi del D.P.R. 445/2000", "Al fine di partecipare ai tavoli", *HEAD,
+                 "PEC: ilponte@pec.it", *TAVOLI)
+    assert result.fields["codice_fiscale"] == CF
+    assert result.fields["pec"] == "ilponte@pec.it"
+
+
+def test_a_proxys_section_is_not_the_applicants() -> None:
+    proxy = ("DATI DEL DELEGATO (procura speciale allegata)",
+             cells("Nome e cognome", "Anna Riva"),
+             cells("E-mail", "a.riva@studio.it"), cells("PEC", "studio@pec.it"),
+             cells("Telefono", "02 8888888"))
+    own = ("DATI DELL'ENTE", cells("Denominazione", "Associazione Il Ponte APS"),
+           cells("Codice fiscale", CF), cells("Legale rappresentante", "Mario Rossi"),
+           cells("E-mail", "info@ilponte.it"), cells("PEC", "ilponte@pec.it"))
+    result = run(*proxy, *own, *TAVOLI)
+    assert result.fields["email"] == "info@ilponte.it"
+    assert result.fields["pec"] == "ilponte@pec.it"
+    assert result.fields["telefono"] is None
+    assert result.fields["legale_rappresentante"] == "Mario Rossi"
+
+
+def test_surname_and_name_rows_under_the_representatives_heading() -> None:
+    result = run(*HEAD[:2], "DATI DEL LEGALE RAPPRESENTANTE", cells("Cognome", "Marchetti"),
+                 cells("Nome", "Monica"), "E-mail: info@ilponte.it", *TAVOLI)
+    assert result.fields["legale_rappresentante"] == "Monica Marchetti"
