@@ -27,6 +27,7 @@ from parsers.parties import foreign_lines
 from parsers.selection import Selection, choose
 from parsers.structured import Candidate, structured_candidates
 from parsers.tavoli import find_tavoli
+from parsers.template import template_candidates
 from parsers.vocabulary import DEFAULT_VOCABULARY, FIELD_NAMES, Vocabulary, fold, fold_aligned
 
 FIELDS: tuple[str, ...] = FIELD_NAMES
@@ -68,16 +69,18 @@ def extract(content: FormContent, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -
                            "serve la lettura di una persona",))
     raw, cut = _bounded(content.lines)
     matcher = LabelMatcher(vocabulary)
-    lines = prepare_lines(raw, vocabulary)
-    for index in foreign_lines(lines, matcher):
-        lines[index] = ""  # the addressee's or a second party's data: not the applicant's
+    lines = _readable(raw, vocabulary, matcher)
     prose, signer_warnings = narrative_evidence(lines, matcher)
-    selection = _select(structured_candidates(lines, matcher) + prose, vocabulary, lines)
+    blank, reader_warnings = template_candidates(
+        vocabulary.templates, vocabulary.template_labels, lines, matcher,
+        lambda blank_lines: _readable(blank_lines, vocabulary, matcher))
+    selection = _select(blank + structured_candidates(lines, matcher) + prose, vocabulary,
+                        lines)
     if selection.values["legale_rappresentante"] is None:
         selection.warnings += signer_warnings
     choice = find_tavoli(lines, vocabulary, matcher)
     tavoli = tuple(Tavolo(code, rank) for code, rank in choice.codes)
-    warnings = [*selection.warnings, *choice.warnings]
+    warnings = [*reader_warnings, *selection.warnings, *choice.warnings]
     status = _status(selection, tavoli, content, warnings)
     if cut:
         warnings.append(f"documento troppo lungo: letti solo i primi {len(raw)} paragrafi "
@@ -85,6 +88,15 @@ def extract(content: FormContent, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -
         status = "needs_review"
     return Extraction(MappingProxyType(dict(selection.values)), tavoli, status,
                       tuple(dict.fromkeys(warnings)))
+
+
+def _readable(raw: tuple[str, ...] | list[str], vocabulary: Vocabulary,
+              matcher: LabelMatcher) -> list[str]:
+    """Prepared lines with the addressee's and other parties' lines blanked."""
+    lines = prepare_lines(raw, vocabulary)
+    for index in foreign_lines(lines, matcher):
+        lines[index] = ""  # the addressee's or a second party's data: not the applicant's
+    return lines
 
 
 def _bounded(lines: tuple[str, ...] | list[str]) -> tuple[list[str], bool]:

@@ -234,6 +234,10 @@ class Vocabulary:
     own_domains: tuple[str, ...] = ()  # the recipient's own mail domains (and subdomains)
     own_phones: tuple[str, ...] = ()  # the recipient's phone numbers
     own_codes: tuple[str, ...] = ()  # the recipient's codice fiscale / partita IVA
+    # the office's blank forms, (name, lines as a reader gives them), and the admin's mapping
+    # of their labels to fields, (label, field): see parsers.template
+    templates: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    template_labels: tuple[tuple[str, str], ...] = ()
 
     @cached_property
     def form_words(self) -> frozenset[str]:
@@ -242,6 +246,12 @@ class Vocabulary:
                    *self.stop_labels, *self.weak_labels, *self.hints, *self.placeholders]
         return frozenset(w for phrase in phrases for w in _WORD.findall(fold(phrase))
                          if w not in FUNCTION_WORDS)
+
+    def with_templates(self, templates: Sequence[tuple[str, Sequence[str]]],
+                       labels: Sequence[tuple[str, str]] = ()) -> Vocabulary:
+        """A copy that reads submissions against the office's blank forms."""
+        return replace(self, templates=tuple((n, tuple(lines)) for n, lines in templates),
+                       template_labels=tuple((label, f) for label, f in labels))
 
     def with_recipient(self, *, addresses: Sequence[str] = (), domains: Sequence[str] = (),
                        phones: Sequence[str] = (), codes: Sequence[str] = ()) -> Vocabulary:

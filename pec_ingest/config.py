@@ -21,7 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parsers.limits import Limits
-from parsers.vocabulary import DEFAULT_VOCABULARY, Vocabulary
+from parsers.vocabulary import DEFAULT_VOCABULARY, FIELD_NAMES, Vocabulary
+from pec_ingest.blank_form import BlankFormError, read_blank
 from pec_ingest.errors import ConfigError
 from pec_ingest.settings_imap import MailboxSection
 from pec_ingest.settings_smtp import AcknowledgementSection, SmtpSection
@@ -49,6 +50,14 @@ class DatabaseSection:
 
 
 @dataclass(frozen=True)
+class TemplateLabel:
+    """The admin's mapping of a blank form's label to a canonical field."""
+
+    label: str = ""
+    field: str = ""
+
+
+@dataclass(frozen=True)
 class ProcedureSection:
     code: str = "PDZ2019"
     name: str = "Piano Sociale di Zona 2018/2020 - Distretto 4: co-programmazione dei Tavoli d'area"
@@ -56,6 +65,9 @@ class ProcedureSection:
     timezone: str = "Europe/Rome"
     deadline: datetime | date = date(2019, 9, 9)
     closing: datetime | date | None = None
+    # the office's blank forms (DOCX or PDF; a path relative to the configuration file)
+    template: tuple[str, ...] = ()
+    template_labels: tuple[TemplateLabel, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -208,6 +220,7 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
             problems.append(f"[{key}]: sezione sconosciuta (ammesse: {known})")
     config = Config(**{k: v for k, v in built.items() if v is not None}, source=source)
     _check(config, problems)
+    _load_templates(config, problems)
     if problems:
         raise ConfigError(problems)
     return config
@@ -309,6 +322,25 @@ def _vocabulary(value: Any, problems: list[str]) -> Vocabulary | None:
     except (ValueError, TypeError) as exc:
         problems.append(f"vocabulary: {exc}")
         return None
+
+
+def _load_templates(config: Config, problems: list[str]) -> None:
+    """Read the blank forms of ``[procedure] template`` into the parser's vocabulary."""
+    procedure = config.procedure
+    base = config.source.parent if config.source else Path.cwd()
+    blanks = []
+    for name in procedure.template:
+        path = Path(name).expanduser()
+        try:
+            blanks.append((path.name, read_blank(path if path.is_absolute() else base / path)))
+        except BlankFormError as exc:
+            problems.append(f"procedure.template: {exc}")
+    wrong = [m.field for m in procedure.template_labels if m.field not in FIELD_NAMES]
+    problems += [f"procedure.template_labels: campo sconosciuto {f!r} "
+                 f"(ammessi: {', '.join(FIELD_NAMES)})" for f in wrong]
+    if blanks:
+        object.__setattr__(config, "vocabulary", config.vocabulary.with_templates(
+            blanks, [(m.label, m.field) for m in procedure.template_labels]))
 
 
 def _check(config: Config, problems: list[str]) -> None:
