@@ -126,9 +126,17 @@ def prepare_lines(raw: tuple[str, ...] | list[str], vocabulary: Vocabulary) -> l
                     cell, folded = _remove(cell, folded, placeholder)
             if fold(cell).strip(" .") in whole or _LEADER_ONLY.match(cell):
                 cell = ""
-            cells.append(" ".join(cell.split()))
+            cells.append(" ".join(_overtyped(word) for word in cell.split()))
         out.append(CELL_SEPARATOR.join(cells))
     return out
+
+
+def _overtyped(word: str) -> str:
+    """A word typed over an underscored blank ("__M_a_r_i_o___") without the underscores; an
+    e-mail address keeps its own."""
+    if "_" not in word or "@" in word or not any(c.isalnum() for c in word):
+        return word
+    return word.replace("_", "")
 
 
 def _remove(cell: str, folded: str, placeholder: str) -> tuple[str, str]:

@@ -129,7 +129,7 @@ def normalise_name(text: str | None) -> Result:
     """A person's name, "Nome Cognome": titles dropped, capitalised when written in capitals."""
     if not text or not text.strip():
         return None, None
-    name = " ".join(text.replace("\u2019", "'").split()).strip(" ,;:.-")
+    name = " ".join(text.replace("\u2019", "'").split()).strip(" ,;:.-_…")
     name = labelled_name(name)
     name = _TITLES.sub("", name).strip(" ,;:")
     words = name.split()

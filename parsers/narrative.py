@@ -64,7 +64,7 @@ _PROSE_NAME = re.compile(
     r"(?P<v>[A-ZÀ-Ý][\w'’]+(?:\s+(?:(?:de|di|da|del|della|dal|lo|la|d')\s*)?[A-ZÀ-Ý][\w'’]+){1,3})"
 )
 _NAME_END = re.compile(
-    r"\s*(?:,|;|\(|\n|\bnat[oa]\b|\bc\.\s*f\.|\bcodice\s+fiscale|\bresidente|\bin\s+qualit|"
+    r"\s*(?:,|;|\(|\n|[_…]{2,}|\.{3,}|\bnat[oa]\b|\bc\.\s*f\.|\bcodice\s+fiscale|\bresidente|\bin\s+qualit|"
     r"\bquale\b|\bnella\s+sua|\bdomiciliat|\bil\s+\d|\btel|\be-?mail|\bcell|$)",
     re.IGNORECASE,
 )
@@ -93,9 +93,16 @@ _CODE_TOKEN = re.compile(
 _EMAIL_TOKEN = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+(?:\s+[a-z0-9-]*\.[a-z]{2,6}(?![\w.@]))?")
 
 
+_BLANK_IN_PROSE = re.compile(r"[_.…]{2,}\s*$")
+
+
 def flow_text(lines: list[str]) -> str:
-    """The prose of the document: lines without table cells, joined by newlines."""
-    return "\n".join(line for line in lines if CELL_SEPARATOR not in line)
+    """The prose of the document: lines without table cells, joined by newlines. A line whose
+    first cell ends in a leader is prose with a field typed into it ("Il sottoscritto ____"
+    then a fillable field): its cells are read as one text."""
+    return "\n".join(line.replace(CELL_SEPARATOR, " ") for line in lines
+                     if CELL_SEPARATOR not in line
+                     or _BLANK_IN_PROSE.search(line.split(CELL_SEPARATOR)[0]))
 
 
 def person_spans(folded: str) -> list[tuple[int, int]]:
@@ -137,7 +144,7 @@ def _narrative(field: str, text: str) -> Candidate:
 
 
 def _name_at(flow: str, start: int) -> str:
-    rest = flow[start: start + 80]
+    rest = flow[start: start + 80].lstrip(" _.…")  # the blank's leader before a typed name
     end = _NAME_END.search(rest)
     return rest[: end.start() if end else len(rest)].strip()
 

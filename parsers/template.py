@@ -163,6 +163,8 @@ def _matching_line(blank: str, lines: list[str], start: int) -> int | None:
 
 def _value(blank: str, filled: str, slot: Slot) -> str | None:
     cells, values = blank.split(CELL_SEPARATOR), filled.split(CELL_SEPARATOR)
+    if len(cells) == 1:  # a fillable field inside a blank's line: one text again
+        values = [" ".join(values)]
     if slot.cell >= len(values):
         return None
     if slot.leader < 0:

@@ -38,12 +38,30 @@ LEADER = "_" * 30
 SIGNER_MAPPING = (("Il/La sottoscritto/a (cognome e nome)", "legale_rappresentante"),)
 
 
-def row_values(app: Applicant | None) -> list[str]:
+HABITS = ("plain", "upper", "underscored", "labelled")
+
+
+def row_values(app: Applicant | None, habit: str = "plain") -> list[str]:
     if app is None:
         return [""] * len(ROWS)
     v = app.values
-    return [v["denominazione"], "", app.natura_text, v["codice_fiscale"], v["partita_iva"] or "",
-            v["sede_legale"], v["telefono"], v["email"], v["pec"]]
+    values = [v["denominazione"], "", app.natura_text, v["codice_fiscale"],
+              v["partita_iva"] or "", v["sede_legale"], v["telefono"], v["email"], v["pec"]]
+    if habit == "upper":
+        values = [value.upper() if "@" not in value else value for value in values]
+    elif habit == "labelled":  # the applicant repeats the label in the cell
+        values[3], values[7] = f"C.F. {values[3]}", f"e-mail: {values[7]}"
+        values[1] = "".join(w[0] for w in v["denominazione"].split() if w[0].isupper())
+    return values
+
+
+def _person(app: Applicant, key: str, habit: str) -> str:
+    name = app.values[key] or ""
+    if not name:
+        return LEADER
+    if habit == "upper":
+        return name.upper()
+    return f"__{name}____" if habit == "underscored" else name
 
 
 def _tavoli(app: Applicant | None) -> list[str]:
@@ -51,22 +69,22 @@ def _tavoli(app: Applicant | None) -> list[str]:
     return [f"{'☒' if code in chosen else '☐'} {name}" for code, name in TAVOLO_NAMES.items()]
 
 
-def template_docx(app: Applicant | None = None) -> bytes:
+def template_docx(app: Applicant | None = None, habit: str = "plain") -> bytes:
     """The blank (``app`` None) or the blank filled in for ``app``, as a DOCX."""
     document = docx.Document()
     for line in TITLE:
         document.add_paragraph(line)
-    name = app.values["legale_rappresentante"] if app else LEADER
+    name = _person(app, "legale_rappresentante", habit) if app else LEADER
     document.add_paragraph(f"{SIGNER[0]} {name}")
     document.add_paragraph(SIGNER[1])
     document.add_paragraph(QUALITY)
     table = document.add_table(rows=len(ROWS), cols=2)
     table.style = "Table Grid"
-    for row, label, value in zip(table.rows, ROWS, row_values(app), strict=True):
+    for row, label, value in zip(table.rows, ROWS, row_values(app, habit), strict=True):
         row.cells[0].text = label
         row.cells[1].text = value
-    referente = app.values["referente"] if app and app.values["referente"] else ""
-    document.add_paragraph(f"{REFERENTE} {referente or LEADER}")
+    referente = _person(app, "referente", habit) if app else LEADER
+    document.add_paragraph(f"{REFERENTE} {referente}")
     document.add_paragraph(CHOICE)
     for line in _tavoli(app):
         document.add_paragraph(line)
@@ -76,7 +94,8 @@ def template_docx(app: Applicant | None = None) -> bytes:
     return buf.getvalue()
 
 
-def template_pdf(app: Applicant | None = None, *, acroform: bool = False) -> bytes:
+def template_pdf(app: Applicant | None = None, *, acroform: bool = False,
+                 habit: str = "plain") -> bytes:
     """The blank drawn as a PDF; with ``app`` the values are written over it at the slots
     (as a PDF editor does), or, with ``acroform``, held in generic fillable fields."""
     buf = io.BytesIO()
@@ -92,14 +111,14 @@ def template_pdf(app: Applicant | None = None, *, acroform: bool = False) -> byt
         text(50, line)
         y -= 14
     text(50, f"{SIGNER[0]} {LEADER}")
-    _fill(canvas, font, 150, y, app.values["legale_rappresentante"] if app else "", acroform,
-          "Testo1")
+    _fill(canvas, font, 150, y, _person(app, "legale_rappresentante", habit).strip("_")
+          if app else "", acroform, "Testo1")
     y -= 14
     text(150, SIGNER[1])
     y -= 14
     text(50, QUALITY)
     y -= 22
-    for number, (label, value) in enumerate(zip(ROWS, row_values(app), strict=True)):
+    for number, (label, value) in enumerate(zip(ROWS, row_values(app, habit), strict=True)):
         canvas.rect(40, y - 6, 228, 20)
         canvas.rect(268, y - 6, 300, 20)
         text(44, label)
@@ -107,8 +126,8 @@ def template_pdf(app: Applicant | None = None, *, acroform: bool = False) -> byt
         y -= 20
     y -= 14
     text(50, f"{REFERENTE} {LEADER}")
-    _fill(canvas, font, 215, y, (app.values["referente"] or "") if app else "", acroform,
-          "Testo20")
+    _fill(canvas, font, 215, y, _person(app, "referente", habit).strip("_") if app else "",
+          acroform, "Testo20")
     y -= 18
     for line in (CHOICE, *_tavoli(app), CLOSING):
         text(50, line)
