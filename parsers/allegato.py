@@ -177,6 +177,11 @@ def _select(candidates: list[Candidate], vocabulary: Vocabulary,
     for name in FIELDS:
         choose(name, ordinary, vocabulary, selection)
     values = selection.values
+    if values["denominazione"] and values["legale_rappresentante"] and same_words(
+            values["denominazione"], values["legale_rappresentante"]):
+        selection.warnings.append(f"denominazione «{values['denominazione']}» è il nome del "
+                                  "legale rappresentante, non dell'ente: da verificare")
+        values["denominazione"] = None
     if values["referente"] is None and values["legale_rappresentante"] and any(
             same_person(c.text) for c in referente):
         values["referente"] = values["legale_rappresentante"]
@@ -190,6 +195,11 @@ def _select(candidates: list[Candidate], vocabulary: Vocabulary,
             "natura_giuridica" not in selection.invalid:
         values["natura_giuridica"] = natura_from_name(values["denominazione"])
     return selection
+
+
+def same_words(one: str, other: str) -> bool:
+    """The same words in any order: "Rossi Mario" is "Mario Rossi"."""
+    return sorted(fold(one).split()) == sorted(fold(other).split())
 
 
 def _status(selection: Selection, tavoli: tuple[Tavolo, ...], content: FormContent,

@@ -158,6 +158,8 @@ def is_form_text(text: str, vocabulary: Vocabulary) -> bool:
     True when more than half of its words (articles and prepositions aside) are label, hint or
     placeholder vocabulary: "cognome e nome", "Città", "(se posseduta)", "indicare un recapito".
     """
+    if text.lstrip().startswith(("\u2610", "\u2612")):
+        return True  # a checkbox caption ("☐ SUE") is the form's
     words = [w for w in _WORD.findall(fold(text)) if w not in FUNCTION_WORDS]
     if not words:
         return False

@@ -21,6 +21,7 @@ from parsers.vocabulary import Vocabulary, fold
 
 STRICT_FIELDS = ("codice_fiscale", "partita_iva", "pec")
 # fields whose value is free text the applicant writes: never the form's own words
+_PEOPLE = ("legale_rappresentante", "referente")
 _WRITTEN_FIELDS = ("denominazione", "sede_legale", "comune", "legale_rappresentante",
                    "referente")
 _NAME_END = re.compile(
@@ -107,6 +108,11 @@ def _normaliser(name: str, vocabulary: Vocabulary) -> Callable[[str], tuple[str 
     return table[name]
 
 
+def _organisation_name(text: str, vocabulary: Vocabulary) -> bool:
+    words = set(re.findall(r"[^\W\d_]+", fold(_cut_name(codes.labelled_name(text)))))
+    return bool(words & vocabulary.organisation_words)
+
+
 def _cut_name(text: str) -> str:
     end = _NAME_END.search(text)
     return text[: end.start()] if end else text
@@ -123,6 +129,10 @@ def _valid(candidate: Candidate, vocabulary: Vocabulary,
     if candidate.field in _WRITTEN_FIELDS and is_form_text(text, vocabulary):
         selection.warnings.append(f"{candidate.field.replace('_', ' ')}: «{text.strip()}» è "
                                   "testo del modulo (etichetta o suggerimento), non un valore")
+        return None
+    if candidate.field in _PEOPLE and _organisation_name(text, vocabulary):
+        selection.warnings.append(f"{candidate.field.replace('_', ' ')}: «{text.strip()}» è il "
+                                  "nome di un ente, non di una persona")
         return None
     value, warning = _normaliser(candidate.field, vocabulary)(text)
     if candidate.field == "codice_fiscale" and value and _PERSONAL_CODE.match(value) \

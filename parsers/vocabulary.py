@@ -214,6 +214,15 @@ _HINTS: tuple[str, ...] = (
 )
 
 
+# legal suffixes and kinds of bodies: a name holding one is an organisation's, not a person's
+_ORG_WORDS: tuple[str, ...] = (
+    "srl", "s.r.l.", "spa", "s.p.a.", "snc", "sas", "onlus", "ets", "scs", "coop", "societa",
+    "gruppo", "circolo", "comitato", "centro", "consorzio", "istituto", "federazione",
+    "cooperativa", "associazione", "fondazione", "parrocchia", "oratorio", "cooperativa",
+    "azienda", "ufficio", "servizi", "impresa", "ditta",
+)
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """Label variants per canonical field, legal-form and table phrases, placeholders.
@@ -246,6 +255,14 @@ class Vocabulary:
                    *self.stop_labels, *self.weak_labels, *self.hints, *self.placeholders]
         return frozenset(w for phrase in phrases for w in _WORD.findall(fold(phrase))
                          if w not in FUNCTION_WORDS)
+
+    @cached_property
+    def organisation_words(self) -> frozenset[str]:
+        """Words that make a name an organisation's: legal forms and bodies' kinds."""
+        phrases = [*(p for phrases in self.natura.values() for p in phrases), *_ORG_WORDS]
+        words = {w for phrase in phrases for w in _WORD.findall(fold(phrase))}
+        return frozenset(w for w in words if len(w) > 2 and w not in FUNCTION_WORDS
+                         and w not in ("altro", "altra", "forma"))
 
     def with_templates(self, templates: Sequence[tuple[str, Sequence[str]]],
                        labels: Sequence[tuple[str, str]] = ()) -> Vocabulary:

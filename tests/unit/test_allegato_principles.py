@@ -174,3 +174,24 @@ def test_surname_and_name_rows_under_the_representatives_heading() -> None:
     result = run(*HEAD[:2], "DATI DEL LEGALE RAPPRESENTANTE", cells("Cognome", "Marchetti"),
                  cells("Nome", "Monica"), "E-mail: info@ilponte.it", *TAVOLI)
     assert result.fields["legale_rappresentante"] == "Monica Marchetti"
+
+
+@pytest.mark.parametrize("written", ["Il Melograno Cooperativa Sociale", "Gruppo Volontari ODV",
+                                     "Fondazione Aquilone"])
+def test_an_organisations_name_is_never_a_person(written: str) -> None:
+    result = run(*HEAD[:2], f"Legale rappresentante: {written}", "E-mail: a@ilponte.it",
+                 *TAVOLI)
+    assert result.fields["legale_rappresentante"] is None
+    assert any("nome di un ente" in w for w in result.warnings)
+
+
+def test_a_persons_name_is_never_the_organisations() -> None:
+    result = run(cells("Denominazione", "Mario Rossi"), f"Codice fiscale: {CF}",
+                 "Legale rappresentante: Rossi Mario", "E-mail: a@ilponte.it", *TAVOLI)
+    assert result.fields["denominazione"] is None
+    assert result.fields["legale_rappresentante"] == "Rossi Mario"
+
+
+def test_a_checkbox_caption_is_not_a_value() -> None:
+    result = run(cells("Denominazione", "☐ SUE"), *HEAD[1:], "E-mail: a@ilponte.it", *TAVOLI)
+    assert result.fields["denominazione"] is None
