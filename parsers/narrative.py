@@ -182,7 +182,8 @@ def _represented(flow: str, folded: str) -> list[Candidate]:
     out = []
     for match in _QUALITY.finditer(folded):
         rest = flow[match.end(): match.end() + 200]
-        quoted = re.match(r"\s*[«\"“]([^»\"”]{2,150})[»\"”]", rest)
+        # quotes delimit the name, also after the body's kind ("dell'associazione «X»")
+        quoted = re.match(r"[^«\"“,;\n]{0,40}?[«\"“]([^»\"”\n]{2,150})[»\"”]", rest)
         if quoted:
             out.append(_narrative("denominazione", quoted.group(1)))
             continue

@@ -29,7 +29,7 @@ _ADDRESSEE = re.compile(r"^\s*(?:(?:spett\.?\s*(?:le|li)\b|spettabile|egregi[oa]
 _BLOCK_END = re.compile(r"^\s*(?:oggetto|ogg\.)|sottoscritt|dichiara|chiede")
 _OTHER_PARTY = re.compile(r"\b(?:delegat[oa]|procurator[ei]|procura|intermediari[oa]|"
                           r"mandatari[oa]|incaricat[oa]|consulente|second[oa]\s+ente|"
-                          r"ente\s+partner)\b")
+                          r"ente\s+partner|partners?|altr[oi]\s+ent[ei])\b")
 _HEADING_START = re.compile(r"^\s*(?:dati|sezione|parte|quadro|[a-z]\)|[a-z]\.|\d+[.)])\s")
 # a label of the applicant's own identity: the addressee block never reaches it
 _APPLICANT_FIELDS = frozenset({"denominazione", "legale_rappresentante", "referente",
@@ -71,9 +71,11 @@ def is_heading(line: str, matcher: LabelMatcher) -> bool:
     if not text or CELL_SEPARATOR in text or len(text) > 90:
         return False
     hit = matcher.leading(text)
-    if hit is not None and hit.field != STOP and following(text[hit.end:]).value:
+    after = following(text[hit.end:], hit.weak) if hit is not None else None
+    if hit is not None and hit.field != STOP and after and after.value and (
+            after.separated or not hit.weak):
         return False
-    letters = [c for c in text if c.isalpha()]
+    letters = [c for c in text.split("(")[0] if c.isalpha()]  # a "(note)" aside
     upper = sum(1 for c in letters if c.isupper())
     return (bool(letters) and upper * 10 >= len(letters) * 6) or text.endswith(":") or \
         bool(_HEADING_START.match(fold(text)))

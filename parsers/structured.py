@@ -156,13 +156,22 @@ def _cell_candidates(lines: list[str], index: int, cells: list[str], position: i
         return _separated_inline(index, cell, groups)
     first = _qualified(groups[0], following(cell[groups[0].end:], groups[0].weak).qualifier)
     out: list[Candidate] = []
-    if following(cell[first.end:]).value:
+    after = following(cell[first.end:])
+    if after.value and not after.separated and _filled_next(cells, position):
+        # a label cell with words after its label ("CODICE FISCALE DEL SOGGETTO") and the
+        # value in the next cell: those words qualify the label, they are not the value
+        out += _next_cell(index, cells, position, first, matcher)
+    elif after.value:
         out += _inline(index, cell, groups)
     elif position + 1 < len(cells):
         out += _next_cell(index, cells, position, first, matcher)
     elif len(cells) == 1:
         out += _next_line(lines, index, first, matcher)
     return out
+
+
+def _filled_next(cells: list[str], position: int) -> bool:
+    return position + 1 < len(cells) and bool(cells[position + 1].strip())
 
 
 def _inline(index: int, cell: str, groups: list[Group]) -> list[Candidate]:

@@ -21,7 +21,8 @@ from pec_ingest.samples.people import TAVOLO_NAMES, organisation_code, personal_
 from pec_ingest.samples.variant_render import Block, render_docx, render_pdf
 
 LAYOUTS = ("narrativa", "comune_prima", "puntini", "ufficio", "procura", "cognome_nome",
-           "suggerimenti", "altro_destinatario", "procura_prima", "righe_separate")
+           "suggerimenti", "altro_destinatario", "procura_prima", "righe_separate",
+           "narrativa_qualita", "etichette_nuove", "partner")
 DISTRICT = ("Bellinzago Lombardo", "Bussero", "Cambiago", "Carugate", "Cassina de' Pecchi",
             "Cernusco sul Naviglio", "Gessate", "Gorgonzola", "Pessano con Bornago")
 OFFICE_LINES = (
@@ -253,6 +254,46 @@ def _righe_separate(rng: random.Random, app: Applicant) -> list[Block]:
     app.values["natura_giuridica"] = None if app.values["natura_giuridica"] not in (
         "odv", "aps", "coop_sociale", "fondazione", "impresa_sociale") else \
         app.values["natura_giuridica"]
+    return blocks + _tavoli_blocks(app) + _closing(rng, app)
+
+
+def _narrativa_qualita(rng: random.Random, app: Applicant) -> list[Block]:
+    """Another sentence: the role first, the body named by its kind, the comune after " a "."""
+    v = app.values
+    text = (f"Il sottoscritto {v['legale_rappresentante']}, nella sua qualità di Presidente e "
+            f"legale rappresentante dell'associazione «{v['denominazione']}», con sede legale "
+            f"in {app.street} a {v['comune']} ({app.province}), C.F. {v['codice_fiscale']}, "
+            f"tel. {v['telefono']}, e-mail {v['email']}, PEC {v['pec']}")
+    blocks: list[Block] = [("p", "MANIFESTAZIONE DI INTERESSE"), ("p", text + ",")]
+    if v["referente"]:
+        blocks.append(("p", f"Referente per i tavoli: {v['referente']}"))
+    v["partita_iva"] = None
+    return blocks + _tavoli_blocks(app) + _closing(rng, app)
+
+
+def _etichette_nuove(rng: random.Random, app: Applicant) -> list[Block]:
+    """Labels in next year's words, in capitals; the address in one cell with dashes."""
+    v = app.values
+    rows = [["DENOMINAZIONE O RAGIONE SOCIALE", v["denominazione"]],
+            ["NATURA GIURIDICA DEL SOGGETTO", app.natura_text],
+            ["CODICE FISCALE DEL SOGGETTO", v["codice_fiscale"]],
+            ["PARTITA IVA (EVENTUALE)", v["partita_iva"] or ""],
+            ["SEDE LEGALE (INDIRIZZO COMPLETO)",
+             f"{app.street} - {app.cap} - {v['comune']} ({app.province})"],
+            ["LEGALE RAPPRESENTANTE (NOME E COGNOME)", v["legale_rappresentante"].upper()],
+            ["REFERENTE OPERATIVO", v["referente"] or ""],
+            ["TELEFONO / CELLULARE", v["telefono"]], ["INDIRIZZO E-MAIL", v["email"]],
+            ["INDIRIZZO PEC", v["pec"]]]
+    blocks: list[Block] = [("table", rows)]
+    return blocks + _tavoli_blocks(app) + _closing(rng, app)
+
+
+def _partner(rng: random.Random, app: Applicant) -> list[Block]:
+    """A second organisation (a partner) with all its data, after the applicant's."""
+    other = make_applicant(random.Random(rng.random()))
+    blocks: list[Block] = [("p", "SOGGETTO PROPONENTE"), ("table", _rows(app, app.values[
+        "sede_legale"])), ("p", "ENTE PARTNER (in caso di partenariato)"),
+        ("table", _rows(other, other.values["sede_legale"]))]
     return blocks + _tavoli_blocks(app) + _closing(rng, app)
 
 

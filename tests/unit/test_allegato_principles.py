@@ -195,3 +195,30 @@ def test_a_persons_name_is_never_the_organisations() -> None:
 def test_a_checkbox_caption_is_not_a_value() -> None:
     result = run(cells("Denominazione", "☐ SUE"), *HEAD[1:], "E-mail: a@ilponte.it", *TAVOLI)
     assert result.fields["denominazione"] is None
+
+
+def test_words_after_a_label_in_a_label_cell_qualify_it() -> None:
+    result = run(cells("DENOMINAZIONE O RAGIONE SOCIALE", "Associazione Il Ponte APS"),
+                 cells("CODICE FISCALE DEL SOGGETTO", CF),
+                 cells("REFERENTE OPERATIVO", "Anna Riva"), "Legale rappresentante: Mario Rossi",
+                 "E-mail: a@ilponte.it", *TAVOLI)
+    assert result.fields["denominazione"] == "Associazione Il Ponte APS"
+    assert result.fields["codice_fiscale"] == CF
+    assert result.fields["referente"] == "Anna Riva"
+
+
+def test_a_partner_organisations_section_is_not_the_applicants() -> None:
+    result = run(*HEAD, cells("PEC", "ilponte@pec.it"), "ENTE PARTNER (in caso di partenariato)",
+                 cells("Denominazione", "Comitato Sentieri"), cells("Codice fiscale", "15299490910"),
+                 cells("PEC", "sentieri@pec.it"), *TAVOLI)
+    assert result.fields["pec"] == "ilponte@pec.it"
+    assert result.fields["codice_fiscale"] == CF
+    assert result.fields["denominazione"] == "Associazione Il Ponte APS"
+
+
+def test_quotes_delimit_the_name_after_the_bodys_kind() -> None:
+    result = run("Il sottoscritto Mario Rossi, nella sua qualità di Presidente e legale "
+                 "rappresentante dell'associazione «Il Ponte», con sede legale in Via Roma 3 a "
+                 f"Gessate (MI), C.F. {CF}, PEC ilponte@pec.it", *TAVOLI)
+    assert result.fields["denominazione"] == "Il Ponte"
+    assert result.fields["comune"] == "Gessate"
