@@ -179,8 +179,8 @@ _SEGMENTS = re.compile(r"[,;\n]|\s[-–—]\s")
 _CAP_WORD = re.compile(r"(?<![\w.])(?:c\.?\s*a\.?\s*p\.?\s*[:.]?\s*)?\(?(\d{5})\)?(?!\d)")
 _PROVINCE_TAIL = re.compile(r"\s*(?:\(\s*([a-z]{2})\s*\)|[-–]?\s*\b(?:prov\.?\s*)?([a-z]{2})\.?)"
                             r"\s*$")
-_AFTER_NUMBER = re.compile(r"\d+\s*[a-z]?(?:/\s*[a-z0-9]+)?\s+(?P<place>[a-z' ]+?)\s*"
-                           r"(?:\(\s*[a-z]{2}\s*\))?\s*$")
+_AFTER_NUMBER = re.compile(r"\d+\s*[a-z]?(?:/\s*[a-z0-9]+)?\s+(?:(?:a|in)\s+)?"
+                           r"(?P<place>[a-z' ]+?)\s*(?:\(\s*[a-z]{2}\s*\))?\s*$")
 
 
 def find_comune(text: str) -> str | None:

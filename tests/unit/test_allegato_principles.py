@@ -208,8 +208,10 @@ def test_words_after_a_label_in_a_label_cell_qualify_it() -> None:
 
 
 def test_a_partner_organisations_section_is_not_the_applicants() -> None:
-    result = run(*HEAD, cells("PEC", "ilponte@pec.it"), "ENTE PARTNER (in caso di partenariato)",
-                 cells("Denominazione", "Comitato Sentieri"), cells("Codice fiscale", "15299490910"),
+    result = run(*HEAD, cells("PEC", "ilponte@pec.it"),
+                 "ENTE PARTNER (in caso di partenariato)",
+                 cells("Denominazione", "Comitato Sentieri"),
+                 cells("Codice fiscale", "15299490910"),
                  cells("PEC", "sentieri@pec.it"), *TAVOLI)
     assert result.fields["pec"] == "ilponte@pec.it"
     assert result.fields["codice_fiscale"] == CF
