@@ -134,9 +134,9 @@ def prepare_lines(raw: tuple[str, ...] | list[str], vocabulary: Vocabulary) -> l
 def _overtyped(word: str) -> str:
     """A word typed over an underscored blank ("__M_a_r_i_o___") without the underscores; an
     e-mail address keeps its own."""
-    if "_" not in word or "@" in word or not any(c.isalnum() for c in word):
+    if "_" not in word or not any(c.isalnum() for c in word):
         return word
-    return word.replace("_", "")
+    return word.strip("_") if "@" in word else word.replace("_", "")
 
 
 def _remove(cell: str, folded: str, placeholder: str) -> tuple[str, str]:

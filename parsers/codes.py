@@ -37,7 +37,7 @@ _NAME_WORD = re.compile(r"^[^\W\d_]+(?:['’.-][^\W\d_]*)*\.?$", re.UNICODE)
 _NOT_NAME = ("nato", "nata", "legale", "rappresentante", "codice", "fiscale", "c.f", "residente",
              "presidente", "referente", "sede", "via", "piazza", "tel", "email", "e-mail", "pec",
              "stesso", "stessa", "sottoscritto", "sottoscritta", "firma", "associazione", "ente",
-             "cognome", "nome", "nominativo")
+             "cognome", "nome", "nominativo", "pro", "tempore", "protempore", "sig", "sig.ra")
 _STREET = re.compile(
     r"\b(?:via|viale|v\.le|piazza|p\.za|p\.zza|piazzale|corso|c\.so|largo|vicolo|strada|"
     r"contrada|localita|loc\.|frazione|fraz\.|borgo|alzaia|vicolo|galleria|passaggio|str\.)\s*$",
@@ -179,6 +179,8 @@ _SEGMENTS = re.compile(r"[,;\n]|\s[-–—]\s")
 _CAP_WORD = re.compile(r"(?<![\w.])(?:c\.?\s*a\.?\s*p\.?\s*[:.]?\s*)?\(?(\d{5})\)?(?!\d)")
 _PROVINCE_TAIL = re.compile(r"\s*(?:\(\s*([a-z]{2})\s*\)|[-–]?\s*\b(?:prov\.?\s*)?([a-z]{2})\.?)"
                             r"\s*$")
+_STREET_WORD = re.compile(r"\b(?:via|viale|piazza|piazzale|corso|largo|vicolo|strada|"
+                          r"contrada|localita|frazione|borgo)\b")
 _AFTER_NUMBER = re.compile(r"\d+\s*[a-z]?(?:/\s*[a-z0-9]+)?\s+(?:(?:a|in)\s+)?"
                            r"(?P<place>[a-z' ]+?)\s*(?:\(\s*[a-z]{2}\s*\))?\s*$")
 
@@ -213,6 +215,9 @@ def _segment_comune(segment: str) -> str | None:
         name = _exact_comune(place)
         if name:
             return name
+    street = _STREET_WORD.search(segment)
+    if street and street.start() > 0 and _exact_comune(segment[: street.start()]):
+        return _exact_comune(segment[: street.start()])  # "Gessate via Roma 12"
     after = _AFTER_NUMBER.search(segment) if cap is None else None
     return _exact_comune(after.group("place")) if after else None
 

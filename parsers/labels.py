@@ -149,7 +149,7 @@ def same_person(text: str) -> bool:
     return bool(_SAME_PERSON.search(fold(text)))
 
 
-_WORD = re.compile(r"[^\W\d_]+")
+_TOKEN = re.compile(r"[^\W\d_]+|\d+")
 
 
 def is_form_text(text: str, vocabulary: Vocabulary) -> bool:
@@ -160,8 +160,8 @@ def is_form_text(text: str, vocabulary: Vocabulary) -> bool:
     """
     if text.lstrip().startswith(("\u2610", "\u2612")):
         return True  # a checkbox caption ("☐ SUE") is the form's
-    words = [w for w in _WORD.findall(fold(text)) if w not in FUNCTION_WORDS]
+    words = [w for w in _TOKEN.findall(fold(text)) if w not in FUNCTION_WORDS]
     if not words:
         return False
     own = sum(1 for w in words if w in vocabulary.form_words)
-    return own * 2 > len(words)
+    return own * 2 > len(words)  # numbers (house number, CAP) are the applicant's writing

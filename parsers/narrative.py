@@ -52,7 +52,8 @@ _PERSON_END = re.compile(r"in\s+qualita|in\s+veste\s+di|nella\s+(?:sua\s+)?quali
 _NAMED = re.compile(r"\bdenominat[oa]\s*[:,]?\s*")
 _APPOSITION = re.compile(  # a clause of its own right after the name, not a new statement
     r"\s*,\s*(?!(?:con|avente|sede|codice|c\.|p\.|partita|iscritt|nel|nella|in|di|del|della|"
-    r"da|per|che|il|la|quale|rappresentat|legalmente|sita|sito|ubicat|tel|e-?mail|pec)\b)"
+    r"da|per|che|il|la|quale|rappresentat|legalmente|sita|sito|ubicat|tel|e-?mail|pec|comune|"
+    r"provincia|citta|frazione|localita)\b)"
     r"([^\W\d][^,;:\n«»\"()]{2,60}?)\s*[,;]")
 _QUOTED = re.compile(r"\s*[«\"“]([^»\"”\n]{2,150})[»\"”]")
 _LEGAL_FORM = re.compile(r"\b(?:avente\s+)?(?:la\s+)?(?:forma|natura)\s+giuridica\s*(?:di|:)?\s+")

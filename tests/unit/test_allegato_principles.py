@@ -224,3 +224,20 @@ def test_quotes_delimit_the_name_after_the_bodys_kind() -> None:
                  f"Gessate (MI), C.F. {CF}, PEC ilponte@pec.it", *TAVOLI)
     assert result.fields["denominazione"] == "Il Ponte"
     assert result.fields["comune"] == "Gessate"
+
+
+def test_a_declaration_typed_into_underscored_blanks() -> None:
+    lines = ("Il/La sottoscritto/a __Monica Marchetti__ nato/a a __Monza__ il __12/03/1970__ "
+             "residente a __Bussero__ in via __Verdi__ n. __3__",
+             "in qualità di __Presidente__ dell'ente __Associazione Il Faro APS__",
+             "con sede in __Gessate__ via __Roma__ n. __12__ CAP __20060__",
+             f"C.F. __{CF}__ P.IVA ______________ tel. __02 9512345__ PEC __ilfaro@pec.it__",
+             "e-mail ____info@ilfaro.org____", *TAVOLI)
+    result = run(*lines)
+    assert result.fields["denominazione"] == "Associazione Il Faro APS"
+    assert result.fields["legale_rappresentante"] == "Monica Marchetti"
+    assert result.fields["codice_fiscale"] == CF
+    assert result.fields["partita_iva"] is None
+    assert result.fields["comune"] == "Gessate"
+    assert result.fields["email"] == "info@ilfaro.org"
+    assert result.fields["pec"] == "ilfaro@pec.it"
