@@ -126,9 +126,30 @@ def prepare_lines(raw: tuple[str, ...] | list[str], vocabulary: Vocabulary) -> l
                     cell, folded = _remove(cell, folded, placeholder)
             if fold(cell).strip(" .") in whole or _LEADER_ONLY.match(cell):
                 cell = ""
+            cell = _over_dots(cell)
             cells.append(" ".join(_overtyped(word) for word in cell.split()))
         out.append(CELL_SEPARATOR.join(cells))
     return out
+
+
+_DOTS_RUN = re.compile(r"\.{4,}")
+_DOUBLE_DOT_INSIDE = re.compile(r"[^\W_]\.{2,}(?=[^\W_])")
+
+
+def _over_dots(cell: str) -> str:
+    """Text typed over a dotted leader in a PDF editor comes out interleaved with the dots
+    ("....A..s.s..o..c"): the dots from the leader on are the blank's, not the value's.
+    Detected by several double dots between letters, which values do not have ("A.P.S.",
+    "www.x.it" keep theirs)."""
+    leader = _DOTS_RUN.search(cell)
+    if leader is None:
+        return cell
+    tail = cell[leader.start():]
+    if len(_DOUBLE_DOT_INSIDE.findall(tail)) < 3:
+        return cell
+    # where the leader ends inside a typed word, the reader saw a gap: "Gessa. te" is "Gessate"
+    tail = re.sub(r"(?<=[^\W\d_])\. (?=[a-zà-ù])", "", tail)
+    return cell[: leader.start()] + " " + tail.replace(".", "")
 
 
 def _overtyped(word: str) -> str:

@@ -98,3 +98,31 @@ def test_the_configuration_loads_the_blank_and_the_mapping(tmp_path: Path) -> No
                                     "template_labels": [{"label": "x", "field": "nome"}]}},
                      source=tmp_path / "config.toml")
     assert "campo sconosciuto 'nome'" in str(raised.value)
+
+
+def test_text_typed_over_dotted_leaders_is_read_without_the_dots() -> None:
+    """A PDF editor places the typed text a little above the dotted line: the reader gets the
+    letters interleaved with the leader's dots ("..A..s.s..o"); the dots are the blank's."""
+    import io
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen.canvas import Canvas
+
+    rows = [("Denominazione", "Associazione Il Faro APS"), ("Codice fiscale", "97512340155"),
+            ("Legale rappresentante", "Monica Marchetti"),
+            ("Sede legale", "Via Roma 12, 20060 Gessate (MI)"), ("PEC", "ilfaro@pec.it")]
+    buf = io.BytesIO()
+    canvas = Canvas(buf, pagesize=A4, invariant=True)
+    for number, (label, value) in enumerate(rows):
+        y = 800 - 30 * number
+        canvas.setFont("Helvetica", 10)
+        canvas.drawString(50, y, f"{label} {'.' * 70}")
+        canvas.drawString(180, y + 5, value)
+    canvas.showPage()
+    canvas.save()
+    result = extract(read_pdf(buf.getvalue()))
+    assert result.fields["denominazione"] == "Associazione Il Faro APS"
+    assert result.fields["codice_fiscale"] == "97512340155"
+    assert result.fields["legale_rappresentante"] == "Monica Marchetti"
+    assert result.fields["comune"] == "Gessate"
+    assert result.fields["pec"] is None  # "pec.it" lost its own dot among the leader's: refused
