@@ -22,6 +22,7 @@ from parsers.labels import STOP, LabelMatcher
 from parsers.structured import Candidate, label_groups
 from parsers.vocabulary import fold, fold_aligned
 
+MAX_LINE = 800  # characters of a filled line compared with a blank's line
 FOLLOW_SHARE = 0.6  # share of the blank's fixed lines a filled form must contain, in order
 _LEADER = re.compile(r"[.…_]{3,}(?:\s*[.…_]+)*")
 _HINT = re.compile(r"^\s*\(([^()]{2,60})\)")
@@ -152,6 +153,8 @@ def _pattern(cell: str) -> re.Pattern[str]:
 def _matching_line(blank: str, lines: list[str], start: int) -> int | None:
     cells = blank.split(CELL_SEPARATOR)
     for index in range(start, min(len(lines), start + 60)):
+        if len(lines[index]) > MAX_LINE:
+            continue  # no blank's line grows that long: not worth a costly match
         filled = lines[index].split(CELL_SEPARATOR)
         if len(cells) > 1:
             if len(filled) == len(cells) and skeleton(filled[0]) == skeleton(cells[0]):
