@@ -49,7 +49,7 @@ _PERSON_END = re.compile(r"in\s+qualita|in\s+veste\s+di|nella\s+(?:sua\s+)?quali
                          r"\bcon\s+sede\b|\bsede\s+legale\b")
 # "(l'ente|l'organizzazione ...) denominat[oa] «X»": the name is what the quotes hold, or
 # runs to the end of its clause
-_NAMED = re.compile(r"\bdenominat[oa]\s*[:,]?\s*")
+_NAMED = re.compile(r"\bdenominat[oa](?:\s*/\s*[oa])?\s*[:,]?\s*")
 _APPOSITION = re.compile(  # a clause of its own right after the name, not a new statement
     r"\s*,\s*(?!(?:con|avente|sede|codice|c\.|p\.|partita|iscritt|nel|nella|in|di|del|della|"
     r"da|per|che|il|la|quale|rappresentat|legalmente|sita|sito|ubicat|tel|e-?mail|pec|comune|"
