@@ -13,18 +13,16 @@ from parsers.docx_form import read_docx
 from parsers.errors import ParseError
 from parsers.pdf_form import read_pdf
 from parsers.sniff import detect_format
-
-
-class BlankFormError(Exception):
-    """A blank form that cannot be read: the message says why, in Italian."""
+from pec_ingest.errors import ConfigError
 
 
 def read_blank(path: Path) -> tuple[str, ...]:
-    """The lines of the blank form at ``path`` (DOCX or PDF)."""
+    """The lines of the blank form at ``path`` (DOCX or PDF); :class:`ConfigError` (one
+    problem) when it cannot be read."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise BlankFormError(f"{path}: impossibile leggere il modello ({exc.strerror})") from exc
+        raise ConfigError(f"{path}: impossibile leggere il modello ({exc.strerror})") from exc
     fmt = detect_format(data)
     try:
         if fmt == "docx":
@@ -32,5 +30,5 @@ def read_blank(path: Path) -> tuple[str, ...]:
         if fmt == "pdf":
             return tuple(read_pdf(data).lines)
     except ParseError as exc:
-        raise BlankFormError(f"{path}: modello non leggibile ({exc})") from exc
-    raise BlankFormError(f"{path}: il modello deve essere un DOCX o un PDF (trovato: {fmt})")
+        raise ConfigError(f"{path}: modello non leggibile ({exc})") from exc
+    raise ConfigError(f"{path}: il modello deve essere un DOCX o un PDF (trovato: {fmt})")

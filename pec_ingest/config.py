@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parsers.limits import Limits
 from parsers.vocabulary import DEFAULT_VOCABULARY, FIELD_NAMES, Vocabulary
-from pec_ingest.blank_form import BlankFormError, read_blank
+from pec_ingest.blank_form import read_blank
 from pec_ingest.errors import ConfigError
 from pec_ingest.settings_imap import MailboxSection
 from pec_ingest.settings_smtp import AcknowledgementSection, SmtpSection
@@ -333,8 +333,8 @@ def _load_templates(config: Config, problems: list[str]) -> None:
         path = Path(name).expanduser()
         try:
             blanks.append((path.name, read_blank(path if path.is_absolute() else base / path)))
-        except BlankFormError as exc:
-            problems.append(f"procedure.template: {exc}")
+        except ConfigError as exc:
+            problems += [f"procedure.template: {p}" for p in exc.problems]
     wrong = [m.field for m in procedure.template_labels if m.field not in FIELD_NAMES]
     problems += [f"procedure.template_labels: campo sconosciuto {f!r} "
                  f"(ammessi: {', '.join(FIELD_NAMES)})" for f in wrong]

@@ -16,8 +16,9 @@ from typing import Any
 from parsers.allegato import prepare_lines
 from parsers.labels import LabelMatcher
 from parsers.template import build_template
-from pec_ingest.blank_form import BlankFormError, read_blank
+from pec_ingest.blank_form import read_blank
 from pec_ingest.config import load_config
+from pec_ingest.errors import ConfigError
 
 
 def add_parser(sub: Any) -> None:
@@ -34,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
     vocabulary = config.vocabulary
     try:
         raw = read_blank(args.blank)
-    except BlankFormError as exc:
-        print(f"pec-ingest: {exc}", file=sys.stderr)
+    except ConfigError as exc:
+        print(f"pec-ingest: {'; '.join(exc.problems)}", file=sys.stderr)
         return 2
     mapping = {m.label: m.field for m in config.procedure.template_labels}
     template = build_template(args.blank.name, prepare_lines(raw, vocabulary),
