@@ -88,6 +88,20 @@ class ParserSection:
 
 
 @dataclass(frozen=True)
+class DeskSection:
+    """The web desk (``pec-ingest desk``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8470
+    session_minutes: int = 480
+    secure_cookie: bool = True
+    trusted_header: str = ""  # e.g. "X-Remote-User" set by the reverse proxy's SSO; "" = off
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    login_attempts: int = 5
+    login_window_minutes: int = 15
+
+
+@dataclass(frozen=True)
 class Config:
     state: StateSection = field(default_factory=StateSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
@@ -98,6 +112,7 @@ class Config:
     mailboxes: tuple[MailboxSection, ...] = ()
     smtp: SmtpSection = field(default_factory=SmtpSection)
     acknowledgements: AcknowledgementSection = field(default_factory=AcknowledgementSection)
+    desk: DeskSection = field(default_factory=DeskSection)
     vocabulary: Vocabulary = DEFAULT_VOCABULARY
     source: Path | None = None
 
@@ -151,6 +166,7 @@ SECTIONS: dict[str, type] = {
     "parser": ParserSection,
     "smtp": SmtpSection,
     "acknowledgements": AcknowledgementSection,
+    "desk": DeskSection,
 }
 
 

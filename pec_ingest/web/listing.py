@@ -1,0 +1,60 @@
+"""The adherents list of the desk: the filters staff pick (table, comune, legal form, late,
+state, free search) read from the query string, and the rows of :mod:`pec_ingest.export`
+(the same rows and writers as ``pec-ingest adherents``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from parsers.vocabulary import NATURA_CODES, fold
+from pec_ingest import export
+from pec_ingest.config import Config
+from store.base import SUBMISSION_STATUSES
+from store.reports import current_submissions
+
+SEARCHED = ("registration_number", "denominazione", "codice_fiscale", "comune", "sender",
+            "legale_rappresentante", "email", "pec")
+
+
+@dataclass(frozen=True)
+class AdherentFilters:
+    tavolo: str | None = None
+    comune: str | None = None
+    natura: str | None = None
+    late: bool | None = None
+    status: str | None = None
+    search: str = ""
+    include_rejected: bool = False
+
+
+def adherent_filters(params: Mapping[str, str]) -> AdherentFilters:
+    """The filters of the query string; values outside the closed lists are ignored."""
+    def pick(key: str, allowed: tuple[str, ...]) -> str | None:
+        value = params.get(key) or None
+        return value if value in allowed else None
+
+    late = {"si": True, "no": False}.get(params.get("ritardo", ""))
+    return AdherentFilters(
+        tavolo=pick("tavolo", tuple(export.TAVOLO_NAMES)),
+        comune=(params.get("comune") or "").strip()[:200] or None,
+        natura=pick("natura", NATURA_CODES), late=late,
+        status=pick("stato", SUBMISSION_STATUSES),
+        search=(params.get("q") or "").strip()[:200],
+        include_rejected=params.get("respinte") == "si")
+
+
+def filtered_adherents(session: Session, config: Config,
+                       chosen: AdherentFilters) -> list[dict[str, Any]]:
+    subs = current_submissions(session, tavolo=chosen.tavolo, late=chosen.late,
+                               status=chosen.status, comune=chosen.comune,
+                               natura_giuridica=chosen.natura)
+    rows = [export.adherent_row(s, config.zone) | {"id": s.id}
+            for s in subs if chosen.include_rejected or s.review_state != "rejected"]
+    if chosen.search:
+        needle = fold(chosen.search)
+        rows = [r for r in rows if any(needle in fold(str(r.get(k) or "")) for k in SEARCHED)]
+    return rows
