@@ -11,7 +11,7 @@ from pec_ingest.desk.queue import find_submission
 from store.audit import AuditEntry
 from store.model import Message
 from tests.integration.desk_support import Desk, desk_fixture, keep_logging  # noqa: F401
-from tests.integration.web_support import csrf_of, login, web  # noqa: F401
+from tests.integration.web_support import csrf_of, login, web_fixture  # noqa: F401
 
 VALID_CF = "80015010152"
 
@@ -62,7 +62,7 @@ def test_a_logged_in_reader_sees_every_page(web: tuple[Desk, TestClient]) -> Non
 
 def test_wrong_password_is_refused_and_logins_are_rate_limited(
         web: tuple[Desk, TestClient]) -> None:
-    desk, client = web
+    _desk, client = web
     assert login(client, "lia", "sbagliata-sbagliata") == 401
     for _ in range(4):
         login(client, "lia", "sbagliata-sbagliata")
@@ -105,7 +105,7 @@ def test_a_login_form_without_its_token_is_refused(web: tuple[Desk, TestClient])
     "/stato/archive", "/domande/999999/documento"])
 def test_an_archived_file_cannot_be_reached_by_guessing_a_path(
         web: tuple[Desk, TestClient], path: str) -> None:
-    desk, client = web
+    _desk, client = web
     assert login(client, "lia") == 303
     answer = client.get(path, follow_redirects=False)
     assert answer.status_code == 404

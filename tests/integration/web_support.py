@@ -43,8 +43,8 @@ def login(client: TestClient, name: str, password: str = PASSWORD) -> int:
     return answer.status_code
 
 
-@pytest.fixture
-def web(desk: Desk) -> Iterator[tuple[Desk, TestClient]]:
+@pytest.fixture(name="web")
+def web_fixture(desk: Desk) -> Iterator[tuple[Desk, TestClient]]:
     add_users(desk)
     app = create_app(desk_config(desk.config), desk.sessions)
     with TestClient(app, base_url="http://testserver") as client:
