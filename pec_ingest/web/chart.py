@@ -61,8 +61,10 @@ def adherents_svg(session: Session, config: Config) -> str:
         colour = "#a4000f" if n == 0 else "#5b2a86"
         parts.append(f'<line x1="{x(day):.1f}" x2="{x(day):.1f}" y1="{TOP}" '
                      f'y2="{HEIGHT - BOTTOM}" stroke="{colour}" stroke-dasharray="6 4"/>'
-                     f'<text x="{x(day) + 4:.1f}" y="{TOP + 14 + 16 * n}" fill="{colour}" '
-                     f'font-size="13">{escape(title)} {day:%d/%m}</text>')
+                     f'<text x="{x(day) + (4 if x(day) < WIDTH / 2 else -4):.1f}" '
+                     f'y="{TOP + 14 + 16 * n}" fill="{colour}" font-size="13" text-anchor='
+                     f'"{"start" if x(day) < WIDTH / 2 else "end"}">{escape(title)} '
+                     f'{day:%d/%m}</text>')
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
             f'role="img" aria-labelledby="t"><title id="t">Aderenti nel tempo: {len(days)} '
             f'in tutto</title><rect width="{WIDTH}" height="{HEIGHT}" fill="#fff"/>'

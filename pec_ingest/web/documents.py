@@ -3,8 +3,8 @@
 The endpoints take ids (a submission, or a message and the position of its attachment), never
 a path: what is served is found by reading the archived message again. A signed ``.p7m`` is
 shown as the document inside it. PDF goes to the browser's viewer; DOCX is rendered to HTML
-with mammoth; anything else is offered as a download. Every answer forbids scripts (a
-``sandbox`` Content-Security-Policy): the documents come from outside.
+with mammoth; anything else is offered as a download. HTML answers are sandboxed (no
+scripts): the documents come from outside.
 """
 
 from __future__ import annotations
@@ -34,7 +34,10 @@ SANDBOX = {"Content-Security-Policy": "sandbox; default-src 'none'; img-src data
                                       "style-src 'unsafe-inline'; frame-ancestors 'self'",
            "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
            "Referrer-Policy": "no-referrer"}
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+# Chrome's PDF viewer does not run in a sandboxed document: a PDF gets the same headers but
+# no ``sandbox`` (its scripts, if any, are the viewer's business, not the page's).
+PDF_HEADERS = {**SANDBOX, "Content-Security-Policy": "default-src 'none'; "
+                                                    "frame-ancestors 'self'"}
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def respond(doc: Document) -> Response:
     quoted = doc.name.encode("ascii", "replace").decode().replace('"', "_")
     if doc.kind == "pdf":
         return Response(doc.data, media_type="application/pdf", headers={
-            **SANDBOX, "Content-Disposition": f'inline; filename="{quoted}"'})
+            **PDF_HEADERS, "Content-Disposition": f'inline; filename="{quoted}"'})
     if doc.kind == "docx":
         try:
             body = mammoth.convert_to_html(io.BytesIO(doc.data)).value

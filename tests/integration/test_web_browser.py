@@ -81,6 +81,7 @@ def browser() -> Iterator[object]:
         options.add_argument(arg)
     chrome = webdriver.Chrome(service=Service(driver), options=options)
     chrome.set_page_load_timeout(60)
+    chrome.implicitly_wait(5)
     yield chrome
     chrome.quit()
 
@@ -118,20 +119,21 @@ def test_a_staff_member_works_a_submission_in_the_browser(
     assert chrome.current_url.endswith("/accesso")  # type: ignore[attr-defined]
     find(By.ID, "nome").send_keys("rita")
     find(By.ID, "password").send_keys(PASSWORD)
-    find(By.CSS_SELECTOR, "form button[type=submit]").click()
+    _submit(chrome, find(By.CSS_SELECTOR, "form button[type=submit]"))
     assert find(By.TAG_NAME, "h1").text.startswith("Piano Sociale di Zona")
     _shot(chrome, tmp_path, "dashboard", backend)
 
-    find(By.LINK_TEXT, "Da verificare").click()
+    _submit(chrome, find(By.LINK_TEXT, "Da verificare"))
     assert "Da verificare" in find(By.TAG_NAME, "h1").text
     _shot(chrome, tmp_path, "queue", backend)
-    find(By.LINK_TEXT, number).click()
-    assert chrome.current_url.endswith(f"/domande/{sub_id}")  # type: ignore[attr-defined]
+    _submit(chrome, find(By.LINK_TEXT, number))
+    _wait_for(chrome, f"/domande/{sub_id}")
     assert find(By.ID, "v-codice_fiscale").get_attribute("value") == ""
     frame = find(By.CSS_SELECTOR, "section.doc iframe")
     assert frame.get_attribute("src").endswith(f"/domande/{sub_id}/documento")
     kind, data = _fetch(chrome, f"/domande/{sub_id}/documento")
     assert kind == "application/pdf" and data.startswith(b"%PDF")
+    time.sleep(1.5)  # the PDF viewer draws the page after the load event
     _shot(chrome, tmp_path, "submission", backend)
 
     _correct(chrome, "80015010154")
@@ -141,7 +143,7 @@ def test_a_staff_member_works_a_submission_in_the_browser(
     _correct(chrome, VALID_CF)
     assert "Campo corretto" in find(By.ID, "esito").text
     assert find(By.ID, "v-codice_fiscale").get_attribute("value") == VALID_CF
-    find(By.ID, "accetta").click()
+    _submit(chrome, find(By.ID, "accetta"))
     assert "Domanda accettata" in find(By.ID, "esito").text
     trail = find(By.ID, "registro").text
     assert "rita" in trail and "accettata" in trail and VALID_CF in trail
@@ -155,10 +157,28 @@ def test_a_staff_member_works_a_submission_in_the_browser(
     values = [str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None]
     assert number in values and VALID_CF in values
 
-    find(By.CSS_SELECTOR, "form.who button").click()
-    assert chrome.current_url.endswith("/accesso")  # type: ignore[attr-defined]
+    _submit(chrome, find(By.CSS_SELECTOR, "form.who button"))
+    _wait_for(chrome, "/accesso")
     chrome.get(f"{base}/domande/{sub_id}")  # type: ignore[attr-defined]
     assert chrome.current_url.endswith("/accesso")  # type: ignore[attr-defined]
+
+
+def _submit(chrome: object, element: object) -> None:
+    """Click and wait until the browser has left the page (a new document is loaded)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = chrome.find_element(By.TAG_NAME, "html")  # type: ignore[attr-defined]
+    element.click()  # type: ignore[attr-defined]
+    WebDriverWait(chrome, 15).until(expected_conditions.staleness_of(page))  # type: ignore[arg-type]
+
+
+def _wait_for(chrome: object, path: str) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(chrome, 15).until(  # type: ignore[arg-type]
+        lambda c: c.current_url.split("?")[0].endswith(path))
 
 
 def _correct(chrome: object, value: str) -> None:
@@ -167,5 +187,5 @@ def _correct(chrome: object, value: str) -> None:
     field = chrome.find_element(By.ID, "v-codice_fiscale")  # type: ignore[attr-defined]
     field.clear()
     field.send_keys(value)
-    chrome.find_element(  # type: ignore[attr-defined]
-        By.CSS_SELECTOR, "button[aria-label='Salva Codice fiscale']").click()
+    _submit(chrome, chrome.find_element(  # type: ignore[attr-defined]
+        By.CSS_SELECTOR, "button[aria-label='Salva Codice fiscale']"))

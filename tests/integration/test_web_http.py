@@ -120,7 +120,8 @@ def test_the_original_pdf_is_served_by_id_to_staff(web: tuple[Desk, TestClient])
     answer = client.get(f"/domande/{sub_id}/documento")
     assert answer.headers["content-type"] == "application/pdf"
     assert answer.content.startswith(b"%PDF")
-    assert "sandbox" in answer.headers["content-security-policy"]
+    assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+    assert answer.headers["x-content-type-options"] == "nosniff"
 
 
 def test_a_docx_is_shown_as_html(web: tuple[Desk, TestClient]) -> None:
@@ -131,6 +132,7 @@ def test_a_docx_is_shown_as_html(web: tuple[Desk, TestClient]) -> None:
     answer = client.get(f"/domande/{sub_id}/documento")
     assert answer.headers["content-type"].startswith("text/html")
     assert "<table" in answer.text or "<p>" in answer.text
+    assert "sandbox" in answer.headers["content-security-policy"]
 
 
 def test_html_in_a_field_is_shown_as_text(web: tuple[Desk, TestClient]) -> None:
