@@ -2,7 +2,7 @@
 
 ::
 
-    pec-ingest desk [--host H] [--port P]                 serve the desk (defaults: [desk])
+    pec-ingest desk [--host H] [--port P] [--insecure-cookie]  serve the desk ([desk])
     pec-ingest desk user add NAME --role ROLE [--sso-only]  new account; the password is read
                                                             from standard input when it is not
                                                             a terminal (scripts), else asked
@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import sys
 from typing import Any
@@ -26,6 +27,9 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("desk", help="scrivania web del personale (e suoi utenti)")
     p.add_argument("--host", help="indirizzo di ascolto (default: [desk] host)")
     p.add_argument("--port", type=int, help="porta (default: [desk] port)")
+    p.add_argument("--insecure-cookie", action="store_true",
+                   help="cookie di sessione anche su HTTP semplice (solo per provare in "
+                        "locale, mai dietro il proxy)")
     p.set_defaults(func=run_serve)
     actions = p.add_subparsers(dest="desk_action", metavar="AZIONE")
     user = actions.add_parser("user", help="utenti della scrivania")
@@ -49,6 +53,9 @@ def run_serve(args: argparse.Namespace) -> int:
     from pec_ingest.web.app import create_app
 
     config = load_config(args.config)
+    if args.insecure_cookie:
+        config = dataclasses.replace(config, desk=dataclasses.replace(config.desk,
+                                                                      secure_cookie=False))
     db = open_database(config)
     app = create_app(config, db.sessions)
     host, port = args.host or config.desk.host, args.port or config.desk.port
