@@ -14,8 +14,10 @@ from parsers.vocabulary import NATURA_CODES, fold
 from pec_ingest import export
 from pec_ingest.config import Config
 from store.base import SUBMISSION_STATUSES
-from store.reports import current_submissions
+from store.model import Submission
+from store.reports import count_current_submissions, current_submissions
 
+PAGE = 100
 SEARCHED = ("registration_number", "denominazione", "codice_fiscale", "comune", "sender",
             "legale_rappresentante", "email", "pec")
 
@@ -49,12 +51,35 @@ def adherent_filters(params: Mapping[str, str]) -> AdherentFilters:
 
 def filtered_adherents(session: Session, config: Config,
                        chosen: AdherentFilters) -> list[dict[str, Any]]:
-    subs = current_submissions(session, tavolo=chosen.tavolo, late=chosen.late,
-                               status=chosen.status, comune=chosen.comune,
-                               natura_giuridica=chosen.natura)
-    rows = [export.adherent_row(s, config.zone) | {"id": s.id}
-            for s in subs if chosen.include_rejected or s.review_state != "rejected"]
+    """Every row the filters select (for the downloads)."""
+    subs = current_submissions(session, **_store_filters(chosen))
+    return _searched([_row(s, config) for s in subs], chosen.search)
+
+
+def adherents_page(session: Session, config: Config, chosen: AdherentFilters,
+                   page: int) -> tuple[list[dict[str, Any]], int]:
+    """One page of rows and how many there are in all. Without a search the page is read
+    alone from the database; a search folds accents and case, so it reads every row."""
     if chosen.search:
-        needle = fold(chosen.search)
-        rows = [r for r in rows if any(needle in fold(str(r.get(k) or "")) for k in SEARCHED)]
-    return rows
+        rows = filtered_adherents(session, config, chosen)
+        return rows[page * PAGE:(page + 1) * PAGE], len(rows)
+    filters = _store_filters(chosen)
+    subs = current_submissions(session, **filters, limit=PAGE, offset=page * PAGE)
+    return [_row(s, config) for s in subs], count_current_submissions(session, **filters)
+
+
+def _store_filters(chosen: AdherentFilters) -> dict[str, Any]:
+    return {"tavolo": chosen.tavolo, "late": chosen.late, "status": chosen.status,
+            "comune": chosen.comune, "natura_giuridica": chosen.natura,
+            "exclude_rejected": not chosen.include_rejected}
+
+
+def _row(sub: Submission, config: Config) -> dict[str, Any]:
+    return export.adherent_row(sub, config.zone) | {"id": sub.id}
+
+
+def _searched(rows: list[dict[str, Any]], search: str) -> list[dict[str, Any]]:
+    if not search:
+        return rows
+    needle = fold(search)
+    return [r for r in rows if any(needle in fold(str(r.get(k) or "")) for k in SEARCHED)]

@@ -4,6 +4,7 @@ submissions, the adherents (and their downloads), the acknowledgements."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 from starlette.responses import Response
@@ -14,7 +15,7 @@ from pec_ingest.desk.queue import build_queue
 from pec_ingest.errors import NotFound
 from pec_ingest.web import chart as chart_svg
 from pec_ingest.web.guard import SECURITY_HEADERS, Ctx
-from pec_ingest.web.listing import adherent_filters, filtered_adherents
+from pec_ingest.web.listing import PAGE, adherent_filters, adherents_page, filtered_adherents
 from store.acknowledgements import acknowledgements_of, list_acknowledgements
 from store.audit import audit_trail, corrections_of
 from store.base import ACK_STATUSES
@@ -31,8 +32,7 @@ def dashboard(ctx: Ctx) -> Response:
     acks = dict(ctx.session.execute(select(Acknowledgement.status, func.count()).group_by(
         Acknowledgement.status)).all())
     return ctx.render("dashboard.html.j2", stats=counts,
-                      acks={s: int(acks.get(s, 0)) for s in ACK_STATUSES},
-                      queue=build_queue(ctx.session)[:10])
+                      acks={s: int(acks.get(s, 0)) for s in ACK_STATUSES})
 
 
 def chart(ctx: Ctx) -> Response:
@@ -114,10 +114,16 @@ def _message_reasons(ctx: Ctx, msg: Message) -> list[Any]:
 
 def adherents(ctx: Ctx) -> Response:
     chosen = adherent_filters(ctx.request.query_params)
-    rows = filtered_adherents(ctx.session, ctx.config, chosen)
-    return ctx.render("adherents.html.j2", rows=rows[:QUEUE_PAGE], total=len(rows),
-                      chosen=chosen, query=ctx.request.url.query,
-                      tavoli=export.TAVOLO_NAMES)
+    page = _page_number(ctx.request.query_params.get("pagina"))
+    rows, total = adherents_page(ctx.session, ctx.config, chosen, page)
+    return ctx.render("adherents.html.j2", rows=rows, total=total, chosen=chosen, page=page,
+                      pages=max((total + PAGE - 1) // PAGE, 1), page_size=PAGE,
+                      query=urlencode([(k, v) for k, v in ctx.request.query_params.multi_items()
+                                       if k != "pagina"]), tavoli=export.TAVOLO_NAMES)
+
+
+def _page_number(text: str | None) -> int:
+    return int(text) - 1 if text and text.isdigit() and 0 < int(text) < 100_000 else 0
 
 
 def _export_rows(ctx: Ctx) -> list[dict[str, Any]]:
