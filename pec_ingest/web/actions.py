@@ -1,5 +1,6 @@
 """The forms that change something. Each calls the same function as the desk command
-(:mod:`pec_ingest.desk.corrections`, ``reprocess``, ``acks send|resend``) with the logged-in
+(:mod:`pec_ingest.desk.corrections`, :mod:`pec_ingest.desk.reprocess`,
+:mod:`pec_ingest.desk.promote`, ``acks send|resend``) with the logged-in
 staff member as the actor, so the rules and the audit entries are the commands' own.
 
 A refused value changes nothing: the page is shown again with the reason (status 422).
@@ -10,12 +11,15 @@ from __future__ import annotations
 
 from starlette.responses import RedirectResponse, Response
 
-from pec_ingest.commands import acks_cmd, reprocess_cmd
-from pec_ingest.desk import corrections
+from parsers.errors import ParseError
+from pec_ingest.commands import acks_cmd
+from pec_ingest.desk import corrections, promote
 from pec_ingest.desk.errors import DeskError
 from pec_ingest.desk.fields import FIELDS
+from pec_ingest.desk.reprocess import apply_reading, read_form
 from pec_ingest.errors import NotFound, PecIngestError
 from pec_ingest.isolation import ParserPool
+from pec_ingest.web import documents
 from pec_ingest.web.guard import SECURITY_HEADERS, Ctx
 from pec_ingest.web.pages import (
     acknowledgements_page,
@@ -87,20 +91,49 @@ def decide_message(ctx: Ctx) -> Response:
     return _back(f"/messaggi/{msg.id}", "chiuso")
 
 
-def reprocess(ctx: Ctx) -> Response:
-    """Read the archived message again (a parser child of its own, as the command does)."""
-    sub = load_submission(ctx)
-    ident, sub_id = sub.registration_number, sub.id
-    ctx.session.rollback()  # the command opens its own transaction
-    parser = ctx.config.parser
+def _parser_pool(ctx: Ctx) -> ParserPool:
+    """A parser child of its own for one request, as the commands have."""
+    p = ctx.config.parser
+    return ParserPool(ctx.config.vocabulary, ctx.config.limits, timeout=p.timeout_seconds,
+                      memory_mb=p.memory_limit_mb, size=1)
+
+
+def promote_message(ctx: Ctx) -> Response:
+    """A message that really is an application becomes a submission (audited)."""
+    msg = load_message(ctx)
+    note = ctx.form.get("motivo", "").strip()
     try:
-        with ParserPool(ctx.config.vocabulary, ctx.config.limits,
-                        timeout=parser.timeout_seconds, memory_mb=parser.memory_limit_mb,
-                        size=1) as pool:
-            reprocess_cmd.run_with(ctx.config, ident, ctx.visitor.name, pool.parse_many)
-    except PecIngestError as exc:
+        promote.check_promotable(ctx.session, msg)
+        if not note:
+            raise DeskError("indicare perché il messaggio è una domanda (motivo)")
+        raw = documents.raw_message(ctx.config, msg)
+        ctx.session.rollback()  # parse with no transaction open: the daemon keeps writing
+        with _parser_pool(ctx) as pool:
+            envelope, parsed = promote.read_message(raw, ctx.config, pool.parse_many)
+        sub = promote.promote(ctx.session, load_message(ctx), envelope, parsed,
+                              config=ctx.config, actor=ctx.visitor.name, note=note)
+    except (DeskError, ParseError) as exc:
+        ctx.session.rollback()
+        return message_page(ctx, load_message(ctx), status=422,
+                            error=f"Non trasformato in domanda: {exc}")
+    return _back(f"/domande/{sub.id}", "trasformato")
+
+
+def reprocess(ctx: Ctx) -> Response:
+    """Read the archived message again with the current parser (the same functions as
+    ``pec-ingest reprocess``): parse with no transaction open, then apply in one."""
+    sub = load_submission(ctx)
+    raw = documents.raw_message(ctx.config, sub.message)
+    sub_id = sub.id
+    ctx.session.rollback()
+    try:
+        with _parser_pool(ctx) as pool:
+            envelope, chosen = read_form(raw, ctx.config, pool.parse_many)
+    except ParseError as exc:
         return submission_page(ctx, load_submission(ctx), status=422,
                                error=f"Rilettura non riuscita: {exc}")
+    apply_reading(ctx.session, load_submission(ctx), envelope, chosen, config=ctx.config,
+                  actor=ctx.visitor.name)
     return _back(f"/domande/{sub_id}", "riletta")
 
 

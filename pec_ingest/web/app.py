@@ -63,6 +63,8 @@ def create_app(config: Config, sessions: sessionmaker[Session]) -> Starlette:
               endpoint("lettore", documents.message_attachment)),
         Route("/messaggi/{msg_id:int}/decisione",
               endpoint("responsabile", actions.decide_message), methods=["POST"]),
+        Route("/messaggi/{msg_id:int}/domanda",
+              endpoint("responsabile", actions.promote_message), methods=["POST"]),
         Route("/aderenti", endpoint("lettore", pages.adherents)),
         Route("/aderenti.xlsx", endpoint("lettore", pages.adherents_xlsx)),
         Route("/aderenti.csv", endpoint("lettore", pages.adherents_csv)),

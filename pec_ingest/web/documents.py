@@ -53,7 +53,7 @@ def _kind(data: bytes) -> str:
     return "docx" if data.startswith(b"PK") else "other"
 
 
-def _raw(config: Config, msg: Message) -> bytes:
+def raw_message(config: Config, msg: Message) -> bytes:
     try:
         return Archive(config.archive_dir).read(msg.archive_path)
     except ArchiveMissing as exc:
@@ -65,7 +65,7 @@ def attachment(config: Config, msg: Message, index: int | None = None,
                sha256: str | None = None) -> Document:
     """The attachment at ``index`` (1-based) or with ``sha256``, unwrapped from a .p7m."""
     try:
-        envelope = parse_envelope(_raw(config, msg), config.limits)
+        envelope = parse_envelope(raw_message(config, msg), config.limits)
     except ParseError as exc:
         raise NotFound(f"il messaggio archiviato non si legge più: {exc}") from exc
     found = [a for n, a in enumerate(envelope.attachments, start=1)

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from pec_ingest import export
 from pec_ingest.desk.fields import FIELDS
+from pec_ingest.desk.promote import PROMOTABLE
 from pec_ingest.desk.queue import build_queue
 from pec_ingest.errors import NotFound
 from pec_ingest.web import chart as chart_svg
@@ -100,6 +101,7 @@ def message_page(ctx: Ctx, msg: Message, *, error: str | None = None,
     sub = ctx.session.scalars(select(Submission).where(
         Submission.message_id == msg.id)).one_or_none()
     return ctx.render("message.html.j2", status, msg=msg, sub=sub, error=error,
+                      promotable=sub is None and msg.outcome in PROMOTABLE,
                       reasons=[r for r in _message_reasons(ctx, msg) if r.resolved_at is None],
                       trail=audit_trail(ctx.session, message_id=msg.id),
                       done=ctx.request.query_params.get("fatto"))
