@@ -61,8 +61,8 @@ def run_serve(args: argparse.Namespace) -> int:
     host, port = args.host or config.desk.host, args.port or config.desk.port
     print(f"Scrivania: http://{host}:{port}/ (Ctrl+C per fermare)", file=sys.stderr)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=True,
-                    forwarded_allow_ips=",".join(config.desk.trusted_proxies))
+        # The app reads X-Forwarded-For itself, only from trusted_proxies (web.guard).
+        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
     finally:
         db.close()
     return 0

@@ -23,7 +23,16 @@ from pec_ingest.config import Config
 from pec_ingest.web import actions, documents, pages
 from pec_ingest.web.accounts import LoginGuard, authenticate, close_session, open_session
 from pec_ingest.web.errors import LoginRefused
-from pec_ingest.web.guard import COOKIE, SECURITY_HEADERS, Ctx, Desk, endpoint, render, set_cookie
+from pec_ingest.web.guard import (
+    COOKIE,
+    SECURITY_HEADERS,
+    Ctx,
+    Desk,
+    client_address,
+    endpoint,
+    render,
+    set_cookie,
+)
 from pec_ingest.web.present import filters
 
 log = logging.getLogger(__name__)
@@ -98,7 +107,7 @@ async def login(request: Request) -> Response:
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not hmac.compare_digest(str(form.get("csrf", "")), expected):
         return await login_page(request, "Modulo scaduto: riprovare.", 403)
-    address = request.client.host if request.client else "?"
+    address = client_address(desk, request)
     try:
         token = await run_in_threadpool(_login, desk, address, name, password)
     except LoginRefused as exc:

@@ -130,8 +130,7 @@ def _visitor(desk: Desk, session: Session, request: Request
     if found is not None:
         return found, None
     header = desk.config.desk.trusted_header
-    client = request.client.host if request.client else ""
-    if not header or client not in desk.config.desk.trusted_proxies:
+    if not header or not from_proxy(desk, request):
         return None, None
     name = request.headers.get(header, "").strip()
     user = find_user(session, name) if name else None
@@ -141,6 +140,20 @@ def _visitor(desk: Desk, session: Session, request: Request
     session.commit()
     log.info("desk: %s logged in through the reverse proxy", user.name)
     return visitor_of(session, token), token
+
+
+def from_proxy(desk: Desk, request: Request) -> bool:
+    """Whether the peer is the trusted reverse proxy (the immediate peer, not a header)."""
+    return (request.client.host if request.client else "") in desk.config.desk.trusted_proxies
+
+
+def client_address(desk: Desk, request: Request) -> str:
+    """The browser's address: the last X-Forwarded-For hop when the peer is the proxy."""
+    peer = request.client.host if request.client else "?"
+    forwarded = request.headers.get("x-forwarded-for", "")
+    if forwarded and from_proxy(desk, request):
+        return forwarded.split(",")[-1].strip()[:64] or peer
+    return peer
 
 
 def set_cookie(desk: Desk, response: Response, token: str) -> None:

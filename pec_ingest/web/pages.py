@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from sqlalchemy import func, select
 from starlette.responses import Response
 
+from parsers.vocabulary import NATURA_CODES
 from pec_ingest import export
 from pec_ingest.desk.fields import FIELDS
 from pec_ingest.desk.promote import PROMOTABLE
@@ -121,7 +122,8 @@ def adherents(ctx: Ctx) -> Response:
     return ctx.render("adherents.html.j2", rows=rows, total=total, chosen=chosen, page=page,
                       pages=max((total + PAGE - 1) // PAGE, 1), page_size=PAGE,
                       query=urlencode([(k, v) for k, v in ctx.request.query_params.multi_items()
-                                       if k != "pagina"]), tavoli=export.TAVOLO_NAMES)
+                                       if k != "pagina"]), tavoli=export.TAVOLO_NAMES,
+                      nature=NATURA_CODES)
 
 
 def _page_number(text: str | None) -> int:

@@ -26,6 +26,7 @@ OUTCOME_NAMES = {"submission": "domanda", "ignored": "ignorato (non pertinente)"
                  "unreadable": "illeggibile", "timeout": "lettura interrotta",
                  "failed": "errore, da riprovare", "quarantined": "messo da parte",
                  "duplicate": "duplicato"}
+TAVOLO_SHORT = {"famiglia": "Famiglia", "poverta": "Povertà", "autonomie": "Autonomie"}
 SKIP_NAMES = {"too_big": "troppo grande per essere scaricato",
               "no_attachments": "senza allegati", "not_pec": "non è una PEC",
               "other_receipt": "ricevuta di un altro invio"}
@@ -56,5 +57,6 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "shown": shown, "reason": label,
     "field": _named(FIELD_NAMES), "status": _named(STATUS_NAMES),
     "review": _named(REVIEW_NAMES), "ack": _named(ACK_NAMES), "outcome": _named(OUTCOME_NAMES),
-    "skip": _named(SKIP_NAMES), "tavolo": _named(TAVOLO_NAMES), "action": _named(ACTION_NAMES),
+    "skip": _named(SKIP_NAMES), "tavolo": _named(TAVOLO_NAMES),
+    "tavolo_short": _named(TAVOLO_SHORT), "action": _named(ACTION_NAMES),
 }

@@ -149,7 +149,11 @@ def test_a_staff_member_works_a_submission_in_the_browser(
     assert "rita" in trail and "accettata" in trail and VALID_CF in trail
     _shot(chrome, tmp_path, "submission-accepted", backend)
 
+    chrome.get(f"{base}/messaggi")  # type: ignore[attr-defined]
+    assert "anomalia" in find(By.TAG_NAME, "main").text
+    _shot(chrome, tmp_path, "messages", backend)
     chrome.get(f"{base}/aderenti")  # type: ignore[attr-defined]
+    _shot(chrome, tmp_path, "adherents", backend)
     href = find(By.ID, "scarica-xlsx").get_attribute("href")
     kind, data = _fetch(chrome, href)
     assert kind.startswith("application/vnd.openxmlformats")
