@@ -34,6 +34,8 @@ from pec_ingest.web.guard import (
     set_cookie,
 )
 from pec_ingest.web.present import filters
+from store.accounts import drop_expired_sessions
+from store.base import utcnow
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).with_name("templates")
@@ -122,6 +124,7 @@ async def login(request: Request) -> Response:
 def _login(desk: Desk, address: str, name: str, password: str) -> str:
     with desk.sessions() as session, session.begin():
         user = authenticate(session, desk.logins, address, name, password)
+        drop_expired_sessions(session, utcnow())
         return open_session(session, user, desk.config.desk.session_minutes)
 
 

@@ -21,7 +21,7 @@ from pec_ingest.web.listing import PAGE, adherent_filters, adherents_page, filte
 from store.acknowledgements import acknowledgements_of, list_acknowledgements
 from store.audit import audit_trail, corrections_of
 from store.base import ACK_STATUSES
-from store.model import Acknowledgement, Message, SkippedMessage, Submission
+from store.model import Acknowledgement, Message, ReviewReason, SkippedMessage, Submission
 from store.reports import stats, submission_history
 
 QUEUE_PAGE = 200
@@ -108,9 +108,7 @@ def message_page(ctx: Ctx, msg: Message, *, error: str | None = None,
                       done=ctx.request.query_params.get("fatto"))
 
 
-def _message_reasons(ctx: Ctx, msg: Message) -> list[Any]:
-    from store.model import ReviewReason
-
+def _message_reasons(ctx: Ctx, msg: Message) -> list[ReviewReason]:
     return list(ctx.session.scalars(select(ReviewReason).where(
         ReviewReason.message_id == msg.id).order_by(ReviewReason.id)).all())
 
