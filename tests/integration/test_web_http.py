@@ -29,10 +29,14 @@ def _pages(desk: Desk) -> list[str]:
 def _posts(desk: Desk) -> list[tuple[str, dict[str, str]]]:
     with desk.sessions() as s:
         sub_id = find_submission(s, desk.number("d-scan")).id
+        msg_id = s.scalars(select(Message.id).where(Message.outcome == "ignored")).first()
     return [(f"/domande/{sub_id}/campo", {"campo": "codice_fiscale", "valore": VALID_CF}),
             (f"/domande/{sub_id}/tavoli", {"tavolo_famiglia": "1"}),
             (f"/domande/{sub_id}/decisione", {"decisione": "accept"}),
             (f"/domande/{sub_id}/ricevuta", {}),
+            (f"/domande/{sub_id}/rilettura", {}),
+            (f"/messaggi/{msg_id}/decisione", {"decisione": "accept"}),
+            (f"/messaggi/{msg_id}/domanda", {"motivo": "prova"}),
             ("/ricevute/1/reinvio", {})]
 
 
