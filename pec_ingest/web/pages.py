@@ -24,7 +24,6 @@ from store.base import ACK_STATUSES
 from store.model import Acknowledgement, Message, ReviewReason, SkippedMessage, Submission
 from store.reports import stats, submission_history
 
-QUEUE_PAGE = 200
 NOT_SUBMISSIONS = ("ignored", "receipt", "anomaly", "unreadable", "timeout", "failed",
                    "quarantined", "duplicate")
 
@@ -44,7 +43,9 @@ def chart(ctx: Ctx) -> Response:
 
 def queue(ctx: Ctx) -> Response:
     items = build_queue(ctx.session)
-    return ctx.render("queue.html.j2", items=items[:QUEUE_PAGE], total=len(items))
+    page = _page_number(ctx.request.query_params.get("pagina"))
+    return ctx.render("queue.html.j2", items=items[page * PAGE:(page + 1) * PAGE],
+                      total=len(items), page=page, pages=max((len(items) + PAGE - 1) // PAGE, 1))
 
 
 def load_submission(ctx: Ctx) -> Submission:

@@ -20,7 +20,7 @@ def _pages(desk: Desk) -> list[str]:
     with desk.sessions() as s:
         sub = find_submission(s, desk.number("b-pdf"))
         msg_id = s.scalars(select(Message.id).where(Message.outcome == "ignored")).first()
-        return ["/", "/grafico.svg", "/coda", f"/domande/{sub.id}",
+        return ["/", "/grafico.svg", "/coda", "/coda?pagina=2", f"/domande/{sub.id}",
                 f"/domande/{sub.id}/documento", "/messaggi", f"/messaggi/{msg_id}",
                 f"/messaggi/{msg_id}/allegati/1", "/aderenti", "/aderenti.xlsx",
                 "/aderenti.csv", "/ricevute"]
