@@ -2,7 +2,8 @@
 
 Each sub-command lives in its own module under :mod:`pec_ingest.commands` and registers
 itself through ``add_parser(subparsers)``; this module only wires them and maps errors to
-exit codes (0 ok, 1 failure, 2 unreadable input / usage, 78 configuration error).
+exit codes (0 ok, 1 failure, 2 unreadable input / usage, 78 configuration error, 130
+interrupted with Ctrl-C). argparse speaks Italian (:mod:`pec_ingest.commands.italian`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from pec_ingest.commands import (
     show_cmd,
     stats_cmd,
 )
+from pec_ingest.commands.italian import install as italian_argparse
+from pec_ingest.desk.errors import UsageError
 from pec_ingest.errors import ConfigError, PecIngestError
 from store.errors import StoreError
 
@@ -42,11 +45,13 @@ COMMANDS = (demo_cmd, ingest_cmd, adherents_cmd, show_cmd, stats_cmd, inspect_cm
 
 
 def build_parser() -> argparse.ArgumentParser:
+    italian_argparse()
     parser = argparse.ArgumentParser(
         prog="pec-ingest",
         description="Raccolta delle adesioni (Allegato 1) arrivate via PEC.",
     )
-    parser.add_argument("--version", action="version", version=f"pec-ingest {__version__}")
+    parser.add_argument("--version", action="version", version=f"pec-ingest {__version__}",
+                        help="mostra la versione ed esce")
     parser.add_argument("--config", metavar="PATH",
                         help="file di configurazione TOML (default: $PEC_INGEST_CONFIG, "
                              "poi i valori predefiniti)")
@@ -96,8 +101,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"pec-ingest: configurazione non valida:\n{exc}", file=sys.stderr)
         return EX_CONFIG
+    except UsageError as exc:
+        print(f"pec-ingest: {exc}", file=sys.stderr)
+        return 2
     except (PecIngestError, StoreError) as exc:
         print(f"pec-ingest: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("\npec-ingest: interrotto (Ctrl-C); quanto già registrato resta registrato",
+              file=sys.stderr)
+        return 130
