@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pec_ingest import sheets
+from pec_ingest.wording import NATURA_LABELS as NATURA_LABELS
+from pec_ingest.wording import STATUS_LABELS as STATUS_LABELS
 from store.model import Submission
 
 if TYPE_CHECKING:
@@ -47,15 +49,6 @@ TAVOLO_NAMES = {
 # sheet names: whole words within Excel's 31 characters (the full name is the print header)
 SHEET_NAMES = {"famiglia": "Benessere familiare", "poverta": "Contrasto alla povertà",
                "autonomie": "Promozione delle autonomie"}
-STATUS_LABELS = {"complete": "Completa", "incomplete": "Incompleta",
-                 "needs_review": "Da verificare"}
-NATURA_LABELS = {
-    "odv": "Organizzazione di volontariato", "aps": "Associazione di promozione sociale",
-    "coop_sociale": "Cooperativa sociale", "fondazione": "Fondazione",
-    "impresa_sociale": "Impresa sociale", "ente_religioso": "Ente religioso",
-    "associazione": "Associazione", "scuola": "Scuola", "ente_pubblico": "Ente pubblico",
-    "altro": "Altro",
-}
 TEXT_COLUMNS = frozenset({"registration_number", "codice_fiscale", "partita_iva", "telefono"})
 ALL_SHEET = "Tutti gli aderenti"
 SUMMARY_SHEET = "Riepilogo"

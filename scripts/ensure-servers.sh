@@ -44,4 +44,13 @@ if ! command -v soffice >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-
         >/tmp/ensure-servers-libreoffice.log 2>&1 || echo "LibreOffice: apt-get failed (see /tmp/ensure-servers-libreoffice.log)"
 fi
 if command -v soffice >/dev/null 2>&1; then echo "LibreOffice: installed"; else echo "LibreOffice: NOT available (round-trip test skipped)"; fi
+
+# LibreOffice Calc renders the XLSX/CSV exports for the print test (test_export_print.py).
+CALC=/usr/lib/libreoffice/program/libsclo.so
+if [ ! -e "$CALC" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get install -y -qq libreoffice-calc-nogui || { apt-get update -qq && apt-get install -y -qq libreoffice-calc-nogui; }; } \
+        >/tmp/ensure-servers-calc.log 2>&1 || echo "LibreOffice Calc: apt-get failed (see /tmp/ensure-servers-calc.log)"
+fi
+if [ -e "$CALC" ]; then echo "LibreOffice Calc: installed"; else echo "LibreOffice Calc: NOT available (export rendering test skipped)"; fi
 exit 0

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pec_ingest.desk.errors import UsageError
+from pec_ingest.sheets import printable
 
 EXPORT_MODE = 0o600
 EXTENSIONS = {".xlsx": "xlsx", ".csv": "csv", ".json": "json", ".pdf": "pdf", ".txt": "table"}
@@ -61,3 +62,8 @@ def emit(text: str, output: Path | None, done: str) -> None:
         return
     write_private(output, (text if text.endswith("\n") else text + "\n").encode("utf-8"))
     print(done, file=sys.stderr)
+
+
+def say(lines: Sequence[str]) -> None:
+    """Lines for the terminal, control characters (ESC, OSC 52, bidi overrides) escaped."""
+    print("\n".join(printable(line) for line in lines))

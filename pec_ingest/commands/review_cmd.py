@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pec_ingest.commands.output import say
 from pec_ingest.config import Config, load_config
 from pec_ingest.database import open_database
 from pec_ingest.desk import corrections, render
@@ -79,7 +80,7 @@ def run_queue(args: argparse.Namespace) -> int:
                 print(json.dumps([render.queue_json(i) for i in items], ensure_ascii=False,
                                  indent=2))
             else:
-                print("\n".join(render.queue_lines(items, config.zone)))
+                say(render.queue_lines(items, config.zone))
     finally:
         db.close()
     return 0
@@ -91,7 +92,7 @@ def run_show(args: argparse.Namespace) -> int:
     try:
         with db.sessions() as session:
             target = find_target(session, args.id)
-            print("\n".join(render.target_lines(session, target, config.zone)))
+            say(render.target_lines(session, target, config.zone))
             if args.save is not None:
                 _save(config, target, args.save)
     finally:
@@ -109,7 +110,7 @@ def _save(config: Config, target: Submission | Message, folder: Path) -> None:
         raise
     paths = save_attachments(raw, folder, config.limits)
     print(f"\n{len(paths)} allegati scritti in {folder}:")
-    print("\n".join(f"  {p}" for p in paths))
+    say([f"  {p}" for p in paths])
 
 
 def run_set(args: argparse.Namespace) -> int:
@@ -136,7 +137,7 @@ def _change(args: argparse.Namespace, apply: Any) -> int:
         return 2
     finally:
         db.close()
-    print(render.change_line(number, change))
+    say([render.change_line(number, change)])
     if change.notice:
         print(f"  nota: {change.notice}")
     print(f"Correzione registrata da {who}. " + ACK_HINT.format(ident=number))

@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from pec_ingest.export import COLUMNS, HEADINGS, TAVOLO_NAMES
+from pec_ingest.export import COLUMNS, HEADINGS, SHEET_NAMES, TAVOLO_NAMES
 from pec_ingest.samples.docx_forms import build_docx
 from pec_ingest.samples.mailbox import SampleMessage, sample_mailbox
 from pec_ingest.samples.pec import build_envelope, build_original
@@ -762,9 +762,9 @@ def test_adherents_csv_and_xlsx(ingested: Ingested) -> None:
         r["registration_number"]: r["denominazione"] or "" for r in rows}
 
     wb = load_workbook(xlsx_file)
-    # Excel refuses sheet names over 31 characters: the full table name, cut at 31.
-    expected_titles = ["Tutti gli aderenti", *(name[:31] for name in TAVOLO_NAMES.values()),
-                       "Riepilogo"]
+    # Excel refuses sheet names over 31 characters: a short name in whole words.
+    expected_titles = ["Tutti gli aderenti", *SHEET_NAMES.values(), "Riepilogo"]
+    assert all(len(title) <= 31 for title in expected_titles)
     assert wb.sheetnames == expected_titles
     summary = wb["Riepilogo"]
     summary_text = " ".join(str(c) for row in summary.iter_rows(values_only=True) for c in row
@@ -772,8 +772,8 @@ def test_adherents_csv_and_xlsx(ingested: Ingested) -> None:
     assert str(len(rows)) in summary_text
     heading = [HEADINGS[c] for c in COLUMNS]
     members = {"Tutti gli aderenti": {r["registration_number"] for r in rows}}
-    for code, name in TAVOLO_NAMES.items():
-        members[name[:31]] = {r["registration_number"] for r in rows
+    for code in TAVOLO_NAMES:
+        members[SHEET_NAMES[code]] = {r["registration_number"] for r in rows
                               if code in r["tavoli"].split(";")}
     received = {r["registration_number"]: datetime.fromisoformat(r["received_at"])
                 for r in rows}
