@@ -20,7 +20,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -72,6 +72,28 @@ class Outcome:
     duplicate: bool = False
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A message archived, read and parsed, waiting to be written (:meth:`Pipeline.commit`).
+
+    A poll prepares its messages in parallel and writes them in legal-time order
+    (:func:`registration_order`), so that registration numbers follow the receipt time."""
+
+    legal_time: datetime | None
+    raw: bytes
+    sha: str
+    rel_path: str
+    source: Source
+    record: Callable[[Session], Outcome]
+
+
+def registration_order(item: Prepared, position: int) -> tuple[bool, datetime, int]:
+    """Sort key: certified receipt time first to last, messages without one after them, ties
+    (and the uncertified) in arrival ``position``: the same order on every run."""
+    when = item.legal_time or datetime.max.replace(tzinfo=UTC)
+    return item.legal_time is None, when, position
+
+
 class Pipeline:
     """Ingest messages into the database; safe to call again with the same bytes."""
 
@@ -108,6 +130,12 @@ class Pipeline:
 
     def ingest(self, raw: bytes, source: Source) -> Outcome:
         """Record one message; the per-message guard: never raises for what a message holds."""
+        step = self.prepare(raw, source)
+        return step if isinstance(step, Outcome) else self.commit(step)
+
+    def prepare(self, raw: bytes, source: Source) -> Outcome | Prepared:
+        """Archive, read and parse ``raw`` (thread-safe, the slow part): what remains to write,
+        or the outcome when nothing does (already recorded, failed)."""
         try:
             rel_path, sha = self.archive.store(raw)
         except StoreError as exc:  # disk full, permissions, a corrupt archive file
@@ -115,15 +143,22 @@ class Pipeline:
             return Outcome("failed", f"archivio non scrivibile: {exc}", "unknown")
         try:
             done = self._already_done(sha)
-            if done is not None:
-                return done
-            outcome = self._process(raw, sha, rel_path, source)
+            step = done if done is not None else self._process(raw, sha, rel_path, source)
         except Exception as exc:  # the single per-message guard (house style)
             log.exception("uid=%s sha256=%s failed", source.uid, sha[:12])
-            outcome = self._record_failure(raw, sha, rel_path, source, exc)
-        log.info("source=%s sha256=%s outcome=%s registration=%s reason=%s",
-                 source.describe(), sha[:12], outcome.outcome,
-                 outcome.registration_number or "-", outcome.reason)
+            step = self._record_failure(raw, sha, rel_path, source, exc)
+        if isinstance(step, Outcome):
+            _log_outcome(source, sha, step)
+        return step
+
+    def commit(self, item: Prepared) -> Outcome:
+        """Write a prepared message in one transaction (the same per-message guard)."""
+        try:
+            outcome = self._write(item.record)
+        except Exception as exc:  # the single per-message guard (house style)
+            log.exception("uid=%s sha256=%s failed", item.source.uid, item.sha[:12])
+            outcome = self._record_failure(item.raw, item.sha, item.rel_path, item.source, exc)
+        _log_outcome(item.source, item.sha, outcome)
         return outcome
 
     def _already_done(self, sha: str) -> Outcome | None:
@@ -135,10 +170,15 @@ class Pipeline:
                                         f"{existing.outcome})", existing.kind,
                            message_id=existing.id, duplicate=True)
 
-    def _process(self, raw: bytes, sha: str, rel_path: str, source: Source) -> Outcome:
+    def _process(self, raw: bytes, sha: str, rel_path: str,
+                 source: Source) -> Outcome | Prepared:
         envelope = parse_envelope(raw, self.config.limits)
-        base = recording.MessageFacts.of(envelope, sha, len(raw), rel_path, source,
-                                         legal_time(envelope))
+        when = legal_time(envelope)
+        base = recording.MessageFacts.of(envelope, sha, len(raw), rel_path, source, when)
+
+        def later(record: Callable[[Session], Outcome]) -> Prepared:
+            return Prepared(when, raw, sha, rel_path, source, record)
+
         ident = recording.own_identificativo(envelope)
         if ident is not None:
             with self.sessions() as session:
@@ -148,15 +188,15 @@ class Pipeline:
                                                 f"{same.id}", envelope.kind,
                                    message_id=same.id, duplicate=True)
         if envelope.kind in RECEIPT_KINDS:
-            return self._write(lambda s: recording.record_receipt(s, base, envelope))
+            return later(lambda s: recording.record_receipt(s, base, envelope))
         if envelope.kind == "anomalia":
             hint = find_keyword(envelope.original_subject or envelope.subject,
                                 self.config.relevance.subject_keywords)
-            return self._write(lambda s: recording.record_anomaly(s, base, envelope, hint))
+            return later(lambda s: recording.record_anomaly(s, base, envelope, hint))
         decision, parsed = self._decide(envelope)
         if not decision.relevant:
-            return self._write(lambda s: recording.record_ignored(s, base, envelope, decision))
-        return self._write(lambda s: recording.record_submission(
+            return later(lambda s: recording.record_ignored(s, base, envelope, decision))
+        return later(lambda s: recording.record_submission(
             s, self.config, base, envelope, parsed, decision))
 
     def _decide(self, envelope: PecMessage) -> tuple[Decision,
@@ -190,6 +230,12 @@ class Pipeline:
         except Exception:
             log.exception("sha256=%s: could not record the failure either", sha[:12])
             return Outcome("failed", reason, "unknown")
+
+
+def _log_outcome(source: Source, sha: str, outcome: Outcome) -> None:
+    log.info("source=%s sha256=%s outcome=%s registration=%s reason=%s",
+             source.describe(), sha[:12], outcome.outcome,
+             outcome.registration_number or "-", outcome.reason)
 
 
 def legal_time(envelope: PecMessage) -> datetime | None:

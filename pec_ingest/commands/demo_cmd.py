@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import sys
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,8 @@ from pec_ingest import export
 from pec_ingest.ack import make_transport, send_pending
 from pec_ingest.config import DatabaseSection, StateSection, default_state_dir, load_config
 from pec_ingest.database import open_database
-from pec_ingest.pipeline import Pipeline, Source
+from pec_ingest.pipeline import Outcome, Pipeline, Prepared, Source, registration_order
+from pec_ingest.wording import OUTCOME_LABELS, word
 from store.reports import current_submissions
 
 
@@ -47,13 +50,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"Demo: casella di esempio -> {folder / 'demo.db'}\n")
     counts: Counter[str] = Counter()
     with Pipeline(config, db.sessions) as pipeline:
-        for sample in sample_mailbox():
-            outcome = pipeline.ingest(sample.raw, Source("demo", path=sample.name))
+        samples = sample_mailbox()
+        steps = [pipeline.prepare(s.raw, Source("demo", path=s.name)) for s in samples]
+        order = sorted(range(len(steps)), key=lambda i: _order(steps[i], i))
+        for i in order:  # written in legal-time order, like a poll: numbers follow it
+            step = steps[i]
+            outcome = step if isinstance(step, Outcome) else pipeline.commit(step)
             counts[outcome.outcome] += 1
             number = f" {outcome.registration_number}" if outcome.registration_number else ""
             late = " in ritardo" if outcome.late else ""
-            print(f"  {sample.name:<22} {outcome.outcome}{number}{late}")
-    print("\nEsiti: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+            print(f"  {samples[i].name:<22} {word(OUTCOME_LABELS, outcome.outcome)}{number}"
+                  f"{late}")
+    print("\nEsiti: " + ", ".join(f"{word(OUTCOME_LABELS, k)} {v}"
+                                  for k, v in sorted(counts.items())))
     report = send_pending(config, db.sessions, make_transport(config))
     print(f"Ricevute di avvenuta registrazione scritte in {folder / 'outbox'}: {report.sent}")
     with db.sessions() as session:
@@ -64,6 +73,22 @@ def run(args: argparse.Namespace) -> int:
             print(export.to_table(rows, ("registration_number", "received_at", "late",
                                          "denominazione", "comune", "status")))
     db.close()
-    print(f"\nPer esplorare: PEC_INGEST_DATABASE_URL=sqlite:///{folder / 'demo.db'} "
-          "pec-ingest adherents | stats | show ID")
+    _closing_hint(folder)
     return 0
+
+
+def _order(step: Outcome | Prepared, position: int) -> tuple[bool, datetime, int]:
+    if isinstance(step, Outcome):  # nothing to write: its place does not matter
+        return True, datetime.max.replace(tzinfo=UTC), position
+    return registration_order(step, position)
+
+
+def _closing_hint(folder: Path) -> None:
+    """Commands that work from the project folder: the virtual environment's pec-ingest."""
+    program = Path(sys.executable).with_name("pec-ingest")
+    command = str(program) if program.exists() else "python -m pec_ingest"
+    env = f"PEC_INGEST_DATABASE_URL=sqlite:///{folder / 'demo.db'}"
+    print("\nPer esplorare i dati della demo (un comando per volta):")
+    for args in ("adherents", "stats", "review", "show PDZ2019-0001",
+                 "adherents --output aderenti.xlsx"):
+        print(f"  {env} {command} {args}")

@@ -35,6 +35,7 @@ from pec_ingest.samples.docx_forms import build_docx
 from pec_ingest.samples.mailbox import SampleMessage, sample_mailbox
 from pec_ingest.samples.pec import build_envelope, build_original
 from pec_ingest.samples.people import Organisation, make_organisation
+from pec_ingest.wording import OUTCOME_LABELS
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 PEC_CORPUS = CORPUS / "pec"
@@ -635,7 +636,8 @@ def outcomes(output: str) -> dict[str, str]:
         if line.startswith("totale:") or ": " not in line:
             continue
         path, rest = line.split(": ", 1)
-        found[Path(path).name] = rest.split()[0]
+        found[Path(path).name] = next(code for code, label in OUTCOME_LABELS.items()
+                                      if rest.startswith(label))
     return found
 
 
