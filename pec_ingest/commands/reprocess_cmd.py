@@ -8,6 +8,7 @@ from typing import Any
 
 from pec_ingest.config import Config, load_config
 from pec_ingest.database import open_database
+from pec_ingest.desk.attachments import read_original
 from pec_ingest.desk.queue import find_submission
 from pec_ingest.desk.reprocess import ParseFn, Reprocessed, apply_reading, read_form
 from pec_ingest.desk.staff import actor
@@ -40,8 +41,8 @@ def run_with(config: Config, ident: str, who: str, parse: ParseFn) -> tuple[str,
     db = open_database(config)
     try:
         with db.sessions() as session:
-            path = find_submission(session, ident).message.archive_path
-        raw = Archive(config.archive_dir).read(path)
+            message = find_submission(session, ident).message
+            raw = read_original(session, Archive(config.archive_dir), message)
         envelope, chosen = read_form(raw, config, parse)
         with db.sessions() as session, session.begin():
             sub = find_submission(session, ident)
