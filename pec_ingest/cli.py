@@ -31,6 +31,7 @@ from pec_ingest.commands import (
     review_cmd,
     run_cmd,
     show_cmd,
+    skipped_cmd,
     stats_cmd,
 )
 from pec_ingest.commands.italian import install as italian_argparse
@@ -41,7 +42,7 @@ from store.errors import StoreError
 EX_CONFIG = 78
 COMMANDS = (demo_cmd, ingest_cmd, adherents_cmd, show_cmd, stats_cmd, inspect_cmd, parse_cmd,
             db_cmd, run_cmd, check_config_cmd, acks_cmd, poll_cmd, review_cmd, reprocess_cmd,
-            attendance_cmd, purge_cmd)
+            attendance_cmd, purge_cmd, skipped_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +77,11 @@ class _JournalFormatter(logging.Formatter):
 
 
 def setup_logging(verbose: bool) -> None:
-    """Readable lines on stderr; under systemd (JOURNAL_STREAM) with journal priorities."""
+    """Readable lines on stderr; under systemd (JOURNAL_STREAM) with journal priorities.
+
+    ``-v`` shows this program's debug lines only: the libraries' own debug output (SQL with
+    its parameters and rows, the IMAP protocol with the headers) carries personal data and
+    stays at WARNING at every level (README, "What is stored, and where")."""
     handler = logging.StreamHandler(sys.stderr)
     if os.environ.get("JOURNAL_STREAM"):
         handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
@@ -86,10 +91,10 @@ def setup_logging(verbose: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("apscheduler", "imapclient", "sqlalchemy", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for noisy in ("apscheduler", "imapclient", "sqlalchemy", "alembic", "mail.log"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     # pdfminer warns about every oddity of a damaged PDF; the parser reports what matters
-    logging.getLogger("pdfminer").setLevel(logging.DEBUG if verbose else logging.ERROR)
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
