@@ -14,6 +14,7 @@ import multiprocessing as mp
 import os
 import queue
 import resource
+import signal
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -92,6 +93,7 @@ def parse_one(task: ParseTask, vocabulary: Vocabulary, limits: Limits) -> Isolat
 
 def _serve(conn: Connection, packed: dict[str, Any], limits: Limits, memory_mb: int) -> None:
     """Child main loop: parse each task received until the parent closes the pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     vocabulary = unpack_vocabulary(packed)
