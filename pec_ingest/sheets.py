@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 DATE_FORMAT = "DD/MM/YYYY HH:MM"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_WIDTH = 30  # characters; longer values wrap
+MIN_CAP = 14  # a wide sheet narrows its long columns down to this before it prints smaller
+SHORT = 18  # columns this narrow (codes, phones, dates) are never narrowed
+PAGE_CHARS = 220  # characters across an A4 landscape page at a readable size (about 7 pt)
 LINE_HEIGHT = 13  # points per line of wrapped text
 MIN_WIDTH = 6
 # C0/C1 controls except TAB/LF, DEL, and bidi overrides: never shown to staff as they are
@@ -74,18 +77,29 @@ def _text(value: Any) -> str:
 
 def fit_widths(ws: Worksheet, headings: Sequence[str], rows: Sequence[Sequence[Any]],
                fixed: dict[int, float] | None = None) -> list[float]:
-    """Column widths fitted to the longest line of each column, within ``MAX_WIDTH``, and row
-    heights for the lines a wrapped value takes (neither Excel nor Calc grows them on open)."""
+    """Column widths fitted to the longest line of each column, within ``MAX_WIDTH`` and
+    lowered for wide sheets until the row fits :data:`PAGE_CHARS` (the sheet prints one page
+    wide at a readable size: longer values wrap), and row heights for the lines a wrapped
+    value takes (neither Excel nor Calc grows them on open)."""
     from openpyxl.utils import get_column_letter
 
-    widths = []
+    natural = []
     for i, heading in enumerate(headings):
         longest = max((len(w) for w in heading.split()), default=0)
         for row in rows:
             longest = max(longest, *(len(line) for line in _text(row[i]).splitlines() or [""]))
-        width = (fixed or {}).get(i, min(MAX_WIDTH, max(MIN_WIDTH, longest) + 2))
+        natural.append(max(MIN_WIDTH, longest) + 2)
+    fixed = dict(fixed or {})
+    for i in range(len(headings)):  # dates and short values (codes, phones) stay on one line
+        if natural[i] <= SHORT or any(isinstance(row[i], datetime) for row in rows):
+            fixed.setdefault(i, natural[i])
+    cap = MAX_WIDTH
+    while cap > MIN_CAP and sum(fixed.get(i, min(cap, w))
+                                for i, w in enumerate(natural)) > PAGE_CHARS:
+        cap -= 1
+    widths = [float(fixed.get(i, min(cap, w))) for i, w in enumerate(natural)]
+    for i, width in enumerate(widths):
         ws.column_dimensions[get_column_letter(i + 1)].width = width
-        widths.append(width)
     for r, row in enumerate([headings, *rows], start=1):
         lines = max((_lines(_text(v), w) for v, w in zip(row, widths, strict=True)), default=1)
         ws.row_dimensions[r].height = LINE_HEIGHT * lines + 3
@@ -94,15 +108,17 @@ def fit_widths(ws: Worksheet, headings: Sequence[str], rows: Sequence[Sequence[A
 
 def _lines(text: str, width: float) -> int:
     """How many lines ``text`` takes wrapped at ``width`` characters (word by word)."""
-    room = max(1, int(width) - 2)
+    room = max(1, int(width * 1.1) - 2)  # proportional text is narrower than digits
     total = 0
     for paragraph in text.splitlines() or [""]:
         used, count = 0, 1
         for word in paragraph.split():
-            if used and used + 1 + len(word) > room:
+            need = len(word)
+            if used and used + 1 + need > room:
                 count, used = count + 1, 0
-            used += (1 if used else 0) + len(word)
-            count += max(0, (len(word) - 1) // room) if len(word) > room else 0
+            while need > room:  # a word longer than the column is broken across lines
+                count, need = count + 1, need - room
+            used += (1 if used else 0) + need
         total += count
     return total
 
