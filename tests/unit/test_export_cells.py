@@ -70,7 +70,7 @@ def test_excel_csv_italian_and_codes_as_text() -> None:
     assert values["Ricevuta il"] == "04/09/2019 09:30"
     assert values["In ritardo"] == "sì"
     assert values["Natura giuridica"] == "Impresa sociale"
-    assert values["Stato"] == "Da verificare"
+    assert values["Stato"] == "Dati da controllare"
     assert values["Tavoli"] == "Benessere familiare, Contrasto alla povertà"
     assert excel_text('1" & cmd') == '1" & cmd'  # only digit-like values are wrapped
 
