@@ -9,6 +9,11 @@
 5. decide relevance, and write everything about the message in ONE transaction (message,
    attachments, organisation, submission, tables, review reasons, acknowledgement outbox).
 
+``ingest`` is ``prepare`` (steps 1-4, thread-safe, the slow part) then ``commit`` (step 5).
+A poll or an ``ingest`` run prepares its messages in parallel and commits them in
+legal-receipt-time order (:func:`registration_order`), so registration numbers follow the
+receipt time, the same on every run.
+
 A crash anywhere before the commit leaves only the archived file: the next attempt redoes the
 work. An unexpected error is caught by the single per-message guard and counted on the message;
 after ``parser.max_failures`` the message is quarantined for a person.
