@@ -9,7 +9,7 @@ from pec_ingest.commands.output import say
 from pec_ingest.config import load_config
 from pec_ingest.database import open_database
 from pec_ingest.desk.queue import find_submission, reason_text
-from pec_ingest.export import TAVOLO_NAMES
+from pec_ingest.export import HEADINGS, TAVOLO_NAMES
 from pec_ingest.wording import NATURA_LABELS, REVIEW_STATE_LABELS, STATUS_LABELS, word
 from store.model import Submission
 from store.reports import submission_history
@@ -60,10 +60,10 @@ def describe(sub: Submission, zone: Any, reasons: bool = True) -> list[str]:
               "telefono"):
         value = getattr(sub, f)
         shown = NATURA_LABELS.get(value, value) if f == "natura_giuridica" and value else value
-        lines.append(f"  {f:<22} {shown or '-'}")
+        lines.append(f"  {HEADINGS[f]:<22} {shown or '-'}")
     for t in sub.tavoli:
         rank = f" (preferenza {t.rank})" if t.rank else ""
-        lines.append(f"  tavolo                 {TAVOLO_NAMES[t.code]}{rank}")
+        lines.append(f"  Tavolo                 {TAVOLO_NAMES[t.code]}{rank}")
     for a in msg.attachments:
         signed = " firmato" + (" (firma valida)" if a.signature_valid else " (firma NON valida)") \
             if a.signed else ""

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from pec_ingest.commands.show_cmd import describe
 from pec_ingest.desk.corrections import Change
+from pec_ingest.desk.fields import FIELDS
 from pec_ingest.desk.queue import QueueItem, label, reason_text
 from pec_ingest.wording import OUTCOME_LABELS, STATUS_LABELS, word
 from store.audit import audit_trail, corrections_of
@@ -50,6 +51,8 @@ def target_lines(session: Session, target: Submission | Message, zone: ZoneInfo)
     if isinstance(target, Message):
         return _message_lines(target, zone) + _trail(session, zone, message_id=target.id)
     lines = describe(target, zone, reasons=False)
+    lines.append("  (per correggere: pec-ingest review set ID CAMPO VALORE; campi: "
+                 + ", ".join(FIELDS) + ")")
     open_reasons = [r for r in target.review_reasons if r.resolved_at is None]
     if open_reasons:
         lines += ["", "Motivi da verificare:"]
