@@ -24,7 +24,13 @@ from dataclasses import dataclass
 from asn1crypto import cms, core, x509
 
 from parsers.cades_ber import read_header, to_definite
-from parsers.cades_signer import ASN1_ERRORS, Signer, codice_fiscale_from_serial, read_signer
+from parsers.cades_signer import (
+    ASN1_ERRORS,
+    Signer,
+    codice_fiscale_from_serial,
+    malformed,
+    read_signer,
+)
 from parsers.errors import LimitExceeded, SignedDataError, UnsupportedContainer
 from parsers.limits import DEFAULT_LIMITS, Limits
 from parsers.sniff import detect_format
@@ -159,6 +165,8 @@ def _open_signed(der: bytes, signers: list[Signer], warnings: list[str]) -> byte
         for info in signed["signer_infos"]:
             signers.append(read_signer(info, content, certificates, warnings))
     except ASN1_ERRORS as exc:
+        if not malformed(exc):
+            raise
         raise SignedDataError("busta firmata illeggibile: struttura SignedData non valida") from exc
     return content
 

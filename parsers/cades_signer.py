@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 
 from parsers.cades_ber import der_length
+from parsers.origin import raised_by_library
 
 _HASHES: Mapping[str, type[hashes.HashAlgorithm]] = MappingProxyType(
     {
@@ -49,8 +50,16 @@ _WEAK_DIGESTS = frozenset({"md5", "sha1"})
 _MAX_COUNTER_DEPTH = 3
 _CF_PREFIXES = ("TINIT-", "IT:")
 _CF_RE = re.compile(r"[A-Z0-9]{16}|[0-9]{11}")
-# Any of these from asn1crypto means "this part of the structure is malformed".
+# What asn1crypto raises for a malformed structure: ValueError (and OverflowError for absurd
+# lengths) is its answer to bad input; TypeError, KeyError and IndexError come out of its lazy
+# parsing of a malformed value and count only when raised inside asn1crypto (:func:`malformed`):
+# the same exception raised by our own code is a bug for the per-message guard.
 ASN1_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
+
+
+def malformed(exc: BaseException) -> bool:
+    """True when ``exc`` (one of :data:`ASN1_ERRORS`) tells a malformed structure, not a bug."""
+    return isinstance(exc, ValueError | OverflowError) or raised_by_library(exc, ("asn1crypto",))
 
 
 @dataclass(frozen=True)
@@ -299,7 +308,9 @@ def _same_name(a: x509.Name, b: x509.Name) -> bool:
         return True
     try:
         return bool(a == b)
-    except ASN1_ERRORS:
+    except ASN1_ERRORS as exc:
+        if not malformed(exc):
+            raise
         return False
 
 

@@ -14,11 +14,9 @@ this package is our bug and must not be reported as a damaged file.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import pypdfium2
 import pypdfium2.raw as pdfium_c
@@ -35,38 +33,6 @@ class FallbackText:
 
     pages: dict[int, list[str]]  # page index -> lines
     total_pages: int
-
-
-def raised_by_library(exc: BaseException, packages: Sequence[str]) -> bool:
-    """True when ``exc`` was raised inside one of the named top-level ``packages`` (not in
-    this package, not in the standard library called from here)."""
-    tb: TracebackType | None = exc.__traceback__
-    last = None
-    while tb is not None:
-        last = tb
-        tb = tb.tb_next
-    if last is None:
-        return False
-    module = last.tb_frame.f_globals.get("__name__", "")
-    if not isinstance(module, str):
-        return False
-    root = module.split(".", 1)[0]
-    if root in packages:
-        return True
-    return root in sys.stdlib_module_names and _called_from(last, packages)
-
-
-def _called_from(tb: TracebackType, packages: Sequence[str]) -> bool:
-    """A standard-library frame (``zlib``-like helpers, ``struct``) whose caller is the library."""
-    frame = tb.tb_frame.f_back
-    while frame is not None:
-        module = frame.f_globals.get("__name__", "")
-        root = module.split(".", 1)[0] if isinstance(module, str) else ""
-        if root in sys.stdlib_module_names:
-            frame = frame.f_back
-            continue
-        return root in packages
-    return False
 
 
 def read_text(data: bytes, page_indexes: Sequence[int] | None, max_pages: int) -> FallbackText:

@@ -45,8 +45,9 @@ from pdfplumber.utils.exceptions import MalformedPDFException, PdfminerException
 from parsers.content import FormContent
 from parsers.errors import LimitExceeded, UnreadableInput
 from parsers.limits import DEFAULT_LIMITS, Limits
+from parsers.origin import raised_by_library
 from parsers.pdf_acroform import Widget, read_widgets
-from parsers.pdf_fallback import ENGINE, raised_by_library, read_text
+from parsers.pdf_fallback import ENGINE, read_text
 from parsers.pdf_page import PageText, read_page
 
 _SCAN_CHARS = 40  # fewer readable characters than this per page: no usable text layer

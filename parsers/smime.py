@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from asn1crypto import cms
 
 from parsers.cades_ber import to_definite
-from parsers.cades_signer import ASN1_ERRORS, read_signer, signer_certificate
+from parsers.cades_signer import ASN1_ERRORS, malformed, read_signer, signer_certificate
 from parsers.errors import LimitExceeded, SignedDataError
 
 _MAX_BER_DEPTH = 64
@@ -66,6 +66,8 @@ def verify_detached(content: bytes, signature: bytes) -> SignatureCheck:
         ]
         signer_infos = list(signed["signer_infos"])
     except (*ASN1_ERRORS, SignedDataError, LimitExceeded) as exc:  # BER nested too deep
+        if isinstance(exc, ASN1_ERRORS) and not malformed(exc):
+            raise
         return _invalid(f"firma illeggibile ({_short(exc)})")
     if not signer_infos:
         return _invalid("la firma non contiene firmatari")
@@ -77,6 +79,8 @@ def verify_detached(content: bytes, signature: bytes) -> SignatureCheck:
         try:
             signer = read_signer(info, content, certificates, [])
         except ASN1_ERRORS as exc:
+            if not malformed(exc):
+                raise
             return _invalid(f"firma illeggibile ({_short(exc)})", signer_name)
         signer_name = signer_name or signer.name
         if not (signer.signature_valid and signer.content_digest_ok):

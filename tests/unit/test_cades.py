@@ -399,3 +399,20 @@ def test_result_is_frozen(alice: SignerKey) -> None:
     assert isinstance(doc, SignedDocument)
     with pytest.raises(AttributeError):
         doc.valid = False  # type: ignore[misc]
+
+
+def test_asn1_errors_of_ours_are_bugs_not_malformed_input() -> None:
+    """TypeError/KeyError/IndexError count as a malformed structure only when asn1crypto raised
+    them; raised by our own code they are bugs for the per-message guard."""
+    from asn1crypto import core
+
+    from parsers.cades_signer import malformed
+
+    with pytest.raises(TypeError) as refused:
+        core.OctetString(5)  # type: ignore[arg-type]  # asn1crypto's own refusal
+    assert malformed(refused.value)
+    for bug in (TypeError("ours"), KeyError("ours"), IndexError("ours")):
+        with pytest.raises(type(bug)) as ours:
+            raise bug
+        assert not malformed(ours.value)
+    assert malformed(ValueError("the documented answer to bad input"))

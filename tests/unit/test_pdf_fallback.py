@@ -11,7 +11,7 @@ import pytest
 import parsers.pdf_form
 from parsers.errors import UnreadableInput
 from parsers.form import parse_form
-from parsers.pdf_fallback import raised_by_library
+from parsers.origin import raised_by_library
 from parsers.pdf_form import read_pdf
 from tests.unit.test_pdf_form_raw import HELVETICA, TEXT, one_page, raw_pdf, stream
 
