@@ -27,6 +27,7 @@ from parsers.errors import ParseError
 from parsers.form import FormResult, parse_form
 from parsers.limits import Limits
 from parsers.vocabulary import Vocabulary
+from pec_ingest import ocr
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,12 @@ def parse_one(task: ParseTask, vocabulary: Vocabulary, limits: Limits) -> Isolat
     started = time.monotonic()
     try:
         result = parse_form(task.data, task.filename, vocabulary, limits)
-        return IsolatedResult("parsed", to_plain(result), result.relevance,
-                              seconds=time.monotonic() - started)
+        plain, relevance = to_plain(result), result.relevance
+        scan = ocr.read_scan(task.data, result, vocabulary, limits) if ocr.wanted(result) else None
+        if scan is not None:  # a scan or a photo: the OCR readings, to be proved by the parent
+            plain.update(scan[0])
+            relevance = plain["relevance"] = max(relevance, scan[1])
+        return IsolatedResult("parsed", plain, relevance, seconds=time.monotonic() - started)
     except ParseError as exc:
         return IsolatedResult("unreadable", error=str(exc), seconds=time.monotonic() - started)
     except MemoryError:

@@ -324,3 +324,4 @@ class ProcedureCounter(Base):
 # So do the staff desk's tables (audit log, corrections, purged messages) in store.audit.
 from store.audit import AuditEntry, Correction, MessagePurge  # noqa: E402, F401
 from store.model_mailbox import MailboxReset, MailboxState, SkippedMessage  # noqa: E402, F401
+from store.reading import SubmissionReading  # noqa: E402, F401  (issue 14: provenance, OCR text)
