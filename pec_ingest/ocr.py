@@ -94,7 +94,8 @@ def read_scan(data: bytes, result: FormResult, vocabulary: Vocabulary,
         "where": {k: None if v is None else {"confidence": v.confidence, "page": v.page,
                                              "box": list(v.box)} for k, v in where.items()},
         "crops": {k: _crop(pages[v.page - 1].image, v.box) for k, v in where.items() if v},
-        "warnings": list(extraction.warnings),
+        "warnings": [*(result.signature.warnings if result.signature else ()),
+                     *extraction.warnings],
     }
     return {"ocr": ocr}, 1 + found + 2 * len(extraction.tavoli)
 

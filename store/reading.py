@@ -57,3 +57,21 @@ def search_ocr_text(session: Session, words: str) -> list[int]:
         select(SubmissionReading.submission_id)
         .where(func.lower(SubmissionReading.ocr_text).like(pattern))
         .order_by(SubmissionReading.submission_id)))
+
+
+def earlier_fields(session: Session, sender: str | None) -> dict[str, str | None] | None:
+    """The codes and addresses of the current submission of the ONE organisation that sent
+    from this certified address before, or None (no earlier version, or several bodies)."""
+    from store.model import Message, Submission  # store.model imports this module at its end
+
+    key = (sender or "").strip().lower()
+    if not key:
+        return None
+    rows = session.execute(
+        select(Submission).join(Message, Submission.message_id == Message.id)
+        .where(func.lower(Message.sender) == key, Submission.is_current)).scalars().all()
+    if len({s.organisation_id for s in rows}) != 1:
+        return None
+    latest = max(rows, key=lambda s: s.version)
+    return {"codice_fiscale": latest.codice_fiscale, "partita_iva": latest.partita_iva,
+            "pec": latest.pec, "email": latest.email}

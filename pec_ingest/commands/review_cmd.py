@@ -28,6 +28,7 @@ from pec_ingest.desk.attachments import save_attachments
 from pec_ingest.desk.errors import CorrectionRefused
 from pec_ingest.desk.fields import FIELDS
 from pec_ingest.desk.queue import build_queue, find_submission, find_target
+from pec_ingest.desk.reading_view import save_crops
 from pec_ingest.desk.staff import actor
 from store.archive import Archive
 from store.errors import ArchiveMissing
@@ -94,6 +95,9 @@ def run_show(args: argparse.Namespace) -> int:
             print("\n".join(render.target_lines(session, target, config.zone)))
             if args.save is not None:
                 _save(config, target, args.save)
+                if isinstance(target, Submission):  # the OCR suggestions' crops (scans)
+                    crops = save_crops(session, target, args.save)
+                    print("\n".join(f"  {p} (ritaglio OCR)" for p in crops))
     finally:
         db.close()
     return 0

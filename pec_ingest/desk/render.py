@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from pec_ingest.commands.show_cmd import describe
 from pec_ingest.desk.corrections import Change
 from pec_ingest.desk.queue import QueueItem, label
+from pec_ingest.desk.reading_view import reading_lines
 from store.audit import audit_trail, corrections_of
 from store.model import Message, Submission
 
@@ -48,7 +49,7 @@ def target_lines(session: Session, target: Submission | Message, zone: ZoneInfo)
     """A submission (data, warnings, attachments, reasons, corrections, history) or a message."""
     if isinstance(target, Message):
         return _message_lines(target, zone) + _trail(session, zone, message_id=target.id)
-    lines = describe(target, zone)
+    lines = describe(target, zone) + reading_lines(session, target)
     open_reasons = [r for r in target.review_reasons if r.resolved_at is None]
     if open_reasons:
         lines += ["", "Motivi da verificare:"]
