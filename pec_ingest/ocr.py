@@ -9,8 +9,9 @@ with their confidences and boxes (TSV), not a new PDF; ocrmypdf would add Ghosts
 conversion and a second rendering per page (several seconds and more ways to fail) for output
 we would throw away. Pages are rendered with pypdfium2 (already used by pdfplumber), images
 opened with Pillow (PNG, JPEG with its EXIF orientation, multi-page TIFF). Orientation comes
-from tesseract's OSD (``--psm 0``, on a half-size copy); small skew is handled by tesseract's
-own line finder. One thread per tesseract (``OMP_THREAD_LIMIT=1``): pages use one core each.
+from tesseract's OSD (``--psm 0``, on a half-size copy), asked only when a page reads badly
+as it is (OSD costs about a third of a page's OCR); small skew is handled by tesseract's own
+line finder. One thread per tesseract (``OMP_THREAD_LIMIT=1``): pages use one core each.
 
 The child returns the READINGS (what the form reader found in the OCR text, where and how
 confidently) with every field of the result still empty: only the parent, which knows the
@@ -43,6 +44,7 @@ DPI = 300
 MAX_PAGES = 4  # an Allegato 1 scan is 1-2 pages (plus an identity document)
 MAX_PIXELS = 40_000_000  # per page, after rendering
 _SCAN_CHARS = 40  # a PDF page with fewer text characters than this is an image
+_UPRIGHT_WORDS, _UPRIGHT_CONF = 20, 70.0  # a page read with fewer/weaker words gets OSD
 _ROTATE = re.compile(r"Rotate:\s*(\d+)")
 _OSD_CONF = re.compile(r"Orientation confidence:\s*([\d.]+)")
 
@@ -74,12 +76,13 @@ def read_scan(data: bytes, result: FormResult, vocabulary: Vocabulary,
         return None
     os.environ["OMP_THREAD_LIMIT"] = "1"  # this child process only: one core per page
     try:
-        pages = [_upright(image) for image in images]
-        words = [w for number, page in enumerate(pages, 1) for w in _words(page.image, number)]
+        read = [_read_page(image, number) for number, image in enumerate(images, 1)]
     except pytesseract.TesseractNotFoundError:
         return {"ocr": {"error": "OCR non disponibile: programma tesseract non installato"}}, 1
     except pytesseract.TesseractError as exc:
         return {"ocr": {"error": f"OCR non riuscito: {exc.message}"[:300]}}, 1
+    pages = [page for page, _ in read]
+    words = [w for _, page_words in read for w in page_words]
     lines = ocr_lines(words)
     content = FormContent(result.document.format, lines, pages=len(pages),
                           text_chars=sum(len(w.text) for w in words), image_pages=len(pages))
@@ -132,6 +135,23 @@ def _pdf_pages(data: bytes) -> list[Image.Image]:
     finally:
         pdf.close()
     return images
+
+
+def _read_page(image: Image.Image, number: int) -> tuple[Page, list[OcrWord]]:
+    """The page's words. A landscape page (an A4 scanned sideways) is turned upright by OSD
+    first; a portrait page is read as it is, and turned and read again only when its words
+    look like a page upside down (few words, low confidence)."""
+    if image.width > image.height:
+        page = _upright(image)
+        return page, _words(page.image, number)
+    words = _words(image, number)
+    confs = sorted(w.conf for w in words)
+    if len(words) >= _UPRIGHT_WORDS and confs[len(confs) // 2] >= _UPRIGHT_CONF:
+        return Page(image, 0), words
+    page = _upright(image)
+    if page.rotation == 0:
+        return page, words
+    return page, _words(page.image, number)
 
 
 def _upright(image: Image.Image) -> Page:
