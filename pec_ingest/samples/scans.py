@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
@@ -122,3 +123,30 @@ def _encode(pages: list[Image.Image], fmt: str, level: Level) -> bytes:
     else:
         pages[0].save(buf, "PNG", dpi=(level.dpi, level.dpi))
     return buf.getvalue()
+
+
+def judge_scan(org: Organisation, plain: dict[str, Any], sender: str | None) -> dict[str, str]:
+    """Each field's fate after the proof gate, against the truth: ``proved`` (right),
+    ``wrong`` (proved but not the truth: must never happen), ``suggested``, ``missing``.
+    A field the form leaves empty (no partita IVA) is not listed unless a value is proved."""
+    from parsers.proof import Evidence
+    from pec_ingest.provenance import is_scan_reading, prove
+
+    truth = org.truth()["fields"]
+    if not is_scan_reading(plain):
+        return dict.fromkeys(truth, "missing")
+    form, sources = prove(plain, Evidence(certified_sender=sender))
+    out = {}
+    for name, expected in truth.items():
+        value = form["fields"].get(name)
+        if expected is None and value is None:
+            continue
+        if value is not None:
+            out[name] = "proved" if value == expected else "wrong"
+        else:
+            out[name] = "suggested" if name in sources else "missing"
+    if form["tavoli"]:  # tables are proved only when read from the boxes' geometry
+        codes = [t["code"] for t in form["tavoli"]]
+        right = codes == list(org.tavoli) if org.ranked else set(codes) == set(org.tavoli)
+        out["tavoli"] = "proved" if right else "wrong"
+    return out
