@@ -30,7 +30,7 @@ from typing import Any
 
 import pypdfium2 as pdfium
 import pytesseract
-from PIL import Image, ImageChops, ImageOps, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageFilter, ImageOps, ImageSequence, UnidentifiedImageError
 
 from parsers import cades
 from parsers.allegato import extract
@@ -175,9 +175,11 @@ def without_rules(image: Image.Image) -> Image.Image:
     kx, ky = max(8, width // 25), max(8, height // 45)
     rows = image.resize((max(1, width // kx), height), Image.Resampling.BOX)
     cols = image.resize((width, max(1, height // ky)), Image.Resampling.BOX)
-    mask = ImageChops.lighter(
-        rows.point(_rule).resize((width, height), Image.Resampling.NEAREST),
-        cols.point(_rule).resize((width, height), Image.Resampling.NEAREST))
+    mask = ImageChops.lighter(  # grown by one step each way: a skewed rule is a staircase
+        rows.point(_rule).filter(ImageFilter.MaxFilter(3)).resize((width, height),
+                                                                  Image.Resampling.NEAREST),
+        cols.point(_rule).filter(ImageFilter.MaxFilter(3)).resize((width, height),
+                                                                  Image.Resampling.NEAREST))
     return ImageChops.lighter(image, mask)
 
 
