@@ -39,6 +39,7 @@ from parsers.form import IMAGE_FORMATS, FormResult
 from parsers.limits import Limits
 from parsers.ocr_text import OcrWord, locate, ocr_lines
 from parsers.vocabulary import Vocabulary
+from pec_ingest.ocr_boxes import mark_boxes
 
 DPI = 300
 MAX_PAGES = 4  # an Allegato 1 scan is 1-2 pages (plus an identity document)
@@ -82,7 +83,10 @@ def read_scan(data: bytes, result: FormResult, vocabulary: Vocabulary,
     except pytesseract.TesseractError as exc:
         return {"ocr": {"error": f"OCR non riuscito: {exc.message}"[:300]}}, 1
     pages = [page for page, _ in read]
-    words = [w for _, page_words in read for w in page_words]
+    marked = [mark_boxes(page.image, page_words) for page, page_words in read]
+    words = [w for page_words, _ in marked for w in page_words]
+    boxes = {"located": sum(c.located for _, c in marked),
+             "uncertain": sum(c.uncertain for _, c in marked)}
     lines = ocr_lines(words)
     content = FormContent(result.document.format, lines, pages=len(pages),
                           text_chars=sum(len(w.text) for w in words), image_pages=len(pages))
@@ -94,6 +98,7 @@ def read_scan(data: bytes, result: FormResult, vocabulary: Vocabulary,
         "seconds": round(time.monotonic() - started, 2),
         "readings": dict(extraction.fields),
         "tavoli": [{"code": t.code, "rank": t.rank} for t in extraction.tavoli],
+        "boxes": boxes,
         "where": {k: None if v is None else {"confidence": v.confidence, "page": v.page,
                                              "box": list(v.box)} for k, v in where.items()},
         "crops": {k: _crop(pages[v.page - 1].image, v.box) for k, v in where.items() if v},

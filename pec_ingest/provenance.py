@@ -71,17 +71,30 @@ def prove(form: dict[str, Any], facts: Evidence) -> tuple[dict[str, Any], dict[s
     fields = {k: (verdicts[k].value if k in verdicts and verdicts[k].proved else None)
               for k in form["fields"]}
     provenance = {k: _entry(v, ocr.get("crops") or {}) for k, v in verdicts.items()}
-    if ocr.get("tavoli"):
-        provenance["tavoli"] = {"source": "ocr_suggestion", "value": ocr["tavoli"],
-                                "reason": "caselle lette da scansione: da confermare"}
+    tavoli = ocr.get("tavoli") or []
+    if tavoli and _boxes_read(ocr):
+        provenance["tavoli"] = {"source": "ocr_boxes", "value": tavoli,
+                                "reason": "caselle lette dalla loro forma nell'immagine"}
+    elif tavoli:
+        provenance["tavoli"] = {"source": "ocr_suggestion", "value": tavoli,
+                                "reason": "tavoli letti da scansione: da confermare"}
     proved = sorted(k for k, v in verdicts.items() if v.proved)
     suggested = sorted(k for k, v in verdicts.items() if not v.proved)
     summary = (f"scansione letta con OCR: dati verificati {', '.join(proved) or 'nessuno'}; "
                f"proposte da confermare {', '.join(suggested) or 'nessuna'}")
     warnings = [summary, *ocr.get("warnings", [])]  # the text reader's "scan" notes are moot
-    out = {**form, "fields": fields, "tavoli": [], "status": SCAN_STATUS,
+    proved_tavoli = tavoli if provenance.get("tavoli", {}).get("source") == "ocr_boxes" else []
+    out = {**form, "fields": fields, "tavoli": proved_tavoli, "status": SCAN_STATUS,
            "warnings": list(dict.fromkeys(warnings))}
     return out, provenance
+
+
+def _boxes_read(ocr: Mapping[str, Any]) -> bool:
+    """Tables come from the boxes' geometry: several boxes located, none unclear, and plain
+    choices (a preference number is OCR text, not geometry)."""
+    boxes = ocr.get("boxes") or {}
+    return (boxes.get("located", 0) >= 2 and boxes.get("uncertain", 0) == 0
+            and all(t.get("rank") is None for t in ocr.get("tavoli") or []))
 
 
 def scan_failure(form: Mapping[str, Any]) -> str | None:

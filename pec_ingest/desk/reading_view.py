@@ -23,6 +23,7 @@ SOURCE_NAMES = {
     "ocr_suggestion": "PROPOSTA OCR da confermare", "certificate": "certificato del firmatario",
     "earlier_version": "versione precedente", "certified_sender": "mittente certificato",
     "message": "indirizzo del messaggio", "staff": "personale",
+    "ocr_boxes": "caselle lette dall'immagine",
 }
 FILE_MODE = 0o640
 
