@@ -41,13 +41,34 @@ def text_provenance(form: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+def settle(session: Session, env: PecMessage, sender: str | None,
+           form: dict[str, Any] | None, exclude: int | None = None
+           ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The form as stored (a scan: only proved values) and where each value came from;
+    ``exclude``: the submission being read again, which is not its own earlier version."""
+    if form is None or not is_scan_reading(form):
+        failure = scan_failure(form or {})
+        if form is not None and failure:
+            form = {**form, "warnings": [failure, *form.get("warnings", [])]}
+        return form, text_provenance(form)
+    return prove(form, evidence(session, env, sender, form, exclude))
+
+
+def without_ocr_text(form: dict[str, Any] | None) -> dict[str, Any]:
+    """The parse result for ``submissions.parsed``: the OCR text and the crops live in
+    ``submission_readings``."""
+    if not form or not isinstance(form.get("ocr"), dict):
+        return form or {}
+    return {**form, "ocr": {k: v for k, v in form["ocr"].items() if k not in ("text", "crops")}}
+
+
 def evidence(session: Session, env: PecMessage, sender: str | None,
-             form: Mapping[str, Any]) -> Evidence:
+             form: Mapping[str, Any], exclude: int | None = None) -> Evidence:
     """What is known about the sender independently of the scanned paper."""
     signers = ((form.get("signature") or {}).get("signers")) or []
     return Evidence(
         certified_sender=sender,
-        earlier=earlier_fields(session, sender) or {},
+        earlier=earlier_fields(session, sender, exclude) or {},
         signer_codes=tuple(s["codice_fiscale"] for s in signers if s.get("codice_fiscale")),
         message_addresses=sender_addresses(env))
 

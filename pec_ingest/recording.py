@@ -166,7 +166,7 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
     message = facts.add(session, "submission", decision.reason)
     form_att, result = decision.form if decision.form else (None, None)
     form = result.result if result is not None and result.ok else None
-    form, sources = _provenance(session, env, facts.sender, form)
+    form, sources = provenance.settle(session, env, facts.sender, form)
     rows = _attachments(session, message, env, parsed, form_att, config)
     received = facts.legal_time or datetime.now(UTC)
     fields: Mapping[str, Any] = (form or {}).get("fields") or dict.fromkeys(CANONICAL_FIELDS)
@@ -180,7 +180,7 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
         received_at=received, late=received > config.deadline,
         out_of_procedure=closing is not None and received > closing,
         status=(form or {}).get("status", "needs_review"),
-        warnings=(form or {}).get("warnings", []), parsed=_without_ocr_text(form),
+        warnings=(form or {}).get("warnings", []), parsed=provenance.without_ocr_text(form),
         attachment=rows.get(id(form_att)) if form_att is not None else None)
     save_reading(session, submission.id, sources, (form or {}).get("ocr"))
     for reason in _reasons(config, env, form, form_att, result, submission.out_of_procedure):
@@ -190,26 +190,6 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
                     submission_id=submission.id,
                     registration_number=submission.registration_number,
                     late=submission.late)
-
-
-def _provenance(session: Session, env: PecMessage, sender: str | None,
-                form: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """The form as stored (a scan: only proved values) and where each value came from."""
-    if form is None or not provenance.is_scan_reading(form):
-        failure = provenance.scan_failure(form or {})
-        if form is not None and failure:
-            form = {**form, "warnings": [failure, *form.get("warnings", [])]}
-        return form, provenance.text_provenance(form)
-    return provenance.prove(form, provenance.evidence(session, env, sender, form))
-
-
-def _without_ocr_text(form: dict[str, Any] | None) -> dict[str, Any]:
-    """The parse result for ``submissions.parsed``: the OCR text and crops live in
-    ``submission_readings``."""
-    if not form or not isinstance(form.get("ocr"), dict):
-        return form or {}
-    ocr = {k: v for k, v in form["ocr"].items() if k not in ("text", "crops")}
-    return {**form, "ocr": ocr}
 
 
 def _reasons(config: Config, env: PecMessage, form: dict[str, Any] | None,

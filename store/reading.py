@@ -59,9 +59,10 @@ def search_ocr_text(session: Session, words: str) -> list[int]:
         .order_by(SubmissionReading.submission_id)))
 
 
-def earlier_fields(session: Session, sender: str | None) -> dict[str, str | None] | None:
-    """The codes and addresses of the current submission of the ONE organisation that sent
-    from this certified address before, or None (no earlier version, or several bodies)."""
+def earlier_fields(session: Session, sender: str | None,
+                   exclude: int | None = None) -> dict[str, str | None] | None:
+    """The codes and addresses of the latest submission (other than ``exclude``) of the ONE
+    organisation that sent from this certified address, or None (none, or several bodies)."""
     from store.model import Message, Submission  # store.model imports this module at its end
 
     key = (sender or "").strip().lower()
@@ -69,7 +70,8 @@ def earlier_fields(session: Session, sender: str | None) -> dict[str, str | None
         return None
     rows = session.execute(
         select(Submission).join(Message, Submission.message_id == Message.id)
-        .where(func.lower(Message.sender) == key, Submission.is_current)).scalars().all()
+        .where(func.lower(Message.sender) == key, Submission.id != (exclude or 0))
+    ).scalars().all()
     if len({s.organisation_id for s in rows}) != 1:
         return None
     latest = max(rows, key=lambda s: s.version)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from parsers.limits import DEFAULT_LIMITS
 from parsers.vocabulary import DEFAULT_VOCABULARY
 from pec_ingest.desk.render import target_lines
+from pec_ingest.desk.reprocess import reprocess
 from pec_ingest.isolation import ParseTask, parse_one
 from pec_ingest.pipeline import Pipeline, Source
 from pec_ingest.samples.docx_forms import build_docx
@@ -82,6 +83,7 @@ def test_realistic_scans_prove_codice_fiscale_pec_and_comune_on_most() -> None:
         proved.update(k for k, v in fates.items() if v == "proved")
     for name in ("codice_fiscale", "pec", "comune"):
         assert proved[name] >= 3, proved
+    assert proved["tavoli"] >= 1, proved  # the two forms with plain boxes (3000, 3001)
 
 
 def test_without_tesseract_the_scan_goes_to_staff_with_the_reason(
@@ -126,6 +128,7 @@ def test_a_scan_through_the_pipeline_keeps_proof_suggestions_and_text(
         sources = {k: v["source"] for k, v in reading.provenance.items()}
         assert sources["pec"] == "certified_sender" and sources["email"] == "earlier_version"
         assert sources["denominazione"] == "ocr_suggestion"
+        assert not sub.tavoli and sources.get("tavoli") in (None, "ocr_suggestion")  # ranked
         assert reading.provenance["denominazione"]["crop_png_base64"]
         word = org.denominazione.split()[-1]
         assert sub.id in search_ocr_text(session, word)
@@ -136,3 +139,10 @@ def test_a_scan_through_the_pipeline_keeps_proof_suggestions_and_text(
         earlier = reading_of(session, first_id)
         assert earlier is not None
         assert earlier.provenance["codice_fiscale"]["source"] == "text_layer"
+    with sessions() as session, session.begin():  # read again: the same proof, not a blank
+        sub = session.get_one(Submission, outcome.submission_id)
+        raw = pipeline.archive.read(sub.message.archive_path)
+        reprocess(session, sub, raw, config=pipeline.config, parse=pipeline.parse, actor="t")
+        assert sub.codice_fiscale == org.codice_fiscale and sub.status == "needs_review"
+        again = reading_of(session, sub.id)
+        assert again is not None and again.provenance["email"]["source"] == "earlier_version"
