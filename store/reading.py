@@ -77,3 +77,17 @@ def earlier_fields(session: Session, sender: str | None,
     latest = max(rows, key=lambda s: s.version)
     return {"codice_fiscale": latest.codice_fiscale, "partita_iva": latest.partita_iva,
             "pec": latest.pec, "email": latest.email}
+
+
+def scrub_readings(session: Session, submission_ids: list[int],
+                   personal: tuple[str, ...]) -> None:
+    """Retention: drop the OCR text (it holds every name on the paper) and the values and
+    crops of the ``personal`` fields; the sources stay, so the counts stay explainable."""
+    if not submission_ids:
+        return
+    rows = session.scalars(select(SubmissionReading).where(
+        SubmissionReading.submission_id.in_(submission_ids))).all()
+    for row in rows:
+        row.ocr_text = None
+        row.provenance = {k: ({"source": v.get("source")} if k in personal else v)
+                          for k, v in row.provenance.items()}

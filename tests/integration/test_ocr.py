@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from parsers.limits import DEFAULT_LIMITS
 from parsers.vocabulary import DEFAULT_VOCABULARY
+from pec_ingest.desk.purge import PERSONAL_FIELDS
 from pec_ingest.desk.render import target_lines
 from pec_ingest.desk.reprocess import reprocess
 from pec_ingest.isolation import ParseTask, parse_one
@@ -30,7 +31,7 @@ from pec_ingest.samples.pec import build_envelope, build_original
 from pec_ingest.samples.people import Organisation, make_organisation
 from pec_ingest.samples.scans import LEVELS, REALISTIC, judge_scan, make_scan
 from store.model import Submission
-from store.reading import reading_of, search_ocr_text
+from store.reading import reading_of, scrub_readings, search_ocr_text
 
 pytestmark = pytest.mark.slow
 MIME = {"pdf": "application/pdf", "tiff": "image/tiff", "jpeg": "image/jpeg",
@@ -146,3 +147,10 @@ def test_a_scan_through_the_pipeline_keeps_proof_suggestions_and_text(
         assert sub.codice_fiscale == org.codice_fiscale and sub.status == "needs_review"
         again = reading_of(session, sub.id)
         assert again is not None and again.provenance["email"]["source"] == "earlier_version"
+    with sessions() as session, session.begin():  # retention: names and OCR text go
+        scrub_readings(session, [sub.id], PERSONAL_FIELDS)
+    with sessions() as session:
+        kept = reading_of(session, sub.id)
+        assert kept is not None and kept.ocr_text is None
+        assert kept.provenance["legale_rappresentante"] == {"source": "ocr_suggestion"}
+        assert kept.provenance["codice_fiscale"]["value"] == org.codice_fiscale
