@@ -44,6 +44,9 @@ from pec_ingest.ocr_boxes import mark_boxes
 DPI = 300
 MAX_PAGES = 4  # an Allegato 1 scan is 1-2 pages (plus an identity document)
 MAX_PIXELS = 40_000_000  # per page, after rendering
+# One tesseract run at most this long (pytesseract kills it). When the parser's own timeout
+# kills this child first, a running tesseract is not killed with it: it ends its page alone.
+PAGE_SECONDS = 60
 _SCAN_CHARS = 40  # a PDF page with fewer text characters than this is an image
 _UPRIGHT_WORDS, _UPRIGHT_CONF = 20, 70.0  # a page read with fewer/weaker words gets OSD
 _ROTATE = re.compile(r"Rotate:\s*(\d+)")
@@ -82,29 +85,36 @@ def read_scan(data: bytes, result: FormResult, vocabulary: Vocabulary,
         return {"ocr": {"error": "OCR non disponibile: programma tesseract non installato"}}, 1
     except pytesseract.TesseractError as exc:
         return {"ocr": {"error": f"OCR non riuscito: {exc.message}"[:300]}}, 1
+    except RuntimeError as exc:  # pytesseract's own timeout: tesseract was killed
+        return {"ocr": {"error": f"OCR interrotto: {exc}"[:300]}}, 1
+    return _section(read, result, vocabulary, time.monotonic() - started)
+
+
+def _section(read: list[tuple[Page, list[OcrWord]]], result: FormResult,
+             vocabulary: Vocabulary, seconds: float) -> tuple[dict[str, Any], int]:
+    """The readings of the pages: form fields found, where, how sure, the crops, the text."""
     pages = [page for page, _ in read]
     marked = [mark_boxes(page.image, page_words) for page, page_words in read]
     words = [w for page_words, _ in marked for w in page_words]
-    boxes = {"located": sum(c.located for _, c in marked),
-             "uncertain": sum(c.uncertain for _, c in marked)}
     lines = ocr_lines(words)
     content = FormContent(result.document.format, lines, pages=len(pages),
                           text_chars=sum(len(w.text) for w in words), image_pages=len(pages))
     extraction = extract(content, vocabulary)
     where = {name: locate(value, words) for name, value in extraction.fields.items() if value}
-    found = sum(1 for v in extraction.fields.values() if v)
     ocr = {
         "text": "\n".join(lines), "pages": len(pages), "rotations": [p.rotation for p in pages],
-        "seconds": round(time.monotonic() - started, 2),
+        "seconds": round(seconds, 2),
         "readings": dict(extraction.fields),
         "tavoli": [{"code": t.code, "rank": t.rank} for t in extraction.tavoli],
-        "boxes": boxes,
+        "boxes": {"located": sum(c.located for _, c in marked),
+                  "uncertain": sum(c.uncertain for _, c in marked)},
         "where": {k: None if v is None else {"confidence": v.confidence, "page": v.page,
                                              "box": list(v.box)} for k, v in where.items()},
         "crops": {k: _crop(pages[v.page - 1].image, v.box) for k, v in where.items() if v},
         "warnings": [*(result.signature.warnings if result.signature else ()),
                      *extraction.warnings],
     }
+    found = sum(1 for v in extraction.fields.values() if v)
     return {"ocr": ocr}, 1 + found + 2 * len(extraction.tavoli)
 
 
@@ -162,7 +172,7 @@ def _read_page(image: Image.Image, number: int) -> tuple[Page, list[OcrWord]]:
 def _upright(image: Image.Image) -> Page:
     """The page turned upright by the angle tesseract's OSD detects (0 when unsure)."""
     try:
-        osd = pytesseract.image_to_osd(image.reduce(2), config="--psm 0")
+        osd = pytesseract.image_to_osd(image.reduce(2), config="--psm 0", timeout=PAGE_SECONDS)
     except pytesseract.TesseractError:  # too few characters to tell: leave it as it is
         return Page(image, 0)
     rotate, conf = _ROTATE.search(osd), _OSD_CONF.search(osd)
@@ -194,7 +204,7 @@ def _rule(value: int) -> int:
 
 def _words(image: Image.Image, page: int) -> list[OcrWord]:
     data = pytesseract.image_to_data(without_rules(image), lang="ita", config="--psm 3",
-                                     output_type=pytesseract.Output.DICT)
+                                     output_type=pytesseract.Output.DICT, timeout=PAGE_SECONDS)
     out = []
     for i, text in enumerate(data["text"]):
         conf = float(data["conf"][i])
