@@ -6,7 +6,9 @@ a SUGGESTION (shown to staff with its crop, never stored as data):
 
 * codice fiscale / partita IVA: proved when the check digit validates AND every word carrying
   it was read with high confidence, or when it equals an independent source (the signer's
-  certificate, the earlier version of the same organisation);
+  certificate, the earlier version of the same organisation); a 16-character personal code
+  (also the representative's, printed on the form and on the identity document) only by
+  an independent source;
 * PEC / e-mail: proved only when equal to the certified sender, to the earlier version's
   address, or to an address seen in the message itself; never "corrected";
 * comune: proved when it is a name of the ISTAT list read with high confidence and the CAP
@@ -98,6 +100,10 @@ def _code(name: str, value: str, located: Located | None, evidence: Evidence,
     valid, problem = normalise(code)
     if valid != code:
         return Verdict(name, value, SUGGESTION, problem or "codice non valido", located)
+    if len(code) == 16:  # a person's code on a scan is as likely the representative's
+        return Verdict(name, code, SUGGESTION, "codice fiscale di persona fisica letto da "
+                                               "scansione: potrebbe essere del rappresentante",
+                       located)
     if located is None or located.confidence < min_confidence:
         shown = "sconosciuta" if located is None else f"{located.confidence:.0f}"
         return Verdict(name, code, SUGGESTION, f"cifra di controllo valida ma lettura incerta "

@@ -55,6 +55,15 @@ def test_code_equal_to_an_independent_source_is_proved_even_if_unsure() -> None:
     assert signer["codice_fiscale"].source == CERTIFICATE
 
 
+def test_a_personal_code_is_proved_only_by_an_independent_source() -> None:
+    personal = "RSSMRA80A01F205X"
+    alone = judge({"codice_fiscale": personal}, {"codice_fiscale": SURE}, Evidence())
+    signed = judge({"codice_fiscale": personal}, {"codice_fiscale": SURE},
+                   Evidence(signer_codes=(personal,)))
+    assert alone["codice_fiscale"].source == SUGGESTION
+    assert signed["codice_fiscale"].source == CERTIFICATE
+
+
 def test_addresses_are_proved_only_by_equality_and_never_corrected() -> None:
     evidence = Evidence(certified_sender="Ente@PEC.it", earlier={"email": "info@ente.it"},
                         message_addresses=("segreteria@ente.it",))
