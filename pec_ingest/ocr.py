@@ -114,8 +114,10 @@ def _section(read: list[tuple[Page, list[OcrWord]]], result: FormResult,
         "warnings": [*(result.signature.warnings if result.signature else ()),
                      *extraction.warnings],
     }
-    found = sum(1 for v in extraction.fields.values() if v)
-    return {"ocr": ocr}, 1 + found + 2 * len(extraction.tavoli)
+    found = sum(1 for v in extraction.fields.values() if v) + 2 * len(extraction.tavoli)
+    # One value alone is no sign of an Allegato 1: the scan stays "unreadable" (relevance 1),
+    # so the subject's keywords decide, as for a scan that could not be read at all.
+    return {"ocr": ocr}, 1 + found if found >= 2 else 1
 
 
 def _images(data: bytes, fmt: str) -> list[Image.Image]:
