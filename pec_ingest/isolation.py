@@ -34,6 +34,7 @@ from pec_ingest import ocr
 class ParseTask:
     data: bytes
     filename: str | None
+    ocr: bool = True  # read a scan or a photo with OCR (pec_ingest.ocr)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ def parse_one(task: ParseTask, vocabulary: Vocabulary, limits: Limits) -> Isolat
     try:
         result = parse_form(task.data, task.filename, vocabulary, limits)
         plain, relevance = to_plain(result), result.relevance
-        scan = ocr.read_scan(task.data, result, vocabulary, limits) if ocr.wanted(result) else None
+        wanted = task.ocr and ocr.wanted(result)
+        scan = ocr.read_scan(task.data, result, vocabulary, limits) if wanted else None
         if scan is not None:  # a scan or a photo: the OCR readings, to be proved by the parent
             plain.update(scan[0])
             relevance = plain["relevance"] = max(relevance, scan[1])

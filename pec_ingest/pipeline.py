@@ -28,7 +28,7 @@ from parsers.envelope import Attachment, PecMessage, parse_envelope
 from pec_ingest import recording
 from pec_ingest.config import Config
 from pec_ingest.isolation import IsolatedResult, ParserPool, ParseTask
-from pec_ingest.relevance import Decision, decide, find_keyword, form_candidates
+from pec_ingest.relevance import Decision, decide, find_keyword, form_candidates, unreadable
 from store.archive import Archive
 from store.base import RECEIPT_KINDS
 from store.errors import DuplicateMessage, StoreError
@@ -161,12 +161,28 @@ class Pipeline:
 
     def _decide(self, envelope: PecMessage) -> tuple[Decision,
                                                      list[tuple[Attachment, IsolatedResult]]]:
+        """Parse the candidates (without OCR first: an identity photo next to a DOCX form is
+        not worth seconds of OCR), decide; only when no document with text reads as a form
+        are the scans and photos read again with OCR, and the decision taken again."""
         max_bytes = self.config.parser.max_attachment_mb * 1024 * 1024
         candidates = form_candidates(envelope.attachments, max_bytes)
-        results = self.parse([ParseTask(a.data, a.filename or a.path) for a in candidates])
-        parsed = list(zip(candidates, results, strict=True))
+        results = self.parse([ParseTask(a.data, a.filename or a.path, ocr=False)
+                              for a in candidates])
+        decision = self._judge(envelope, candidates, results)
+        scans = [i for i, r in enumerate(results) if r.ok and unreadable(r)]
+        if scans and (decision.form is None or unreadable(decision.form[1])):
+            again = self.parse([ParseTask(candidates[i].data, candidates[i].filename
+                                          or candidates[i].path) for i in scans])
+            for i, result in zip(scans, again, strict=True):
+                results[i] = result
+            decision = self._judge(envelope, candidates, results)
+        return decision, list(zip(candidates, results, strict=True))
+
+    def _judge(self, envelope: PecMessage, candidates: Sequence[Attachment],
+               results: Sequence[IsolatedResult]) -> Decision:
         subject = envelope.original_subject or envelope.subject
-        return decide(subject, envelope.attachments, parsed, self.config.relevance), parsed
+        parsed = list(zip(candidates, results, strict=True))
+        return decide(subject, envelope.attachments, parsed, self.config.relevance)
 
     def _write(self, record: Callable[[Session], Outcome]) -> Outcome:
         with self.sessions() as session:
