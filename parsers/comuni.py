@@ -61,3 +61,12 @@ def comuni_index() -> Mapping[str, tuple[Comune, ...]]:
 def lookup(text: str) -> tuple[Comune, ...]:
     """The comuni named exactly ``text`` (any case, accents, hyphens), or none."""
     return comuni_index().get(comune_key(text), ())
+
+
+@cache
+def province_caps(province: str) -> frozenset[str]:
+    """Every CAP of every comune of ``province`` (its sigla): a CAP outside it cannot be right
+    for a comune of that province. Per-comune CAP lists drift (re-zoned delivery areas), the
+    province's range much less."""
+    return frozenset(cap for found in comuni_index().values() for c in found
+                     if c.province == province for cap in c.caps)
