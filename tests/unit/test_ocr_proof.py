@@ -93,9 +93,12 @@ def test_comune_needs_the_list_a_sure_reading_and_a_matching_cap() -> None:
 
 
 def test_cap_ranges() -> None:
+    """The CAP must be one of the comune's province in the ISTAT list (any province)."""
     assert cap_matches("Gorgonzola", "20064") and cap_matches("Monza", "20900")
-    assert not cap_matches("Monza", "20064") and not cap_matches("Milano", "20064")
-    assert not cap_matches("Roma", "00100")  # province not listed in full: cannot check
+    assert cap_matches("Bussero", "20060")  # a neighbour's CAP in the same province
+    assert cap_matches("Roma", "00118") and cap_matches("Torino", "10121")
+    assert not cap_matches("Monza", "20064") and not cap_matches("Roma", "20063")
+    assert not cap_matches("Gorgonzola", "10121") and not cap_matches("Nessunluogo", "20063")
 
 
 @pytest.mark.parametrize("field", ["denominazione", "legale_rappresentante", "referente",
