@@ -19,6 +19,7 @@ forkserver) and a thread watching a pidfd of the service process.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import multiprocessing as mp
@@ -144,12 +145,13 @@ def _die_with(owner: int) -> None:
 
 def _watch_owner(pidfd: int) -> None:
     select.select([pidfd], [], [])  # a pidfd becomes readable when its process exits
-    os.kill(os.getpid(), signal.SIGKILL)
+    os.killpg(0, signal.SIGKILL)  # this child and what it started (a tesseract run)
 
 
 def _serve(conn: Connection, packed: dict[str, Any], limits: Limits, memory_mb: int,
            owner: int) -> None:
     """Child main loop: parse each task received until the parent closes the pipe."""
+    os.setpgid(0, 0)  # its own process group: a kill takes the programs it runs (OCR) along
     _die_with(owner)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     limit = memory_mb * 1024 * 1024
@@ -194,7 +196,9 @@ class _Worker:
         return self.proc.is_alive()
 
     def kill(self) -> None:
-        if self.proc.is_alive():
+        if self.proc.is_alive() and self.proc.pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)  # with a running tesseract
             self.proc.kill()
         self.proc.join(5)
         self.conn.close()

@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from pec_ingest.config import Config
-from pec_ingest.web import actions, documents, pages
+from pec_ingest.web import actions, documents, pages, retention
 from pec_ingest.web.accounts import LoginGuard, authenticate, close_session, open_session
 from pec_ingest.web.errors import LoginRefused
 from pec_ingest.web.guard import (
@@ -80,6 +80,10 @@ def create_app(config: Config, sessions: sessionmaker[Session]) -> Starlette:
         Route("/aderenti.xlsx", endpoint("lettore", pages.adherents_xlsx)),
         Route("/aderenti.csv", endpoint("lettore", pages.adherents_csv)),
         Route("/ricevute", endpoint("lettore", pages.acknowledgements)),
+        Route("/conservazione", endpoint("responsabile", retention.page), methods=["GET"]),
+        Route("/conservazione/anteprima", endpoint("responsabile", retention.preview),
+              methods=["POST"]),
+        Route("/conservazione", endpoint("responsabile", retention.purge), methods=["POST"]),
         Route("/ricevute/{ack_id:int}/reinvio", endpoint("responsabile", actions.resend_ack),
               methods=["POST"]),
     ]

@@ -1,0 +1,56 @@
+"""A parser child killed at its timeout takes the OCR program it was running along: no
+tesseract is left working for a document whose reading was given up."""
+
+from __future__ import annotations
+
+import io
+import random
+import subprocess
+import threading
+import time
+
+import pytest
+
+from parsers.limits import DEFAULT_LIMITS
+from parsers.vocabulary import DEFAULT_VOCABULARY
+from pec_ingest.isolation import IsolatedResult, ParserPool, ParseTask
+
+
+def _tesseracts() -> set[int]:
+    out = subprocess.run(["pgrep", "-x", "tesseract"], capture_output=True, text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+def _noise_png() -> bytes:
+    from PIL import Image
+
+    rnd = random.Random(7)
+    side = 2400
+    pixels = bytes(rnd.getrandbits(8) for _ in range(side * side))
+    image = Image.frombytes("L", (side, side), pixels)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.slow
+def test_a_timed_out_ocr_leaves_no_tesseract_running() -> None:
+    before = _tesseracts()
+    pool = ParserPool(DEFAULT_VOCABULARY, DEFAULT_LIMITS, timeout=6, memory_mb=768, size=1)
+    results: list[IsolatedResult] = []
+    try:
+        worker = threading.Thread(target=lambda: results.append(
+            pool.parse(ParseTask(_noise_png(), "foto.png"))))
+        worker.start()
+        seen: set[int] = set()
+        deadline = time.monotonic() + 6
+        while not seen and time.monotonic() < deadline:
+            seen = _tesseracts() - before
+            time.sleep(0.05)
+        assert seen, "tesseract never started: the test proves nothing"
+        worker.join(30)
+        assert results and results[0].outcome == "timeout"
+        time.sleep(1.0)
+        assert not (_tesseracts() & seen)
+    finally:
+        pool.close()
