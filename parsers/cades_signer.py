@@ -270,6 +270,13 @@ def _pss_padding(algo: cms.SignedDigestAlgorithm) -> padding.PSS:
     )
 
 
+def signer_certificate(
+    info: cms.SignerInfo, certificates: Sequence[x509.Certificate]
+) -> x509.Certificate | None:
+    """The certificate ``info`` names as its signer's, among ``certificates``."""
+    return _find_certificate(info["sid"], certificates)
+
+
 def _find_certificate(
     sid: cms.SignerIdentifier, certificates: Sequence[x509.Certificate]
 ) -> x509.Certificate | None:

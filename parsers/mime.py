@@ -37,10 +37,12 @@ _HEADER_ERRORS = (
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 _FIELD_START = re.compile(rb"\n(?=[^ \t])")
 _MAX_HEAD_BYTES = 256 * 1024
+MAX_HEAD_BYTES = _MAX_HEAD_BYTES  # public: a caller may judge what the cut could hide
 _MAX_FIELD_BYTES = 4096
 _MAX_PARENTHESES = 32
 MIME_HEADER_BUDGET = 128 * 1024  # bytes of Content-Type/-Disposition parsed per walk
-_BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_NOT_BASE64 = bytes(b for b in range(256) if b not in _BASE64_ALPHABET)
 _BASE64_FOREIGN = re.compile(rb"[^A-Za-z0-9+/=\s]")
 _BODY_TEXT_TYPES = frozenset({"text/plain", "text/html"})
 _MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
@@ -258,7 +260,7 @@ def decode_base64(data: bytes) -> tuple[bytes, tuple[str, ...]]:
     warnings: tuple[str, ...] = ()
     if _BASE64_FOREIGN.search(data):
         warnings = ("base64 con caratteri non validi: contenuto forse incompleto",)
-    letters = _BASE64_JUNK.sub(b"", data)
+    letters = data.translate(None, _NOT_BASE64)  # one pass, one copy (a regex sub is ~6x)
     if len(letters) % 4 == 1:
         letters = letters[:-1]
         warnings = warnings or ("base64 troncato: contenuto forse incompleto",)

@@ -13,24 +13,28 @@ that also checks signed attachments.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from asn1crypto import cms
 
 from parsers.cades_ber import to_definite
-from parsers.cades_signer import ASN1_ERRORS, read_signer
-from parsers.errors import SignedDataError
+from parsers.cades_signer import ASN1_ERRORS, read_signer, signer_certificate
+from parsers.errors import LimitExceeded, SignedDataError
 
 _MAX_BER_DEPTH = 64
+MAX_SIGNERS = 4  # a PEC provider signs alone; this bounds the time spent on a hostile one
 _LINE_BREAK = re.compile(rb"\r*\n")
 @dataclass(frozen=True)
 class SignatureCheck:
-    """``valid`` is None when no signature is present; ``reason`` says why it is not valid."""
+    """``valid`` is None when no signature is present; ``reason`` says why it is not valid.
+    ``certificates``: DER certificates the signature carries, the first signer's first (for a
+    caller that judges trust; empty when the signature is not valid)."""
 
     present: bool
     valid: bool | None
     reason: str | None
     signer: str | None
+    certificates: tuple[bytes, ...] = field(default=(), repr=False, compare=False)
 
     def to_json(self) -> dict[str, bool | None]:
         return {"present": self.present, "valid": self.valid}
@@ -61,10 +65,13 @@ def verify_detached(content: bytes, signature: bytes) -> SignatureCheck:
             choice.chosen for choice in signed["certificates"] or [] if choice.name == "certificate"
         ]
         signer_infos = list(signed["signer_infos"])
-    except (*ASN1_ERRORS, SignedDataError) as exc:
+    except (*ASN1_ERRORS, SignedDataError, LimitExceeded) as exc:  # BER nested too deep
         return _invalid(f"firma illeggibile ({_short(exc)})")
     if not signer_infos:
         return _invalid("la firma non contiene firmatari")
+    if len(signer_infos) > MAX_SIGNERS:  # each one digests the whole content again
+        return _invalid(f"la firma ha {len(signer_infos)} firmatari: un gestore PEC ne ha uno "
+                        f"(verificati al massimo {MAX_SIGNERS})")
     signer_name: str | None = None
     for info in signer_infos:
         try:
@@ -74,7 +81,11 @@ def verify_detached(content: bytes, signature: bytes) -> SignatureCheck:
         signer_name = signer_name or signer.name
         if not (signer.signature_valid and signer.content_digest_ok):
             return _invalid(signer.reason or "firma non valida", signer.name)
-    return SignatureCheck(present=True, valid=True, reason=None, signer=signer_name)
+    first = signer_certificate(signer_infos[0], certificates)
+    ordered = [first] if first is not None else []
+    ordered += [c for c in certificates if c is not first]
+    return SignatureCheck(present=True, valid=True, reason=None, signer=signer_name,
+                          certificates=tuple(c.dump() for c in ordered) if first else ())
 
 
 def _load_signed_data(signature: bytes) -> cms.SignedData:

@@ -25,6 +25,7 @@ from parsers.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 from pec_ingest.errors import ConfigError
 from pec_ingest.settings_imap import MailboxSection
 from pec_ingest.settings_smtp import AcknowledgementSection, SmtpSection
+from pec_ingest.trust import TrustSection
 
 ENV_CONFIG = "PEC_INGEST_CONFIG"
 ENV_DATABASE_URL = "PEC_INGEST_DATABASE_URL"
@@ -102,6 +103,7 @@ class Config:
     mailboxes: tuple[MailboxSection, ...] = ()
     smtp: SmtpSection = field(default_factory=SmtpSection)
     acknowledgements: AcknowledgementSection = field(default_factory=AcknowledgementSection)
+    trust: TrustSection = field(default_factory=TrustSection)
     vocabulary: Vocabulary = DEFAULT_VOCABULARY
     source: Path | None = None
 
@@ -155,6 +157,7 @@ SECTIONS: dict[str, type] = {
     "parser": ParserSection,
     "smtp": SmtpSection,
     "acknowledgements": AcknowledgementSection,
+    "trust": TrustSection,
 }
 
 
@@ -312,3 +315,4 @@ def _check(config: Config, problems: list[str]) -> None:
                         "max_candidates almeno 1")
     problems.extend(config.smtp.problems())
     problems.extend(config.acknowledgements.problems(config.smtp))
+    problems.extend(config.trust.problems())

@@ -16,17 +16,19 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 from imapclient.imapclient import SocketTimeout
 
+from pec_ingest import interruption
 from pec_ingest.errors import MailboxError
 from pec_ingest.settings_imap import MailboxSection
 
@@ -35,11 +37,17 @@ log = logging.getLogger(__name__)
 HEADER_FIELDS = ("MESSAGE-ID", "SUBJECT", "FROM", "X-TRASPORTO", "X-RICEVUTA",
                  "X-RIFERIMENTO-MESSAGE-ID", "AUTO-SUBMITTED", "CONTENT-TYPE")
 FIRST_LOOK = (f"BODY.PEEK[HEADER.FIELDS ({' '.join(HEADER_FIELDS)})]", "BODYSTRUCTURE",
-              "RFC822.SIZE")
+              "RFC822.SIZE", "INTERNALDATE")
 
 
 class LoginRefused(MailboxError):
     """The server refused the credentials (not a network problem)."""
+
+
+class FetchRefused(MailboxError):
+    """A FETCH answer the client could not read (a line over imaplib's limit, a response
+    imapclient cannot parse): caused by what the fetched messages hold, not by the network.
+    The connection is out of step afterwards: reopen it before the next command."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class FirstLook:
     size: int
     header: bytes
     structure: Any  # imapclient BodyData (a nested tuple), or None
+    internal_date: datetime | None = None  # when the server received it (aware)
 
 
 def tls_context(ca_file: str = "") -> ssl.SSLContext:
@@ -85,25 +94,31 @@ class Mailbox:
         """Connect, verify the server, log in; raises MailboxError (LoginRefused)."""
         box, where = self.box, self.where
         password = box.secret.value()
-        client = _connect(box, where)
+        client = self._client = _connect(box, where)
+        interruption.opened("imap", self)
         try:
             client.login(box.username, password)
             with _guard(where, "lettura delle capacità del server"):
                 self.capabilities = frozenset(c.decode("ascii", "replace").upper()
                                               for c in client.capabilities())
         except LoginError as exc:
-            _close_quietly(client)
+            self.close()
             detail = _scrub(_text(exc), password)
             raise LoginRefused(f"{where}: accesso rifiutato per l'utente {box.username} "
                                f"({detail}); controllare utente e password") from None
         except MailboxError:
-            _close_quietly(client)
+            self.close()
             raise
         except (imaplib.IMAP4.error, OSError) as exc:
-            _close_quietly(client)
+            self.close()
             raise MailboxError(f"{where}: accesso non riuscito: "
                                f"{_scrub(_text(exc), password)}") from None
-        self._client = client
+
+    def reopen(self, folder: str) -> FolderStatus:
+        """A new connection with ``folder`` examined again (after a :class:`FetchRefused`)."""
+        self.close()
+        self.login()
+        return self.examine(folder)
 
     @property
     def client(self) -> IMAPClient:
@@ -120,9 +135,15 @@ class Mailbox:
         return "IDLE" in self.capabilities
 
     def close(self) -> None:
+        interruption.closed(self)
         if self._client is not None:
             _close_quietly(self._client)
             self._client = None
+
+    def current_socket(self) -> socket.socket | None:
+        """The connection's socket, for :func:`pec_ingest.interruption.interrupt`."""
+        client = self._client
+        return client.socket() if client is not None else None
 
     def __enter__(self) -> Mailbox:
         return self
@@ -151,12 +172,19 @@ class Mailbox:
         if not uids:
             return {}
         with _guard(self.where, "lettura delle intestazioni"):
-            answer = self.client.fetch(list(uids), list(FIRST_LOOK))
+            try:
+                answer = self.client.fetch(list(uids), list(FIRST_LOOK))
+            except imaplib.IMAP4.abort:
+                raise  # the connection went away: a network problem, not the messages
+            except imaplib.IMAP4.error as exc:  # also imapclient's ProtocolError
+                raise FetchRefused(f"{self.where}: risposta illeggibile alla lettura delle "
+                                   f"intestazioni: {_text(exc)[:200]}") from exc
         out = {}
         for uid, data in answer.items():
             header = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
             out[int(uid)] = FirstLook(int(uid), int(data.get(b"RFC822.SIZE", 0)),
-                                      header or b"", data.get(b"BODYSTRUCTURE"))
+                                      header or b"", data.get(b"BODYSTRUCTURE"),
+                                      _aware(data.get(b"INTERNALDATE")))
         return out
 
     def fetch_raw(self, uids: Sequence[int]) -> dict[int, bytes]:
@@ -254,6 +282,13 @@ def _guard(where: str, what: str) -> Iterator[None]:
         raise MailboxError(f"{where}: {what}: tempo scaduto") from exc
     except (imaplib.IMAP4.error, OSError) as exc:
         raise MailboxError(f"{where}: {what} non riuscita: {_text(exc)}") from exc
+
+
+def _aware(value: Any) -> datetime | None:
+    """imapclient gives INTERNALDATE as a naive local time (``normalise_times``)."""
+    if not isinstance(value, datetime):
+        return None
+    return value.astimezone(UTC) if value.tzinfo is None else value
 
 
 def _status(answer: dict[bytes, Any]) -> FolderStatus:

@@ -26,10 +26,12 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from parsers.envelope import Attachment, PecMessage, parse_envelope
+from parsers.mime import MAX_HEAD_BYTES
 from pec_ingest import recording
 from pec_ingest.config import Config
 from pec_ingest.isolation import IsolatedResult, ParserPool, ParseTask
 from pec_ingest.relevance import Decision, decide, find_keyword, form_candidates
+from pec_ingest.trust import Certification, TrustStore, certify
 from store.archive import Archive
 from store.base import RECEIPT_KINDS
 from store.errors import DuplicateMessage, StoreError
@@ -52,6 +54,7 @@ class Source:
     uidvalidity: int | None = None
     uid: int | None = None
     path: str | None = None
+    internal_date: datetime | None = None  # IMAP INTERNALDATE: when our server received it
 
     def describe(self) -> str:
         if self.kind == "imap":
@@ -86,6 +89,7 @@ class Pipeline:
         self.parse = parse or self._parse_isolated
         self.before_commit: Callable[[], None] | None = None  # fault injection in tests
         self.last_progress: float | None = None  # time.monotonic() of the last message done
+        self._trust: TrustStore | None = None
 
     def _parse_isolated(self, tasks: Sequence[ParseTask]) -> list[IsolatedResult]:
         p = self.config.parser
@@ -139,10 +143,21 @@ class Pipeline:
                                         f"{existing.outcome})", existing.kind,
                            message_id=existing.id, duplicate=True)
 
+    @property
+    def trust_store(self) -> TrustStore | None:
+        """``[trust] ca_file`` loaded once (a reload that changes it loads it again)."""
+        path = self.config.trust.ca_file
+        if not path:
+            return None
+        if self._trust is None or self._trust.path != path:
+            self._trust = TrustStore.load(path)
+        return self._trust
+
     def _process(self, raw: bytes, sha: str, rel_path: str, source: Source) -> Outcome:
         envelope = parse_envelope(raw, self.config.limits)
+        certification = certify(envelope, self.trust_store)
         base = recording.MessageFacts.of(envelope, sha, len(raw), rel_path, source,
-                                         legal_time(envelope))
+                                         legal_time(envelope, certification), certification)
         ident = recording.own_identificativo(envelope)
         if ident is not None:
             with self.sessions() as session:
@@ -157,6 +172,8 @@ class Pipeline:
             hint = find_keyword(envelope.original_subject or envelope.subject,
                                 self.config.relevance.subject_keywords)
             return self._write(lambda s: recording.record_anomaly(s, base, envelope, hint))
+        if envelope.kind == "not-pec" and header_block_size(raw) > MAX_HEAD_BYTES:
+            return self._write(lambda s: recording.record_headers_cut(s, base, MAX_HEAD_BYTES))
         decision, parsed = self._decide(envelope)
         if not decision.relevant:
             return self._write(lambda s: recording.record_ignored(s, base, envelope, decision))
@@ -210,8 +227,17 @@ class Pipeline:
             return Outcome("failed", reason, "unknown")
 
 
-def legal_time(envelope: PecMessage) -> datetime | None:
-    """The legal receipt time: daticert's ``data`` with its zone, never the Date header."""
+def header_block_size(raw: bytes) -> int:
+    """Bytes before the first blank line (the whole message when there is none)."""
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if i >= 0]
+    return min(ends) if ends else len(raw)
+
+
+def legal_time(envelope: PecMessage, certification: Certification) -> datetime | None:
+    """The legal receipt time: daticert's ``data`` with its zone, never the Date header, and
+    only from a certified envelope (:mod:`pec_ingest.trust`): None otherwise."""
+    if not certification.certified:
+        return None
     if envelope.daticert is not None and envelope.daticert.data is not None:
         return envelope.daticert.data
     return None

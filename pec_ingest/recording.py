@@ -17,13 +17,14 @@ from pec_ingest.ack.receipts import apply_receipt
 from pec_ingest.config import Config
 from pec_ingest.isolation import IsolatedResult
 from pec_ingest.relevance import Decision, find_keyword
+from pec_ingest.trust import Certification
 from store import model
 from store.base import CANONICAL_FIELDS
 from store.messages import add_attachment, add_message, find_message
 from store.messages import record_failure as count
 from store.receipts import add_receipt
 from store.review import add_review_reason
-from store.submissions import add_submission, get_or_create_organisation
+from store.submissions import add_submission, get_or_create_organisation, sender_change
 
 if TYPE_CHECKING:
     from pec_ingest.pipeline import Outcome, Source
@@ -57,13 +58,26 @@ class MessageFacts:
     signature_present: bool
     signature_valid: bool | None
     warnings: tuple[str, ...]
+    certification: Certification
 
     @classmethod
     def of(cls, env: PecMessage, sha: str, size: int, rel: str, source: Source,
-           legal_time: datetime | None) -> MessageFacts:
+           legal_time: datetime | None, certification: Certification) -> MessageFacts:
+        warnings = env.warnings
+        if certification.integrity and certification.trusted is False:
+            warnings = (*warnings, certification.detail)
         return cls(sha, size, rel, source, env.kind, own_identificativo(env),
                    env.message_id, env.riferimento_message_id, env.sender, env.subject,
-                   legal_time, env.signature.present, env.signature.valid, env.warnings)
+                   legal_time, env.signature.present, env.signature.valid, warnings,
+                   certification)
+
+    @property
+    def received(self) -> tuple[datetime, bool]:
+        """When it was received, and whether that time is certified: the legal time, else the
+        IMAP INTERNALDATE (our server's arrival time), else now."""
+        if self.legal_time is not None:
+            return self.legal_time, True
+        return self.source.internal_date or datetime.now(UTC), False
 
     def add(self, session: Session, outcome: str, reason: str) -> model.Message:
         s = self.source
@@ -74,7 +88,8 @@ class MessageFacts:
             identificativo=self.identificativo, message_id_header=self.message_id_header,
             riferimento_message_id=self.riferimento, sender=self.sender, subject=self.subject,
             legal_time=self.legal_time, signature_present=self.signature_present,
-            signature_valid=self.signature_valid, warnings=self.warnings)
+            signature_valid=self.signature_valid, warnings=self.warnings,
+            provider_trusted=self.certification.trusted)
 
 
 def own_identificativo(env: PecMessage) -> str | None:
@@ -108,14 +123,23 @@ def record_receipt(session: Session, facts: MessageFacts, env: PecMessage) -> Ou
     _replace_failed(session, facts)
     d = env.daticert
     referenced = (d.msgid if d and d.msgid else None) or env.riferimento_message_id
-    message = facts.add(session, "receipt", f"ricevuta PEC ({env.kind})")
+    certified = facts.certification.certified
+    reason = f"ricevuta PEC ({env.kind})" if certified else (
+        f"ricevuta PEC ({env.kind}) SOSPETTA, non applicata: {facts.certification.detail}")
+    message = facts.add(session, "receipt", reason)
     recipient = d.consegna if d and d.consegna else (
         d.destinatari[0].address if d and d.destinatari else None)
     receipt = add_receipt(session, message, kind=env.kind, referenced_message_id=referenced,
                           legal_time=facts.legal_time, errore=d.errore if d else None,
                           errore_esteso=d.errore_esteso if d else None, recipient=recipient)
-    apply_receipt(session, receipt)
-    return _outcome("receipt", f"ricevuta {env.kind}", env.kind, message_id=message.id)
+    if certified:  # only a receipt whose signature verifies moves an acknowledgement
+        apply_receipt(session, receipt)
+    else:
+        add_review_reason(session, code="envelope_signature", message=message, detail=(
+            f"ricevuta «{env.kind}» per {referenced or '-'} non certificata "
+            f"({facts.certification.detail}): registrata come sospetta, lo stato della "
+            "risposta non è cambiato"))
+    return _outcome("receipt", reason[:200], env.kind, message_id=message.id)
 
 
 def record_anomaly(session: Session, facts: MessageFacts, env: PecMessage,
@@ -140,6 +164,18 @@ def record_ignored(session: Session, facts: MessageFacts, env: PecMessage,
                           detail=f"{decision.reason}; verificare se è un'adesione (in tal caso "
                                  "chiedere all'ente di inviare l'Allegato 1)")
     return _outcome("ignored", decision.reason, env.kind, message_id=message.id)
+
+
+def record_headers_cut(session: Session, facts: MessageFacts, cut: int) -> Outcome:
+    """Headers longer than the parser reads: what decides the kind (X-Trasporto, X-Ricevuta,
+    Content-Type) may lie beyond the cut, so "not PEC" is not a safe verdict: review."""
+    _replace_failed(session, facts)
+    reason = (f"intestazioni oltre {cut // 1024} KB: il tipo di messaggio (PEC, ricevuta) non "
+              "è determinabile; da esaminare a mano")
+    message = facts.add(session, "ignored", reason)
+    add_review_reason(session, code="unreadable", message=message,
+                      detail=f"{reason} (potrebbe essere una PEC firmata)")
+    return _outcome("ignored", reason, facts.kind, message_id=message.id)
 
 
 def record_failure(session: Session, sha: str, size: int, rel: str, source: Source,
@@ -167,11 +203,13 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
     form_att, result = decision.form if decision.form else (None, None)
     form = result.result if result is not None and result.ok else None
     rows = _attachments(session, message, env, parsed, form_att, config)
-    received = facts.legal_time or datetime.now(UTC)
+    received, certified = facts.received
     fields: Mapping[str, Any] = (form or {}).get("fields") or dict.fromkeys(CANONICAL_FIELDS)
     organisation = get_or_create_organisation(
-        session, fields.get("codice_fiscale"), facts.sender or env.original_from,
-        fields.get("denominazione"))
+        session, fields.get("codice_fiscale"), facts.sender or env.original_from, None)
+    current = sender_change(session, organisation, facts.sender)
+    if current is None and fields.get("denominazione"):
+        organisation.denominazione = fields.get("denominazione")
     closing = config.closing
     submission = add_submission(
         session, organisation, message, procedure=config.procedure.code, fields=fields,
@@ -180,8 +218,16 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
         out_of_procedure=closing is not None and received > closing,
         status=(form or {}).get("status", "needs_review"),
         warnings=(form or {}).get("warnings", []), parsed=form or {},
-        attachment=rows.get(id(form_att)) if form_att is not None else None)
+        attachment=rows.get(id(form_att)) if form_att is not None else None,
+        hold=current is not None)
     reasons = _reasons(config, env, form, form_att, result, submission.out_of_procedure)
+    if not certified:
+        reasons += review.certification_reasons(env, facts.certification, received,
+                                                facts.source.internal_date is not None)
+    if current is not None:
+        reasons.append(review.sender_change_reason(current.registration_number,
+                                                   current.message.sender, current.pec,
+                                                   facts.sender))
     for reason in reasons + review.skipped_reasons(parsed, form_att):
         add_review_reason(session, code=reason.code, detail=reason.detail, submission=submission)
     queue_for_submission(session, config, submission, env, facts.sender)

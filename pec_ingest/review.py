@@ -11,12 +11,14 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from parsers.envelope import Attachment, PecMessage
 from pec_ingest.config import Config
 from pec_ingest.isolation import IsolatedResult
 from pec_ingest.relevance import find_keyword
+from pec_ingest.trust import Certification
 
 REQUIRED = ("denominazione", "codice_fiscale", "legale_rappresentante")
 FIELD_NAMES = {
@@ -143,4 +145,31 @@ def message_reasons(message: PecMessage) -> list[Reason]:
     if message.daticert is None or message.daticert.data is None:
         out.append(Reason("no_legal_time", "manca la data legale (daticert.xml): verificare "
                                            "la data di ricezione"))
+    return out
+
+
+def sender_change_reason(current_number: str, current_sender: str | None,
+                         declared_pec: str | None, new_sender: str | None) -> Reason:
+    """A new version certified by another sender: held until staff accept it."""
+    return Reason("organisation_conflict", (
+        f"nuova versione inviata da {new_sender or 'mittente non certificato'}, ma la versione "
+        f"in vigore ({current_number}) è stata inviata da {current_sender or '-'} e la PEC "
+        f"dichiarata dall'ente è {declared_pec or '-'}: la nuova versione NON sostituisce "
+        "quella in vigore finché il personale non la accetta (chiunque può scrivere il "
+        "codice fiscale di un altro ente)"))
+
+
+def certification_reasons(message: PecMessage, certification: Certification,
+                          received: datetime, from_imap: bool) -> list[Reason]:
+    """A PEC envelope that is not certified (no provider signature, a signature that does not
+    verify, an altered daticert, an untrusted provider): its time is not the legal one."""
+    if message.kind != "posta-certificata":
+        return []  # anomalies and plain mail: see message_reasons
+    source = "di arrivo nella casella (IMAP)" if from_imap else "di registrazione"
+    out = [Reason("not_certified", (
+        f"{certification.detail}: data e ora di ricezione NON certificate; usata la data "
+        f"{source}, {received.astimezone(UTC):%d/%m/%Y %H:%M} UTC, anche per il ritardo "
+        "e nella risposta; verificare"))]
+    if certification.integrity and certification.trusted is False:
+        out.append(Reason("envelope_signature", certification.detail))
     return out

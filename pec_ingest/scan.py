@@ -7,7 +7,11 @@
    before it a Message-ID check, make that a no-op for what is already recorded);
 2. ``UID SEARCH UID last+1:*`` (plus ``SINCE`` on a first scan): only new UIDs cost anything;
 3. in batches, a first look (headers, BODYSTRUCTURE, size) judges each message
-   (:mod:`pec_ingest.triage`); skipped ones are recorded with the reason, messages already
+   (:mod:`pec_ingest.triage`); a first look the client cannot read (a line over imaplib's
+   limit: ten thousand parts, a megabyte subject) is retried in halves on a new connection
+   until the message at fault is alone, and that one is recorded as skipped
+   (``unreadable_header``, for staff) while the others go on; skipped ones are recorded with
+   the reason, messages already
    recorded (same PEC Message-ID) are not downloaded again, the rest are downloaded with
    ``BODY.PEEK[]`` in size-bounded batches and ingested by a thread pool (the parse is the slow
    part, spread over the cores);
@@ -29,7 +33,8 @@ from datetime import date
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from pec_ingest.mailbox import FolderStatus, Mailbox
+from pec_ingest.errors import MailboxError
+from pec_ingest.mailbox import FetchRefused, FirstLook, FolderStatus, Mailbox
 from pec_ingest.pipeline import Outcome, Pipeline, Source
 from pec_ingest.settings_imap import MailboxSection
 from pec_ingest.triage import Verdict, judge
@@ -151,9 +156,12 @@ class FolderScan:
         self.stored = last_uid
 
     def _batch(self, uids: list[int], pool: ThreadPoolExecutor, progress: Progress) -> None:
-        looks = self.mb.first_look(uids)
+        refused: dict[int, str] = {}
+        looks = self._first_look(uids, refused)
         verdicts = [judge(looks[u], self.box) for u in uids if u in looks]
-        for uid in set(uids) - set(looks):  # expunged meanwhile: nothing to read
+        verdicts += [unreadable_verdict(uid, detail) for uid, detail in refused.items()]
+        arrived = {uid: look.internal_date for uid, look in looks.items()}
+        for uid in set(uids) - set(looks) - set(refused):  # expunged meanwhile: nothing to read
             progress.done(uid)
         self._record_skipped([v for v in verdicts if not v.download], progress)
         wanted = self._drop_known([v for v in verdicts if v.download], progress)
@@ -167,12 +175,32 @@ class FolderScan:
                 if v.uid not in raw:
                     progress.done(v.uid)
                     continue
-                source = Source("imap", self.box.name, self.folder, self.uidvalidity, v.uid)
+                source = Source("imap", self.box.name, self.folder, self.uidvalidity, v.uid,
+                                internal_date=arrived.get(v.uid))
                 future = pool.submit(self.pipeline.ingest, raw.pop(v.uid), source)
                 self.pending.append(_Pending(v.uid, v.size, future))
             if self.on_batch is not None:
                 self.on_batch(len(group))
             self._drain(progress, INFLIGHT_BYTES)
+
+    def _first_look(self, uids: list[int], refused: dict[int, str]) -> dict[int, FirstLook]:
+        """The first look at ``uids``; a batch the client cannot read is split in halves (on a
+        new connection each time) until the message at fault is alone: it goes in ``refused``."""
+        try:
+            return self.mb.first_look(uids)
+        except FetchRefused as exc:
+            log.warning("%s/%s: first look at %d messages (uid %d-%d) unreadable: %s",
+                        self.box.name, self.folder, len(uids), uids[0], uids[-1], exc)
+            status = self.mb.reopen(self.folder)
+            if status.uidvalidity != self.uidvalidity:
+                raise MailboxError(f"{self.mb.where}: UIDVALIDITY di {self.folder} cambiata "
+                                   "durante la lettura") from exc
+            if len(uids) == 1:
+                refused[uids[0]] = str(exc)
+                return {}
+        half = len(uids) // 2
+        return {**self._first_look(uids[:half], refused),
+                **self._first_look(uids[half:], refused)}
 
     def _record_skipped(self, verdicts: list[Verdict], progress: Progress) -> None:
         if not verdicts:
@@ -244,6 +272,13 @@ class FolderScan:
             log.warning("%s: the server has no MOVE; messages left in %s (expunge_after_copy "
                         "= true allows COPY + EXPUNGE)", box.name, self.folder)
         log.debug("%s/%s: post-actions on %d messages", box.name, self.folder, len(uids))
+
+
+def unreadable_verdict(uid: int, error: str) -> Verdict:
+    """A message whose first look could not be read: skipped, with the reason, for staff."""
+    return Verdict(uid=uid, size=0, download=False, kind="unknown", reason="unreadable_header",
+                   detail=("intestazioni o struttura MIME illeggibili dal client IMAP (troppo "
+                           f"grandi?): messaggio da esaminare a mano; {error}")[:1000])
 
 
 def _by_size(verdicts: list[Verdict], max_bytes: int, max_count: int) -> list[list[Verdict]]:

@@ -12,8 +12,11 @@ start timeout (``EXTEND_TIMEOUT_USEC``) as long as messages keep being finished.
 ``STATUS=`` tells the last poll.
 
 Signals: SIGTERM/SIGINT stop the scheduler; the poll in hand finishes the message it is on and
-returns, so the service exits well within the unit's stop timeout. SIGHUP reloads the
-configuration file: mailboxes, intervals, procedure dates, relevance, review and
+returns, so the service exits well within the unit's stop timeout: open IMAP connections are
+cut at once (a server that accepted and went silent would otherwise hold a read for
+``read_timeout_seconds``), SMTP ones after ``SMTP_GRACE_SECONDS``; only a connection still
+being opened waits for its ``connect_timeout_seconds`` (SMTP: ``timeout_seconds``).
+SIGHUP reloads the configuration file: mailboxes, intervals, procedure dates, relevance, review and
 acknowledgement settings take effect at once; the parser's limits and vocabulary, the database
 URL and the state directory need a restart (a changed database or state directory is refused);
 an invalid file is reported and the running configuration kept.
@@ -32,6 +35,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from pec_ingest import interruption
 from pec_ingest.ack import make_transport, send_pending
 from pec_ingest.config import Config, load_config
 from pec_ingest.database import Database, open_database
@@ -43,6 +47,7 @@ from pec_ingest.systemd import Notifier, watchdog_interval
 log = logging.getLogger(__name__)
 ACK_JOB_SECONDS = 30
 START_CHECK_SECONDS = 30.0
+SMTP_GRACE_SECONDS = 15
 
 
 class Service:
@@ -79,6 +84,8 @@ class Service:
             self._poll_all()
         finally:
             started.set()
+        if self.stop_event.is_set():
+            return  # stopped during the first poll: nothing to schedule
         self.scheduler = BackgroundScheduler(
             timezone=self.config.zone,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
@@ -91,6 +98,7 @@ class Service:
 
     def run(self) -> int:
         self._install_signals()
+        threading.Thread(target=self._cut_on_stop, name="stop", daemon=True).start()
         self.start()
         try:
             while not self.stop_event.wait(1.0):
@@ -114,6 +122,17 @@ class Service:
         if self.db is not None:
             self.db.close()
         log.info("pec-ingest arrestato")
+
+    def _cut_on_stop(self) -> None:
+        """On stop, cut the IMAP connections at once (a read from a silent server would last
+        ``read_timeout_seconds``) and, after ``SMTP_GRACE_SECONDS`` for an acknowledgement in
+        hand to finish, the SMTP ones (see :mod:`pec_ingest.interruption`)."""
+        self.stop_event.wait()
+        if interruption.interrupt("imap"):
+            log.info("arresto: connessioni IMAP interrotte")
+        time.sleep(SMTP_GRACE_SECONDS)
+        if interruption.interrupt():
+            log.warning("arresto: connessione SMTP interrotta dopo %d s", SMTP_GRACE_SECONDS)
 
     def _install_signals(self) -> None:
         def stop(signum: int, _frame: FrameType | None) -> None:

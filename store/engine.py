@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+from store.cleaning import replace_nul
 from store.errors import DatabaseUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -79,5 +80,8 @@ def _begin_immediate(connection: Connection) -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions bound to ``engine``. Objects stay readable after commit (no expiry on commit)."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    """Sessions bound to ``engine``. Objects stay readable after commit (no expiry on commit);
+    no NUL reaches either database (:mod:`store.cleaning`)."""
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    event.listen(factory, "before_flush", replace_nul)
+    return factory

@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
+from store.cleaning import header_text
 from store.model import Message
 from store.model_mailbox import MailboxReset, MailboxState, SkippedMessage
 
@@ -71,8 +72,9 @@ def record_skipped(session: Session, mailbox: str, folder: str, uidvalidity: int
         SkippedMessage.mailbox == mailbox, SkippedMessage.folder == folder,
         SkippedMessage.uidvalidity == uidvalidity, SkippedMessage.uid.in_(list(items)))))
     rows = [SkippedMessage(mailbox=mailbox, folder=folder, uidvalidity=uidvalidity, uid=s.uid,
-                           message_id_header=_cut(s.message_id_header, 400),
-                           subject=s.subject, sender=_cut(s.sender, 320), size=s.size,
+                           message_id_header=_cut(header_text(s.message_id_header), 400),
+                           subject=header_text(s.subject),
+                           sender=_cut(header_text(s.sender), 320), size=s.size,
                            reason=s.reason, detail=s.detail)
             for uid, s in items.items() if uid not in known]
     session.add_all(rows)

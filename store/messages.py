@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store.base import ATTACHMENT_ROLES, MESSAGE_KINDS, OUTCOMES, PARSE_STATUSES
+from store.cleaning import header_text
 from store.errors import DuplicateMessage, InvalidRecord
 from store.model import Attachment, Message
 
@@ -54,7 +55,7 @@ def add_message(
     riferimento_message_id: str | None = None, sender: str | None = None,
     subject: str | None = None, legal_time: datetime | None = None,
     signature_present: bool = False, signature_valid: bool | None = None,
-    warnings: Sequence[str] = (), failure_count: int = 0,
+    warnings: Sequence[str] = (), failure_count: int = 0, provider_trusted: bool | None = None,
 ) -> Message:
     """Record a message; raise :class:`DuplicateMessage` if it is already there."""
     _check_vocabulary("kind", kind, MESSAGE_KINDS)
@@ -62,11 +63,12 @@ def add_message(
     message = Message(
         sha256=sha256, size=size, archive_path=archive_path, source=source, kind=kind,
         outcome=outcome, reason=reason, mailbox=mailbox, folder=folder,
-        uidvalidity=uidvalidity, uid=uid, identificativo=identificativo,
-        message_id_header=message_id_header, riferimento_message_id=riferimento_message_id,
-        sender=sender, subject=subject, legal_time=legal_time,
+        uidvalidity=uidvalidity, uid=uid, identificativo=header_text(identificativo),
+        message_id_header=header_text(message_id_header),
+        riferimento_message_id=header_text(riferimento_message_id),
+        sender=header_text(sender), subject=header_text(subject), legal_time=legal_time,
         signature_present=signature_present, signature_valid=signature_valid,
-        warnings=list(warnings), failure_count=failure_count)
+        provider_trusted=provider_trusted, warnings=list(warnings), failure_count=failure_count)
     try:
         with session.begin_nested():
             session.add(message)

@@ -93,7 +93,8 @@ class Message(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(Text)
     signature_present: Mapped[bool] = _flag()
-    signature_valid: Mapped[bool | None] = mapped_column(Boolean)
+    signature_valid: Mapped[bool | None] = mapped_column(Boolean)  # integrity of the envelope
+    provider_trusted: Mapped[bool | None] = mapped_column(Boolean)  # None: not judged
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=EMPTY_LIST)
     failure_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 

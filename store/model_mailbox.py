@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from store.base import Base, Clipped, UTCDateTime, in_list, utcnow
 
 # Why a message was not downloaded in full (closed vocabulary, a CHECK in the schema).
-SKIP_REASONS = ("too_big", "no_attachments", "not_pec", "other_receipt")
+SKIP_REASONS = ("too_big", "no_attachments", "not_pec", "other_receipt", "unreadable_header")
 
 
 class MailboxState(Base):

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.base import RECEIPT_KINDS
+from store.cleaning import header_text
 from store.errors import InvalidRecord
 from store.model import Acknowledgement, Message, Receipt, Submission
 
@@ -34,7 +35,7 @@ def add_acknowledgement(session: Session, submission: Submission, *, message_id:
     if normalised is None:
         raise InvalidRecord("Message-ID della risposta mancante")
     acknowledgement = Acknowledgement(submission=submission, message_id=normalised,
-                                      to_address=to_address.strip(),
+                                      to_address=header_text(to_address.strip()) or "",
                                       next_attempt_at=next_attempt_at)
     session.add(acknowledgement)
     session.flush()

@@ -16,9 +16,13 @@ Identity of an organisation:
 
 Every submission is kept. The newest by legal receipt time is the current one (partial UNIQUE
 index: one current per organisation); a message that arrives late in the mailbox but bears an
-older legal time is stored as a superseded version straight away. Versions count in order of
-recording. Each version gets its own registration number, ``<PROCEDURE>-<NNNN>``, from a counter
-row updated (and so locked, on PostgreSQL) inside the caller's transaction.
+older legal time is stored as a superseded version straight away. A codice fiscale is public:
+a version certified by another sender than the current version's, which is not the
+organisation's declared PEC either (:func:`sender_change`), is recorded *held* (``hold=True``:
+not current, superseding nothing) until staff accept it (:func:`make_current`).
+Versions count in order of recording. Each version gets its own registration number,
+``<PROCEDURE>-<NNNN>``, from a counter row updated (and so locked, on PostgreSQL) inside the
+caller's transaction.
 """
 
 from __future__ import annotations
@@ -146,11 +150,13 @@ def add_submission(
     fields: Mapping[str, str | None], tavoli: Sequence[tuple[str, int | None]],
     received_at: datetime, late: bool, out_of_procedure: bool, status: str,
     warnings: Sequence[str], parsed: Mapping[str, Any], attachment: Attachment | None = None,
-    review_state: str | None = None,
+    review_state: str | None = None, hold: bool = False,
 ) -> Submission:
-    """Record a new version for ``organisation``; the newest by ``received_at`` is current.
+    """Record a new version for ``organisation``; the newest by ``received_at`` is current,
+    unless ``hold``: then it is kept aside for staff (see :func:`sender_change`).
 
-    ``review_state`` defaults to ``pending`` unless ``status`` is ``complete``.
+    ``review_state`` defaults to ``pending`` unless ``status`` is ``complete`` (a held version
+    is always ``pending``).
     """
     _validate(fields, tavoli, status, review_state, received_at)
     _lock(session, organisation)
@@ -161,12 +167,54 @@ def add_submission(
         organisation=organisation, message=message, attachment=attachment, version=version,
         procedure=procedure, registration_seq=seq, registration_number=number,
         received_at=received_at, late=late, out_of_procedure=out_of_procedure, status=status,
-        review_state=review_state or ("none" if status == "complete" else "pending"),
+        review_state=review_state or ("none" if status == "complete" and not hold
+                                      else "pending"),
         parser_warnings=list(warnings), parsed=dict(parsed),
         tavoli=[SubmissionTavolo(code=code, rank=rank) for code, rank in tavoli],
         **{name: fields.get(name) for name in CANONICAL_FIELDS})
-    _make_current(session, organisation, submission)
+    if hold:
+        submission.is_current = False
+        session.add(submission)
+        session.flush()
+    else:
+        _make_current(session, organisation, submission)
     return submission
+
+
+def current_version(session: Session, organisation: Organisation) -> Submission | None:
+    return session.scalars(
+        select(Submission).where(Submission.organisation_id == organisation.id,
+                                 Submission.is_current.is_(True))
+        .execution_options(populate_existing=True)).one_or_none()
+
+
+def sender_change(session: Session, organisation: Organisation,
+                  sender: str | None) -> Submission | None:
+    """The current version of ``organisation`` when a new one certified by ``sender`` may not
+    replace it by itself: ``sender`` is neither the current version's certified sender nor the
+    PEC it declares (nor the address the organisation was first known by). None otherwise
+    (also when there is no current version, or it names no address to compare with)."""
+    _lock(session, organisation)
+    current = current_version(session, organisation)
+    if current is None:
+        return None
+    known = {normalise_sender(current.message.sender), normalise_sender(current.pec),
+             organisation.sender_key} - {None}
+    if not known or normalise_sender(sender) in known:
+        return None
+    return current
+
+
+def is_held(sub: Submission) -> bool:
+    """Kept aside by :func:`sender_change`: neither current nor superseded by another."""
+    return not sub.is_current and sub.superseded_by_id is None
+
+
+def make_current(session: Session, sub: Submission) -> bool:
+    """Staff accepted a held version: it takes its place by legal time like any other (current
+    unless the current one is newer). Returns whether it is now current."""
+    _make_current(session, sub.organisation, sub)
+    return sub.is_current
 
 
 def _validate(fields: Mapping[str, str | None], tavoli: Sequence[tuple[str, int | None]],
@@ -200,10 +248,7 @@ def _make_current(session: Session, organisation: Organisation, new: Submission)
     new.is_current = False
     session.add(new)
     session.flush()
-    current = session.scalars(
-        select(Submission).where(Submission.organisation_id == organisation.id,
-                                 Submission.is_current.is_(True))
-        .execution_options(populate_existing=True)).one_or_none()
+    current = current_version(session, organisation)
     if current is not None and new.received_at < current.received_at:
         new.superseded_by = current
         session.flush()

@@ -22,6 +22,7 @@ from pec_ingest.config import Config
 from pec_ingest.export import TAVOLO_NAMES
 from pec_ingest.review import FIELD_NAMES, REQUIRED
 from store.model import Acknowledgement, Submission
+from store.submissions import is_held
 
 WEEKDAYS = ("lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica")
 MONTHS = ("gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto",
@@ -111,7 +112,9 @@ def context(config: Config, ack: Acknowledgement) -> dict[str, Any]:
         "late": bool(sub.late),
         "out_of_procedure": bool(sub.out_of_procedure),
         "version": sub.version,
+        "held": is_held(sub),
         "received_at": local_time(sub.received_at, config.zone),
+        "certified": sub.message.legal_time is not None,
         "deadline": long_date(config.deadline),
         "procedure": {"code": sub.procedure, "name": config.procedure.name,
                       "address": config.procedure.address},

@@ -89,7 +89,7 @@ def send_pending(config: Config, sessions: sessionmaker[Session], transport: Tra
     report.deferred = len(due) - len(batch)
     try:
         for position, ack_id in enumerate(batch):
-            outcome = _send_one(config, sessions, transport, ack_id, now, report)
+            outcome = _guarded(config, sessions, transport, ack_id, now, report)
             if outcome in ("retrying", "uncertain"):
                 report.deferred += len(batch) - position - 1
                 break
@@ -99,6 +99,38 @@ def send_pending(config: Config, sessions: sessionmaker[Session], transport: Tra
         log.info("acknowledgements: sent=%s retrying=%s failed=%s uncertain=%s deferred=%s",
                  report.sent, report.retrying, report.failed, report.uncertain, report.deferred)
     return report
+
+
+def _guarded(config: Config, sessions: sessionmaker[Session], transport: Transport,
+             ack_id: int, now: datetime, report: SendReport) -> str:
+    """The per-acknowledgement guard: an unexpected error fails this one, not the queue."""
+    try:
+        return _send_one(config, sessions, transport, ack_id, now, report)
+    except Exception as exc:  # the single per-acknowledgement guard (house style)
+        log.exception("ack=%s: unexpected error", ack_id)
+        error = f"errore interno durante l'invio: {type(exc).__name__}: {exc}"[:500]
+        with sessions() as session, session.begin():
+            ack = lock_acknowledgement(session, ack_id)
+            if ack is not None and ack.status in ("pending", "sending"):
+                _fail(session, ack, error)
+        report.failed += 1
+        report.errors.append(f"ack {ack_id}: {error}")
+        return "failed"
+
+
+def address_problem(address: str) -> str | None:
+    """Why ``address`` cannot be an SMTP recipient as it is, or None. Never corrected: a
+    guessed address would send personal data to someone else."""
+    if any(ord(c) < 32 or c in " <>,;\x7f" for c in address):
+        return (f"indirizzo del destinatario con spazi o caratteri di controllo ({address!r}): "
+                "verificare il mittente certificato")
+    if not address.isascii():
+        return (f"indirizzo del destinatario con caratteri non ASCII ({address}): il server "
+                "SMTP non lo accetta; verificare l'indirizzo PEC dell'ente")
+    local, at, domain = address.rpartition("@")
+    if not (at and local and "." in domain):
+        return f"indirizzo del destinatario non valido ({address!r})"
+    return None
 
 
 def _send_one(config: Config, sessions: sessionmaker[Session], transport: Transport,
@@ -141,8 +173,11 @@ def _claim(config: Config, sessions: sessionmaker[Session], ack_id: int, now: da
             log.warning("ack=%s message_id=%s: no acceptance receipt within %s minutes of "
                         "sending: sending again", ack.id, ack.message_id,
                         settings.sending_grace_minutes)
+        problem = address_problem(ack.to_address)
         try:
-            message = build(config, ack, now)
+            message = build(config, ack, now) if problem is None else None
+        except ValueError as exc:  # email refuses a header value (a CR/LF from the mail)
+            problem = f"ricevuta non componibile: {exc}"
         except TemplateProblem as exc:
             log.error("ack=%s: %s", ack.id, exc)
             ack.error = str(exc)
@@ -150,6 +185,11 @@ def _claim(config: Config, sessions: sessionmaker[Session], ack_id: int, now: da
             report.errors.append(f"ack {ack_id}: {exc}")
             report.deferred += 1
             return "deferred"
+        if problem is not None or message is None:
+            _fail(session, ack, problem)
+            report.failed += 1
+            report.errors.append(f"ack {ack_id}: {problem}")
+            return "failed"
         grace = timedelta(minutes=settings.sending_grace_minutes)
         if not claim_acknowledgement(session, ack.id, expected_status=ack.status,
                                      expected_attempts=ack.attempts, until=now + grace):

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import smtplib
+import socket
 import ssl
 import tempfile
 from email.message import EmailMessage
@@ -26,6 +27,7 @@ from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
 from typing import Protocol
 
+from pec_ingest import interruption
 from pec_ingest.config import Config
 from pec_ingest.errors import ConfigError, PermanentTransportError, TransportError
 from pec_ingest.settings_smtp import SmtpSection
@@ -98,21 +100,38 @@ class SmtpTransport:
     def __init__(self, settings: SmtpSection) -> None:
         self.settings = settings
         self._conn: smtplib.SMTP | None = None
+        self._opening: smtplib.SMTP | None = None  # connecting: may be cut on stop
 
     def ssl_context(self) -> ssl.SSLContext:
         """Certificate and host name verified, against ``ca_file`` when given."""
         return ssl.create_default_context(cafile=self.settings.ca_file or None)
 
-    def _connect(self) -> smtplib.SMTP:
-        s = self.settings
-        where = f"SMTP {s.host}:{s.port} ({s.security})"
-        log.debug("%s: connecting", where)
+    def _set_up(self, s: SmtpSection, where: str) -> smtplib.SMTP:
         try:
             conn = self._open(s)
             if s.username:
                 password = s.secret.value()
                 log.debug("%s: AUTH as %s (password hidden)", where, s.username)
                 conn.login(s.username, password)
+        except BaseException:
+            self._abandon()
+            raise
+        finally:
+            self._opening = None
+        log.debug("%s: ready", where)
+        return conn
+
+    def _abandon(self) -> None:
+        """Close a connection that failed while being set up (translated by the caller)."""
+        if self._opening is not None:
+            self._opening.close()
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        where = f"SMTP {s.host}:{s.port} ({s.security})"
+        log.debug("%s: connecting", where)
+        try:
+            return self._set_up(s, where)
         except ConfigError as exc:
             raise TransportError(f"{where}: {exc}") from exc
         except ssl.SSLCertVerificationError as exc:
@@ -124,22 +143,27 @@ class SmtpTransport:
             raise _refusal(where, exc.smtp_code, exc.smtp_error) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise TransportError(f"{where}: {type(exc).__name__}: {exc}") from exc
-        log.debug("%s: ready", where)
-        return conn
 
     def _open(self, s: SmtpSection) -> smtplib.SMTP:
+        """Connected (TCP, TLS, greeting: bounded by ``timeout_seconds``), then registered
+        for a stop to cut while EHLO, STARTTLS and AUTH (:meth:`_connect`) go on."""
         timeout = s.timeout_seconds
-        if s.security == "tls":
-            conn: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=timeout,
-                                                  context=self.ssl_context())
-            conn.ehlo()
-            return conn
-        conn = smtplib.SMTP(s.host, s.port, timeout=timeout)
+        conn: smtplib.SMTP = (
+            smtplib.SMTP_SSL(s.host, s.port, timeout=timeout, context=self.ssl_context())
+            if s.security == "tls" else smtplib.SMTP(s.host, s.port, timeout=timeout))
+        self._opening = conn
+        interruption.opened("smtp", self)
         conn.ehlo()
         if s.security == "starttls":
             conn.starttls(context=self.ssl_context())
             conn.ehlo()
         return conn
+
+    def current_socket(self) -> socket.socket | None:
+        """The connection's socket, for :func:`pec_ingest.interruption.interrupt`."""
+        conn = self._conn or self._opening
+        sock = getattr(conn, "sock", None) if conn is not None else None
+        return sock if isinstance(sock, socket.socket) else None
 
     def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
         if self._conn is None:
@@ -190,6 +214,7 @@ class SmtpTransport:
             self.close()
 
     def close(self) -> None:
+        interruption.closed(self)
         conn, self._conn = self._conn, None
         if conn is None:
             return

@@ -21,6 +21,7 @@ from pec_ingest.desk.fields import FIELDS, check_field, parse_tavoli
 from store.audit import AuditEntry, record_action, set_correction
 from store.model import Message, Organisation, Submission, SubmissionTavolo
 from store.review import resolve_review_reasons
+from store.submissions import is_held, make_current
 
 REQUIRED = ("denominazione", "codice_fiscale", "legale_rappresentante")
 
@@ -110,11 +111,16 @@ def decide(session: Session, target: Submission | Message, decision: str, *, act
         raise DeskError("per respingere va indicato il motivo (--reason)")
     if isinstance(target, Submission):
         before = target.review_state
+        held = is_held(target)
         target.review_state = "accepted" if decision == "accept" else "rejected"
         resolved = resolve_review_reasons(session, submission=target)
         entry = record_action(session, actor, decision, submission_id=target.id,
                               field="review_state", before=before, after=target.review_state,
                               note=note)
+        if held and decision == "accept":  # a version from another sender takes its place
+            record_action(session, actor, decision, submission_id=target.id,
+                          field="is_current", before=False, after=make_current(session, target),
+                          note="versione da un altro mittente certificato accettata")
     else:
         resolved = resolve_review_reasons(session, message=target)
         entry = record_action(session, actor, decision, message_id=target.id,

@@ -183,12 +183,14 @@ def build_envelope(
     signer: ProviderKey | None = None,
     micalg: str = "sha-256",
     ber: bool = False,
+    daticert_mittente: str | None = None,
 ) -> bytes:
-    """A transport envelope (``X-Trasporto: posta-certificata``) carrying ``original``."""
+    """A transport envelope (``X-Trasporto: posta-certificata``) carrying ``original``;
+    ``daticert_mittente`` puts another sender in daticert than in the envelope's headers."""
     envelope = _Transport(original, mittente, destinatari, identificativo, data,
                           signer or default_provider_key())  # fmt: skip
     daticert = build_daticert(
-        "posta-certificata", mittente=mittente, destinatari=destinatari,
+        "posta-certificata", mittente=daticert_mittente or mittente, destinatari=destinatari,
         oggetto=envelope.subject, gestore=gestore, data=data, identificativo=identificativo,
         msgid=envelope.msgid, ricevuta="completa",
     )  # fmt: skip

@@ -121,3 +121,13 @@ def test_vocabulary_from_the_config_reaches_the_extractor() -> None:
     assert extract(content, config.vocabulary).fields["referente"] == "Ugo Foscolo"
     with pytest.raises(ConfigError, match="vocabulary"):
         parse_config({"vocabulary": {"labels": {"referent": ["x"]}}})
+
+
+def test_trust_bundle_is_checked_when_the_configuration_is_read(tmp_path: Path) -> None:
+    bad = tmp_path / "gestori.pem"
+    bad.write_text("non è un certificato", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"trust\.ca_file: .* certificati PEM"):
+        parse_config({"trust": {"ca_file": str(bad)}})
+    with pytest.raises(ConfigError, match="file non trovato"):
+        parse_config({"trust": {"ca_file": str(tmp_path / "assente.pem")}})
+    assert parse_config({"trust": {"ca_file": ""}}).trust.ca_file == ""

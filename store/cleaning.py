@@ -1,0 +1,55 @@
+"""Text from mail made safe to store: the same row on SQLite and PostgreSQL, and header values
+that can be written into a new header.
+
+* NUL: PostgreSQL refuses U+0000 in ``text`` and in ``jsonb`` (SQLite keeps it), so a subject or
+  a file name carrying one would be stored on one backend and quarantine the message on the
+  other. :func:`replace_nul` runs before every flush of a session made by
+  :func:`store.engine.session_factory` and puts U+FFFD (the replacement character: visibly
+  "something was here") in its place, in every string attribute and inside JSON values.
+* CR, LF and the other control characters: a header value from mail (Message-ID, subject,
+  sender) may carry them once decoded (RFC 2047) and would break the header of a reply that
+  reuses it. :func:`header_text` turns each run of them into one space. Addresses are not
+  cleaned (that could invent a different address): callers refuse them instead.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session
+
+NUL = "\x00"
+REPLACEMENT = "\ufffd"
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
+
+
+def header_text(value: str | None) -> str | None:
+    """``value`` with each run of control characters (CR, LF, NUL...) made one space."""
+    if value is None:
+        return None
+    return _CONTROLS.sub(" ", value)
+
+
+def without_nul(value: Any) -> Any:
+    """``value`` (a string, or JSON-like lists and dicts of them) with NUL replaced."""
+    if isinstance(value, str):
+        return value.replace(NUL, REPLACEMENT) if NUL in value else value
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    return value
+
+
+def replace_nul(session: Session, _context: Any, _instances: Any) -> None:
+    """``before_flush`` hook: no NUL reaches the database from a new or changed row."""
+    for obj in (*session.new, *session.dirty):
+        state = inspect(obj)
+        for attr in state.mapper.column_attrs:
+            value = state.attrs[attr.key].loaded_value
+            if isinstance(value, str | list | dict):
+                cleaned = without_nul(value)
+                if cleaned != value:
+                    setattr(obj, attr.key, cleaned)
