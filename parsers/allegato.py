@@ -23,9 +23,11 @@ from parsers.glyphs import canonical_glyphs
 from parsers.labels import LabelMatcher, same_person
 from parsers.narrative import narrative_evidence
 from parsers.natura import natura_from_name
+from parsers.parties import foreign_lines
 from parsers.selection import Selection, choose
 from parsers.structured import Candidate, structured_candidates
 from parsers.tavoli import find_tavoli
+from parsers.template import template_candidates
 from parsers.vocabulary import DEFAULT_VOCABULARY, FIELD_NAMES, Vocabulary, fold, fold_aligned
 
 FIELDS: tuple[str, ...] = FIELD_NAMES
@@ -66,15 +68,19 @@ def extract(content: FormContent, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -
                           ("documento scansionato senza testo leggibile: "
                            "serve la lettura di una persona",))
     raw, cut = _bounded(content.lines)
-    lines = prepare_lines(raw, vocabulary)
     matcher = LabelMatcher(vocabulary)
+    lines = _readable(raw, vocabulary, matcher)
     prose, signer_warnings = narrative_evidence(lines, matcher)
-    selection = _select(structured_candidates(lines, matcher) + prose, vocabulary, lines)
+    blank, reader_warnings = template_candidates(
+        vocabulary.templates, vocabulary.template_labels, lines, matcher,
+        lambda blank_lines: _readable(blank_lines, vocabulary, matcher))
+    selection = _select(blank + structured_candidates(lines, matcher) + prose, vocabulary,
+                        lines)
     if selection.values["legale_rappresentante"] is None:
         selection.warnings += signer_warnings
     choice = find_tavoli(lines, vocabulary, matcher)
     tavoli = tuple(Tavolo(code, rank) for code, rank in choice.codes)
-    warnings = [*selection.warnings, *choice.warnings]
+    warnings = [*reader_warnings, *selection.warnings, *choice.warnings]
     status = _status(selection, tavoli, content, warnings)
     if cut:
         warnings.append(f"documento troppo lungo: letti solo i primi {len(raw)} paragrafi "
@@ -82,6 +88,15 @@ def extract(content: FormContent, vocabulary: Vocabulary = DEFAULT_VOCABULARY) -
         status = "needs_review"
     return Extraction(MappingProxyType(dict(selection.values)), tavoli, status,
                       tuple(dict.fromkeys(warnings)))
+
+
+def _readable(raw: tuple[str, ...] | list[str], vocabulary: Vocabulary,
+              matcher: LabelMatcher) -> list[str]:
+    """Prepared lines with the addressee's and other parties' lines blanked."""
+    lines = prepare_lines(raw, vocabulary)
+    for index in foreign_lines(lines, matcher):
+        lines[index] = ""  # the addressee's or a second party's data: not the applicant's
+    return lines
 
 
 def _bounded(lines: tuple[str, ...] | list[str]) -> tuple[list[str], bool]:
@@ -111,9 +126,38 @@ def prepare_lines(raw: tuple[str, ...] | list[str], vocabulary: Vocabulary) -> l
                     cell, folded = _remove(cell, folded, placeholder)
             if fold(cell).strip(" .") in whole or _LEADER_ONLY.match(cell):
                 cell = ""
-            cells.append(" ".join(cell.split()))
+            cell = _over_dots(cell)
+            cells.append(" ".join(_overtyped(word) for word in cell.split()))
         out.append(CELL_SEPARATOR.join(cells))
     return out
+
+
+_DOTS_RUN = re.compile(r"\.{4,}")
+_DOUBLE_DOT_INSIDE = re.compile(r"[^\W_]\.{2,}(?=[^\W_])")
+
+
+def _over_dots(cell: str) -> str:
+    """Text typed over a dotted leader in a PDF editor comes out interleaved with the dots
+    ("....A..s.s..o..c"): the dots from the leader on are the blank's, not the value's.
+    Detected by several double dots between letters, which values do not have ("A.P.S.",
+    "www.x.it" keep theirs)."""
+    leader = _DOTS_RUN.search(cell)
+    if leader is None:
+        return cell
+    tail = cell[leader.start():]
+    if len(_DOUBLE_DOT_INSIDE.findall(tail)) < 3:
+        return cell
+    # where the leader ends inside a typed word, the reader saw a gap: "Gessa. te" is "Gessate"
+    tail = re.sub(r"(?<=[^\W\d_])\. (?=[a-zà-ù])", "", tail)
+    return cell[: leader.start()] + " " + tail.replace(".", "")
+
+
+def _overtyped(word: str) -> str:
+    """A word typed over an underscored blank ("__M_a_r_i_o___") without the underscores; an
+    e-mail address keeps its own."""
+    if "_" not in word or not any(c.isalnum() for c in word):
+        return word
+    return word.strip("_") if "@" in word else word.replace("_", "")
 
 
 def _remove(cell: str, folded: str, placeholder: str) -> tuple[str, str]:
@@ -154,6 +198,11 @@ def _select(candidates: list[Candidate], vocabulary: Vocabulary,
     for name in FIELDS:
         choose(name, ordinary, vocabulary, selection)
     values = selection.values
+    if values["denominazione"] and values["legale_rappresentante"] and same_words(
+            values["denominazione"], values["legale_rappresentante"]):
+        selection.warnings.append(f"denominazione «{values['denominazione']}» è il nome del "
+                                  "legale rappresentante, non dell'ente: da verificare")
+        values["denominazione"] = None
     if values["referente"] is None and values["legale_rappresentante"] and any(
             same_person(c.text) for c in referente):
         values["referente"] = values["legale_rappresentante"]
@@ -167,6 +216,11 @@ def _select(candidates: list[Candidate], vocabulary: Vocabulary,
             "natura_giuridica" not in selection.invalid:
         values["natura_giuridica"] = natura_from_name(values["denominazione"])
     return selection
+
+
+def same_words(one: str, other: str) -> bool:
+    """The same words in any order: "Rossi Mario" is "Mario Rossi"."""
+    return sorted(fold(one).split()) == sorted(fold(other).split())
 
 
 def _status(selection: Selection, tavoli: tuple[Tavolo, ...], content: FormContent,

@@ -15,7 +15,7 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, 
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.it import codicefiscale
 
-from parsers.comuni import COMUNI
+from parsers import comuni
 from parsers.vocabulary import fold
 
 Result = tuple[str | None, str | None]
@@ -36,7 +36,8 @@ _TITLES = re.compile(
 _NAME_WORD = re.compile(r"^[^\W\d_]+(?:['’.-][^\W\d_]*)*\.?$", re.UNICODE)
 _NOT_NAME = ("nato", "nata", "legale", "rappresentante", "codice", "fiscale", "c.f", "residente",
              "presidente", "referente", "sede", "via", "piazza", "tel", "email", "e-mail", "pec",
-             "stesso", "stessa", "sottoscritto", "sottoscritta", "firma", "associazione", "ente")
+             "stesso", "stessa", "sottoscritto", "sottoscritta", "firma", "associazione", "ente",
+             "cognome", "nome", "nominativo", "pro", "tempore", "protempore", "sig", "sig.ra")
 _STREET = re.compile(
     r"\b(?:via|viale|v\.le|piazza|p\.za|p\.zza|piazzale|corso|c\.so|largo|vicolo|strada|"
     r"contrada|localita|loc\.|frazione|fraz\.|borgo|alzaia|vicolo|galleria|passaggio|str\.)\s*$",
@@ -128,7 +129,8 @@ def normalise_name(text: str | None) -> Result:
     """A person's name, "Nome Cognome": titles dropped, capitalised when written in capitals."""
     if not text or not text.strip():
         return None, None
-    name = " ".join(text.replace("\u2019", "'").split()).strip(" ,;:.-")
+    name = " ".join(text.replace("\u2019", "'").split()).strip(" ,;:.-_…")
+    name = labelled_name(name)
     name = _TITLES.sub("", name).strip(" ,;:")
     words = name.split()
     low = {fold(w).strip(".,") for w in words}
@@ -138,6 +140,21 @@ def normalise_name(text: str | None) -> Result:
     if name.isupper() or name.islower():
         name = " ".join(_capitalise(w) for w in words)
     return name, None
+
+
+_SURNAME_FIRST = re.compile(r"^cognome\s*[:.]?\s*(?P<last>.+?)\s*[,;]?\s*\bnome\s*[:.]?\s*"
+                            r"(?P<first>.+)$", re.IGNORECASE)
+_NAME_FIRST = re.compile(r"^nome\s*[:.]?\s*(?P<first>.+?)\s*[,;]?\s*\bcognome\s*[:.]?\s*"
+                         r"(?P<last>.+)$", re.IGNORECASE)
+
+
+def labelled_name(name: str) -> str:
+    """ "Cognome Marchetti Nome Monica" -> "Monica Marchetti": the labels are not the name."""
+    for pattern in (_SURNAME_FIRST, _NAME_FIRST):
+        match = pattern.match(name)
+        if match:
+            return f"{match.group('first')} {match.group('last')}"
+    return name
 
 
 def _capitalise(word: str) -> str:
@@ -158,32 +175,61 @@ def normalise_denominazione(text: str | None) -> Result:
     return name, None
 
 
-_COMUNE_INDEX = {fold(name).replace("-", " "): name for name in COMUNI}
-_PROVINCE_TAIL = re.compile(r"\s*(?:\(\s*[a-z]{2}\s*\)|[-–]?\s*\b[a-z]{2}\.?)\s*$")
 _SEGMENTS = re.compile(r"[,;\n]|\s[-–—]\s")
+_CAP_WORD = re.compile(r"(?<![\w.])(?:c\.?\s*a\.?\s*p\.?\s*[:.]?\s*)?\(?(\d{5})\)?(?!\d)")
+_PROVINCE_TAIL = re.compile(r"\s*(?:\(\s*([a-z]{2})\s*\)|[-–]?\s*\b(?:prov\.?\s*)?([a-z]{2})\.?)"
+                            r"\s*$")
+_STREET_WORD = re.compile(r"\b(?:via|viale|piazza|piazzale|corso|largo|vicolo|strada|"
+                          r"contrada|localita|frazione|borgo)\b")
+_AFTER_NUMBER = re.compile(r"\d+\s*[a-z]?(?:/\s*[a-z0-9]+)?\s+(?:(?:a|in)\s+)?"
+                           r"(?P<place>[a-z' ]+?)\s*(?:\(\s*[a-z]{2}\s*\))?\s*$")
 
 
 def find_comune(text: str) -> str | None:
     """The ISTAT name of the comune in an address, or None when none is recognised.
 
-    After a CAP the whole place name must be a listed comune ("19028 Varese Ligure" is not
-    Varese); without a CAP, one whole part of the address ("Via Milano 3 - Gorgonzola") must
-    be. A listed name that is only a prefix or a word of the place never counts.
+    The comune stands before or after the street, with or without CAP and province:
+    "Via Roma 1, 20060 Bussero (MI)", "Bussero (20060), Piazza Matteotti 43",
+    "Via Milano 3 - Gorgonzola". One whole part of the address (between commas or dashes,
+    CAP and province aside) must be a listed comune, or the words after a CAP or after the
+    house number; a listed name that is only a word of the place never counts
+    ("19028 Varese Ligure" is not Varese). Two different comuni named: None.
     """
-    folded = fold(text).replace("-", " ").replace("\u2013", " - ")
-    cap = re.search(r"(?<!\d)\d{5}(?!\d)\s*([^,;\d\n]*)", folded)
-    if cap and cap.group(1).strip(" .-"):
-        return _exact_comune(cap.group(1))
-    parts = [_exact_comune(part) for part in _SEGMENTS.split(fold(text))[1:]]
-    found = {p for p in parts if p}
-    return found.pop() if len(found) == 1 else None
+    folded = fold(text).replace("\u2013", " - ")
+    found: dict[str, None] = {}
+    for segment in _SEGMENTS.split(folded):
+        name = _segment_comune(segment)
+        if name:
+            found[name] = None
+    return next(iter(found)) if len(found) == 1 else None
+
+
+def _segment_comune(segment: str) -> str | None:
+    cap = _CAP_WORD.search(segment)
+    places = [segment]
+    if cap:
+        places = [segment[cap.end():], segment[: cap.start()]]
+        if places[0].strip(" .()-"):
+            places = places[:1]  # after a CAP, the place is what follows it
+    for place in places:
+        name = _exact_comune(place)
+        if name:
+            return name
+    street = _STREET_WORD.search(segment)
+    if street and street.start() > 0 and _exact_comune(segment[: street.start()]):
+        return _exact_comune(segment[: street.start()])  # "Gessate via Roma 12"
+    after = _AFTER_NUMBER.search(segment) if cap is None else None
+    return _exact_comune(after.group("place")) if after else None
 
 
 def _exact_comune(place: str) -> str | None:
-    name = " ".join(place.replace("-", " ").split()).strip(" .")
-    for candidate in (name, _PROVINCE_TAIL.sub("", name).strip(" .")):
-        if candidate in _COMUNE_INDEX:
-            return _COMUNE_INDEX[candidate]
+    name = " ".join(place.split()).strip(" .()-")
+    if not name or not name[0].isalpha():
+        return None
+    for candidate in (name, _PROVINCE_TAIL.sub("", name).strip(" .()-")):
+        found = comuni.lookup(candidate) if candidate else ()
+        if found:
+            return found[0].name
     return None
 
 
@@ -202,12 +248,11 @@ def normalise_sede(text: str | None) -> tuple[str | None, str | None, str | None
 
 
 def normalise_comune(text: str | None) -> Result:
-    """A comune name alone (a "Comune" field), checked against the list."""
+    """A comune name alone (a "Comune" field), checked against the ISTAT list."""
     if not text or not text.strip():
         return None, None
-    folded = " ".join(fold(text).replace("-", " ").split()).strip(" ,.;")
-    folded = re.sub(r"\s*\(\w\w\)$", "", folded)
-    folded = re.sub(r"^\d{5}\s+", "", folded)
-    if folded in _COMUNE_INDEX:
-        return _COMUNE_INDEX[folded], None
-    return None, f"comune non riconosciuto: {text.strip()}"
+    place = re.sub(r"^\s*\d{5}\s+", "", " ".join(text.split()).strip(" ,.;"))
+    name = _exact_comune(fold(place))
+    if name:
+        return name, None
+    return None, f"comune non riconosciuto nell'elenco ISTAT: {text.strip()}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from parsers.vocabulary import Vocabulary, fold, fold_aligned
+from parsers.vocabulary import FUNCTION_WORDS, Vocabulary, fold, fold_aligned
 
 __all__ = ["fold_aligned"]
 
@@ -147,3 +147,21 @@ def starts_with_function_word(text: str) -> bool:
 def same_person(text: str) -> bool:
     """Whether a "Referente" value says "the representative" ("lo stesso", "idem"...)."""
     return bool(_SAME_PERSON.search(fold(text)))
+
+
+_TOKEN = re.compile(r"[^\W\d_]+|\d+")
+
+
+def is_form_text(text: str, vocabulary: Vocabulary) -> bool:
+    """Whether ``text`` is the form's own words (a label, a hint, a placeholder), not a value.
+
+    True when more than half of its words (articles and prepositions aside) are label, hint or
+    placeholder vocabulary: "cognome e nome", "Città", "(se posseduta)", "indicare un recapito".
+    """
+    if text.lstrip().startswith(("\u2610", "\u2612")):
+        return True  # a checkbox caption ("☐ SUE") is the form's
+    words = [w for w in _TOKEN.findall(fold(text)) if w not in FUNCTION_WORDS]
+    if not words:
+        return False
+    own = sum(1 for w in words if w in vocabulary.form_words)
+    return own * 2 > len(words)  # numbers (house number, CAP) are the applicant's writing

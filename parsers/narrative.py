@@ -44,9 +44,28 @@ _DELEGATION = re.compile(
 _SIGNER = re.compile(r"sottoscritt[oa](?:\s*/\s*[oa])?(?![\w])\s*[:,]?\s*(?:sig\.?(?:ra)?\s+)?")
 _PERSON_START = re.compile(r"sottoscritt[oa]|(?<![\w])nat[oa](?:\s*/\s*[oa])?\s+(?:a|il)\b")
 _PERSON_END = re.compile(r"in\s+qualita|in\s+veste\s+di|nella\s+(?:sua\s+)?qualita|"
-                         r"in\s+rappresentanza|quale\s+" + _ROLE + r"|\bpresidente\b")
+                         r"in\s+rappresentanza|quale\s+" + _ROLE + r"|\bpresidente\b|"
+                         r"legale\s+rappresentante|rappresentante\s+legale|\bdenominat[oa]\b|"
+                         r"\bcon\s+sede\b|\bsede\s+legale\b")
+# "(l'ente|l'organizzazione ...) denominat[oa] «X»": the name is what the quotes hold, or
+# runs to the end of its clause
+_NAMED = re.compile(r"\bdenominat[oa](?:\s*/\s*[oa])?\s*[:,]?\s*")
+_APPOSITION = re.compile(  # a clause of its own right after the name, not a new statement
+    r"\s*,\s*(?!(?:con|avente|sede|codice|c\.|p\.|partita|iscritt|nel|nella|in|di|del|della|"
+    r"da|per|che|il|la|quale|rappresentat|legalmente|sita|sito|ubicat|tel|e-?mail|pec|comune|"
+    r"provincia|citta|frazione|localita)\b)"
+    r"([^\W\d][^,;:\n«»\"()]{2,60}?)\s*[,;]")
+_QUOTED = re.compile(r"\s*[«\"“]([^»\"”\n]{2,150})[»\"”]")
+_LEGAL_FORM = re.compile(r"\b(?:avente\s+)?(?:la\s+)?(?:forma|natura)\s+giuridica\s*(?:di|:)?\s+")
+_LEGAL_FORM_END = re.compile(r"\s*(?:[,;(\n]|\bcon\s+sede|\bsede\b|\bcodice|\bc\.\s*f\.|$)")
+# a person's name in prose right after its label: "persona di riferimento per i tavoli X Y"
+_PROSE_NAME = re.compile(
+    r"^\s*(?:(?:per|i|il|la|ai|al|dei|degli|tavoli|tavolo|d'area|e|sig\.?|sig\.ra|"
+    r"signor[a]?|dott\.?|dott\.ssa)\s+){0,6}"
+    r"(?P<v>[A-ZÀ-Ý][\w'’]+(?:\s+(?:(?:de|di|da|del|della|dal|lo|la|d')\s*)?[A-ZÀ-Ý][\w'’]+){1,3})"
+)
 _NAME_END = re.compile(
-    r"\s*(?:,|;|\(|\n|\bnat[oa]\b|\bc\.\s*f\.|\bcodice\s+fiscale|\bresidente|\bin\s+qualit|"
+    r"\s*(?:,|;|\(|\n|[_…]{2,}|\.{3,}|\bnat[oa]\b|\bc\.\s*f\.|\bcodice\s+fiscale|\bresidente|\bin\s+qualit|"
     r"\bquale\b|\bnella\s+sua|\bdomiciliat|\bil\s+\d|\btel|\be-?mail|\bcell|$)",
     re.IGNORECASE,
 )
@@ -75,9 +94,16 @@ _CODE_TOKEN = re.compile(
 _EMAIL_TOKEN = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+(?:\s+[a-z0-9-]*\.[a-z]{2,6}(?![\w.@]))?")
 
 
+_BLANK_IN_PROSE = re.compile(r"[_.…]{2,}\s*$")
+
+
 def flow_text(lines: list[str]) -> str:
-    """The prose of the document: lines without table cells, joined by newlines."""
-    return "\n".join(line for line in lines if CELL_SEPARATOR not in line)
+    """The prose of the document: lines without table cells, joined by newlines. A line whose
+    first cell ends in a leader is prose with a field typed into it ("Il sottoscritto ____"
+    then a fillable field): its cells are read as one text."""
+    return "\n".join(line.replace(CELL_SEPARATOR, " ") for line in lines
+                     if CELL_SEPARATOR not in line
+                     or _BLANK_IN_PROSE.search(line.split(CELL_SEPARATOR)[0]))
 
 
 def person_spans(folded: str) -> list[tuple[int, int]]:
@@ -109,6 +135,7 @@ def narrative_evidence(lines: list[str],
     spans = person_spans(folded)
     signers, warnings = _signer(flow, folded)
     found = signers + _represented(flow, folded) + _sede(flow, folded, spans)
+    found += _named(flow, folded, spans) + _legal_form(flow, folded, spans)
     found += _labelled(flow, label_groups(flow, matcher), spans)
     return found, warnings
 
@@ -118,7 +145,7 @@ def _narrative(field: str, text: str) -> Candidate:
 
 
 def _name_at(flow: str, start: int) -> str:
-    rest = flow[start: start + 80]
+    rest = flow[start: start + 80].lstrip(" _.…")  # the blank's leader before a typed name
     end = _NAME_END.search(rest)
     return rest[: end.start() if end else len(rest)].strip()
 
@@ -156,7 +183,8 @@ def _represented(flow: str, folded: str) -> list[Candidate]:
     out = []
     for match in _QUALITY.finditer(folded):
         rest = flow[match.end(): match.end() + 200]
-        quoted = re.match(r"\s*[«\"“]([^»\"”]{2,150})[»\"”]", rest)
+        # quotes delimit the name, also after the body's kind ("dell'associazione «X»")
+        quoted = re.match(r"[^«\"“,;\n]{0,40}?[«\"“]([^»\"”\n]{2,150})[»\"”]", rest)
         if quoted:
             out.append(_narrative("denominazione", quoted.group(1)))
             continue
@@ -165,6 +193,42 @@ def _represented(flow: str, folded: str) -> list[Candidate]:
         name = _GENERIC_START.sub("", name)
         if name and not name[0].islower():
             out.append(_narrative("denominazione", name.replace("\n", " ")))
+    return out
+
+
+def _named(flow: str, folded: str, spans: list[tuple[int, int]]) -> list[Candidate]:
+    """ "denominata «Passo dopo Passo»", "denominato: Il Ponte, con sede in ..."."""
+    out = []
+    for match in _NAMED.finditer(folded):
+        if _inside(match.start(), spans):
+            continue
+        rest = flow[match.end(): match.end() + 200]
+        quoted = _QUOTED.match(rest)
+        if quoted:
+            out.append(_narrative("denominazione", quoted.group(1)))
+            apposition = _APPOSITION.match(rest, quoted.end())
+            if apposition:  # «X», organizzazione di volontariato, con sede ...
+                out.append(Candidate("natura_giuridica", apposition.group(1), -1, "narrative",
+                                     ("natura_giuridica",), tentative=True))
+            continue
+        end = _ORG_END.search(rest)
+        name = rest[: end.start() if end else len(rest)].strip()
+        if name[:1].isupper():
+            out.append(_narrative("denominazione", " ".join(name.split())))
+    return out
+
+
+def _legal_form(flow: str, folded: str, spans: list[tuple[int, int]]) -> list[Candidate]:
+    """ "avente forma giuridica di cooperativa sociale, ...": up to the end of the clause."""
+    out = []
+    for match in _LEGAL_FORM.finditer(folded):
+        if _inside(match.start(), spans):
+            continue
+        rest = flow[match.end(): match.end() + 120]
+        end = _LEGAL_FORM_END.search(rest)
+        text = " ".join(rest[: end.start() if end else len(rest)].split())
+        if text:
+            out.append(_narrative("natura_giuridica", text))
     return out
 
 
@@ -216,6 +280,9 @@ def _value_for(field: str, region: str, folded: str, weak: bool) -> str | None:
         match = re.match(r"^\s*(?:[:.]|n\.|nr\.?)?\s*(?P<v>(?:\+|00)?\d[\d\s./-]{4,20}\d)", region)
         return match.group("v") if match and not weak else None
     after = following(region, weak)
+    if not after.separated and field in ("referente", "legale_rappresentante") and not weak:
+        named = _PROSE_NAME.match(region)
+        return named.group("v") if named else None
     if not after.separated or field not in (*TEXT_FIELDS, "sede_legale"):
         return None
     cut = re.search(r"[;\n]|\)\s|\s+-\s|\s{2,}", region[region.find(":") + 1:] + "\n")

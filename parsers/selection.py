@@ -13,11 +13,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from parsers import codes
+from parsers.labels import is_form_text
 from parsers.natura import map_natura
+from parsers.recipient import is_recipients, recipient_warning
 from parsers.structured import Candidate
 from parsers.vocabulary import Vocabulary, fold
 
 STRICT_FIELDS = ("codice_fiscale", "partita_iva", "pec")
+# fields whose value is free text the applicant writes: never the form's own words
+_PEOPLE = ("legale_rappresentante", "referente")
+_WRITTEN_FIELDS = ("denominazione", "sede_legale", "comune", "legale_rappresentante",
+                   "referente")
 _NAME_END = re.compile(
     r"\s*(?:,|;|\(|\bnat[oa]\b|\bc\.\s*f\.|\bcodice\s+fiscale|\bresidente|\btel\b|\btel\.|"
     r"\btelefono|\bcell|\be-?mail|\bpec\b|\s[-–—]\s|$)",
@@ -93,12 +99,18 @@ def _normaliser(name: str, vocabulary: Vocabulary) -> Callable[[str], tuple[str 
         "pec": codes.normalise_email,
         "telefono": codes.normalise_phone,
         "comune": codes.normalise_comune,
-        "legale_rappresentante": lambda t: codes.normalise_name(_cut_name(t)),
-        "referente": lambda t: codes.normalise_name(_cut_name(t)),
+        "legale_rappresentante": lambda t: codes.normalise_name(_cut_name(
+            codes.labelled_name(t))),
+        "referente": lambda t: codes.normalise_name(_cut_name(codes.labelled_name(t))),
         "natura_giuridica": lambda t: map_natura(t, vocabulary),
         "sede_legale": lambda t: codes.normalise_sede(t)[::2],
     }
     return table[name]
+
+
+def _organisation_name(text: str, vocabulary: Vocabulary) -> bool:
+    words = set(re.findall(r"[^\W\d_]+", fold(_cut_name(codes.labelled_name(text)))))
+    return bool(words & vocabulary.organisation_words)
 
 
 def _cut_name(text: str) -> str:
@@ -114,13 +126,24 @@ def _valid(candidate: Candidate, vocabulary: Vocabulary,
     if text is None or fold(text).strip(" .") in {fold(p).strip(" .")
                                                   for p in vocabulary.placeholders}:
         return None
+    if candidate.field in _WRITTEN_FIELDS and is_form_text(text, vocabulary):
+        selection.warnings.append(f"{candidate.field.replace('_', ' ')}: «{text.strip()}» è "
+                                  "testo del modulo (etichetta o suggerimento), non un valore")
+        return None
+    if candidate.field in _PEOPLE and _organisation_name(text, vocabulary):
+        selection.warnings.append(f"{candidate.field.replace('_', ' ')}: «{text.strip()}» è il "
+                                  "nome di un ente, non di una persona")
+        return None
     value, warning = _normaliser(candidate.field, vocabulary)(text)
     if candidate.field == "codice_fiscale" and value and _PERSONAL_CODE.match(value) \
             and not candidate.org_label:
         selection.warnings.append(
             f"codice fiscale di persona fisica non attribuito all'ente: {value}")
         return None
-    if warning and value is None:
+    if value is not None and is_recipients(candidate.field, value, vocabulary):
+        selection.warnings.append(recipient_warning(candidate.field, value))
+        return None
+    if warning and value is None and not candidate.tentative:
         selection.invalid.add(candidate.field)
         selection.warnings.append(warning)
     return value

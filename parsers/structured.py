@@ -22,6 +22,8 @@ from parsers.labels import (
     starts_with_function_word,
 )
 
+# a value ends where its clause ends: a comma or semicolon right before the next label
+_CLAUSE_END = re.compile(r"[,;]\s*$")
 MAX_LOOKAHEAD = 2  # blank lines skipped between a label line and its value line
 _SEPARATOR_REACH = 200  # characters after a label searched for its colon
 
@@ -36,6 +38,7 @@ class Candidate:
     kind: str  # cell | inline | nosep | next | column | narrative
     fields: tuple[str, ...] = ()  # all fields of a combined label ("C.F./P.IVA")
     org_label: bool = False  # the label says the code is the organisation's ("C.F. ente")
+    tentative: bool = False  # a guess from sentence structure: dropped silently when invalid
 
 
 @dataclass(frozen=True)
@@ -101,20 +104,33 @@ _PERSON_ROW = re.compile(r"^\s*(?:nome\s+e\s+cognome|cognome\s+e\s+nome|nominati
 _PEOPLE = ("legale_rappresentante", "referente")
 
 
+_NAME_PART = re.compile(r"^\s*(?P<part>cognome|nome)\s*(?:[:\t]|\.{2,})\s*(?P<v>[^\t]+)$",
+                        re.IGNORECASE)
+
+
 def person_rows(lines: list[str], matcher: LabelMatcher) -> list[Candidate]:
-    """ "Nome e cognome: X" under a "Dati del legale rappresentante" (or referente) heading."""
+    """ "Nome e cognome: X", or "Cognome: X" and "Nome: Y" rows, under a "Dati del legale
+    rappresentante" (or referente) heading."""
     found: list[Candidate] = []
     section: str | None = None
+    parts: dict[str, str] = {}
     for index, line in enumerate(lines):
         match = _PERSON_ROW.match(line)
+        part = _NAME_PART.match(line)
         if match and section:
             found.append(Candidate(section, match.group("v").strip(" \t"), index, "cell",
                                    (section,)))
             continue
+        if part and section:
+            parts[part.group("part").lower()] = part.group("v").strip(" \t")
+            if len(parts) == 2:
+                found.append(Candidate(section, f"{parts['nome']} {parts['cognome']}", index,
+                                       "cell", (section,)))
+            continue
         fields = {h.field for h in matcher.hits(line)}
         people = [f for f in _PEOPLE if f in fields]
         if people and ":" not in line and CELL_SEPARATOR not in line.strip():
-            section = people[0]
+            section, parts = people[0], {}
         elif fields - {STOP, *_PEOPLE}:
             section = None
     return found
@@ -140,13 +156,22 @@ def _cell_candidates(lines: list[str], index: int, cells: list[str], position: i
         return _separated_inline(index, cell, groups)
     first = _qualified(groups[0], following(cell[groups[0].end:], groups[0].weak).qualifier)
     out: list[Candidate] = []
-    if following(cell[first.end:]).value:
+    after = following(cell[first.end:])
+    if after.value and not after.separated and _filled_next(cells, position):
+        # a label cell with words after its label ("CODICE FISCALE DEL SOGGETTO") and the
+        # value in the next cell: those words qualify the label, they are not the value
+        out += _next_cell(index, cells, position, first, matcher)
+    elif after.value:
         out += _inline(index, cell, groups)
     elif position + 1 < len(cells):
         out += _next_cell(index, cells, position, first, matcher)
     elif len(cells) == 1:
         out += _next_line(lines, index, first, matcher)
     return out
+
+
+def _filled_next(cells: list[str], position: int) -> bool:
+    return position + 1 < len(cells) and bool(cells[position + 1].strip())
 
 
 def _inline(index: int, cell: str, groups: list[Group]) -> list[Candidate]:
@@ -156,7 +181,8 @@ def _inline(index: int, cell: str, groups: list[Group]) -> list[Candidate]:
         if number > 0 and not following(cell[group.end:], group.weak).separated:
             continue
         end = next((g.start for g in groups[number + 1:]
-                    if following(cell[g.end:], g.weak).separated), len(cell))
+                    if following(cell[g.end:], g.weak).separated
+                    or _CLAUSE_END.search(cell, group.end, g.start)), len(cell))
         after = following(cell[group.end: end], group.weak)
         if not after.value:
             continue

@@ -9,9 +9,11 @@ accent-tolerant (see :func:`fold`); longer phrases win over shorter ones.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from types import MappingProxyType
 
 FIELD_NAMES = (
@@ -23,7 +25,13 @@ NATURA_CODES = (
     "associazione", "scuola", "ente_pubblico", "altro",
 )
 TAVOLO_CODES = ("famiglia", "poverta", "autonomie")
-SECTIONS = ("labels", "natura", "tavoli", "placeholders", "stop_labels", "weak_labels")
+FUNCTION_WORDS = frozenset((
+    "di", "del", "della", "dello", "dell", "dei", "degli", "delle", "in", "a", "al", "alla",
+    "ai", "per", "e", "ed", "con", "il", "la", "lo", "le", "gli", "i", "l", "da", "dal", "su",
+    "un", "una", "uno", "o", "se", "n", "nr", "es",
+))
+_WORD = re.compile(r"[^\W\d_]+")
+SECTIONS = ("labels", "natura", "tavoli", "placeholders", "stop_labels", "weak_labels", "hints")
 
 
 def _fold_slow(text: str) -> str:
@@ -80,7 +88,9 @@ _LABELS: dict[str, tuple[str, ...]] = {
     ),
     "sede_legale": (
         "sede legale", "indirizzo sede legale", "sede legale in", "indirizzo della sede legale",
-        "sede legale (indirizzo)", "indirizzo", "sede",
+        "sede legale (indirizzo)", "indirizzo", "sede", "via/piazza", "via e numero civico",
+        "via e n. civico", "via/piazza e n. civico", "via/piazza e numero civico",
+        "indirizzo (via e n. civico)", "via, piazza e numero civico",
     ),
     "comune": ("comune", "comune sede legale", "comune della sede legale", "citta", "località"),
     "legale_rappresentante": (
@@ -191,6 +201,28 @@ _PLACEHOLDERS: tuple[str, ...] = (
 )
 
 
+# Words a form prints in or under its blanks: never values ("cognome e nome", "città"...).
+_HINTS: tuple[str, ...] = (
+    "cognome e nome", "nome e cognome", "cognome", "nome", "nominativo", "citta", "comune",
+    "via", "piazza", "numero civico", "n. civico", "civico", "indicare", "inserire",
+    "specificare", "compilare", "scrivere", "barrare", "selezionare", "se posseduta",
+    "se posseduto", "se presente", "se diversa", "se diverso", "eventuale", "eventualmente",
+    "facoltativo", "obbligatorio", "in stampatello", "stampatello", "abbreviazione", "sigla",
+    "acronimo", "timbro", "firma", "luogo", "data", "allegare", "recapito", "indirizzo",
+    "completo", "estremi", "campo", "qui", "testo", "esempio", "es.", "ecc.", "etc.",
+    "numero", "telefonico", "riportare", "dati", "richiedente", "dichiarante",
+)
+
+
+# legal suffixes and kinds of bodies: a name holding one is an organisation's, not a person's
+_ORG_WORDS: tuple[str, ...] = (
+    "srl", "s.r.l.", "spa", "s.p.a.", "snc", "sas", "onlus", "ets", "scs", "coop", "societa",
+    "gruppo", "circolo", "comitato", "centro", "consorzio", "istituto", "federazione",
+    "cooperativa", "associazione", "fondazione", "parrocchia", "oratorio", "cooperativa",
+    "azienda", "ufficio", "servizi", "impresa", "ditta",
+)
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """Label variants per canonical field, legal-form and table phrases, placeholders.
@@ -206,6 +238,50 @@ class Vocabulary:
     placeholders: tuple[str, ...]
     stop_labels: tuple[str, ...] = _STOP_LABELS
     weak_labels: tuple[str, ...] = _WEAK_LABELS
+    hints: tuple[str, ...] = _HINTS
+    own_addresses: tuple[str, ...] = ()  # the recipient's e-mail/PEC addresses
+    own_domains: tuple[str, ...] = ()  # the recipient's own mail domains (and subdomains)
+    own_phones: tuple[str, ...] = ()  # the recipient's phone numbers
+    own_codes: tuple[str, ...] = ()  # the recipient's codice fiscale / partita IVA
+    # the office's blank forms, (name, lines as a reader gives them), and the admin's mapping
+    # of their labels to fields, (label, field): see parsers.template
+    templates: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    template_labels: tuple[tuple[str, str], ...] = ()
+
+    @cached_property
+    def form_words(self) -> frozenset[str]:
+        """Every word of the form's own text: labels, stop labels, hints, placeholders."""
+        phrases = [*(v for variants in self.labels.values() for v in variants),
+                   *self.stop_labels, *self.weak_labels, *self.hints, *self.placeholders]
+        return frozenset(w for phrase in phrases for w in _WORD.findall(fold(phrase))
+                         if w not in FUNCTION_WORDS)
+
+    @cached_property
+    def organisation_words(self) -> frozenset[str]:
+        """Words that make a name an organisation's: legal forms and bodies' kinds."""
+        phrases = [*(p for phrases in self.natura.values() for p in phrases), *_ORG_WORDS]
+        words = {w for phrase in phrases for w in _WORD.findall(fold(phrase))}
+        return frozenset(w for w in words if len(w) > 2 and w not in FUNCTION_WORDS
+                         and w not in ("altro", "altra", "forma"))
+
+    def with_templates(self, templates: Sequence[tuple[str, Sequence[str]]],
+                       labels: Sequence[tuple[str, str]] = ()) -> Vocabulary:
+        """A copy that reads submissions against the office's blank forms."""
+        return replace(self, templates=tuple((n, tuple(lines)) for n, lines in templates),
+                       template_labels=tuple((label, f) for label, f in labels))
+
+    def with_recipient(self, *, addresses: Sequence[str] = (), domains: Sequence[str] = (),
+                       phones: Sequence[str] = (), codes: Sequence[str] = ()) -> Vocabulary:
+        """A copy that knows the recipient's own data: never the applicant's values."""
+        return replace(
+            self,
+            own_addresses=tuple(dict.fromkeys((*self.own_addresses,
+                                               *(a.strip().lower() for a in addresses)))),
+            own_domains=tuple(dict.fromkeys((*self.own_domains,
+                                             *(d.strip().lower().lstrip("@.") for d in domains)))),
+            own_phones=tuple(dict.fromkeys((*self.own_phones, *phones))),
+            own_codes=tuple(dict.fromkeys((*self.own_codes, *(c.strip().upper() for c in codes)))),
+        )
 
     def extended(self, extra: Mapping[str, Mapping[str, Sequence[str]]]) -> Vocabulary:
         """A copy with more wordings, e.g. ``{"labels": {"referente": ["Delegato ai tavoli"]}}``.
@@ -228,13 +304,15 @@ class Vocabulary:
                          if isinstance(words, str) or not all(isinstance(w, str) for w in words)]
         if problems:
             raise ValueError("; ".join(problems))
-        return Vocabulary(
+        return replace(
+            self,
             labels=_merge(self.labels, extra.get("labels", {})),
             natura=_merge(self.natura, extra.get("natura", {})),
             tavoli=_merge(self.tavoli, extra.get("tavoli", {})),
             placeholders=_append(self.placeholders, extra.get("placeholders", {})),
             stop_labels=_append(self.stop_labels, extra.get("stop_labels", {})),
             weak_labels=_append(self.weak_labels, extra.get("weak_labels", {})),
+            hints=_append(self.hints, extra.get("hints", {})),
         )
 
 

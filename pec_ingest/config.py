@@ -21,7 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parsers.limits import Limits
-from parsers.vocabulary import DEFAULT_VOCABULARY, Vocabulary
+from parsers.vocabulary import DEFAULT_VOCABULARY, FIELD_NAMES, Vocabulary
+from pec_ingest.blank_form import read_blank
 from pec_ingest.errors import ConfigError
 from pec_ingest.settings_imap import MailboxSection
 from pec_ingest.settings_smtp import AcknowledgementSection, SmtpSection
@@ -50,6 +51,14 @@ class DatabaseSection:
 
 
 @dataclass(frozen=True)
+class TemplateLabel:
+    """The admin's mapping of a blank form's label to a canonical field."""
+
+    label: str = ""
+    field: str = ""
+
+
+@dataclass(frozen=True)
 class ProcedureSection:
     code: str = "PDZ2019"
     name: str = "Piano Sociale di Zona 2018/2020 - Distretto 4: co-programmazione dei Tavoli d'area"
@@ -57,6 +66,21 @@ class ProcedureSection:
     timezone: str = "Europe/Rome"
     deadline: datetime | date = date(2019, 9, 9)
     closing: datetime | date | None = None
+    # the office's blank forms (DOCX or PDF; a path relative to the configuration file)
+    template: tuple[str, ...] = ()
+    template_labels: tuple[TemplateLabel, ...] = ()
+
+
+@dataclass(frozen=True)
+class OfficeSection:
+    """The office the forms are addressed to: its data are never the applicant's."""
+
+    name: str = "Comune di Cernusco sul Naviglio - Ufficio di Piano"
+    addresses: tuple[str, ...] = ("pianodizona@comune.cernuscosulnaviglio.mi.it",
+                                  "comune.cernuscosulnaviglio@pec.regione.lombardia.it")
+    domains: tuple[str, ...] = ("comune.cernuscosulnaviglio.mi.it",)
+    phones: tuple[str, ...] = ("02 9278 434", "02 9278 358", "02 9278 217")
+    codici_fiscali: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +121,7 @@ class Config:
     state: StateSection = field(default_factory=StateSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
     procedure: ProcedureSection = field(default_factory=ProcedureSection)
+    office: OfficeSection = field(default_factory=OfficeSection)
     relevance: RelevanceSection = field(default_factory=RelevanceSection)
     review: ReviewSection = field(default_factory=ReviewSection)
     parser: ParserSection = field(default_factory=ParserSection)
@@ -110,6 +135,12 @@ class Config:
     def __post_init__(self) -> None:
         # "auto": SMTP when [smtp] is configured, else the file transport
         object.__setattr__(self, "acknowledgements", self.acknowledgements.resolved(self.smtp))
+        # the recipient's own addresses, domains, phones and codes are never the applicant's
+        mailbox_addresses = [m.username for m in self.mailboxes if "@" in m.username]
+        object.__setattr__(self, "vocabulary", self.vocabulary.with_recipient(
+            addresses=(*self.office.addresses, self.procedure.address, *mailbox_addresses),
+            domains=self.office.domains, phones=self.office.phones,
+            codes=self.office.codici_fiscali))
 
     @property
     def database_url(self) -> str:
@@ -152,6 +183,7 @@ SECTIONS: dict[str, type] = {
     "state": StateSection,
     "database": DatabaseSection,
     "procedure": ProcedureSection,
+    "office": OfficeSection,
     "relevance": RelevanceSection,
     "review": ReviewSection,
     "parser": ParserSection,
@@ -195,6 +227,7 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
             problems.append(f"[{key}]: sezione sconosciuta (ammesse: {known})")
     config = Config(**{k: v for k, v in built.items() if v is not None}, source=source)
     _check(config, problems)
+    _load_templates(config, problems)
     if problems:
         raise ConfigError(problems)
     return config
@@ -296,6 +329,25 @@ def _vocabulary(value: Any, problems: list[str]) -> Vocabulary | None:
     except (ValueError, TypeError) as exc:
         problems.append(f"vocabulary: {exc}")
         return None
+
+
+def _load_templates(config: Config, problems: list[str]) -> None:
+    """Read the blank forms of ``[procedure] template`` into the parser's vocabulary."""
+    procedure = config.procedure
+    base = config.source.parent if config.source else Path.cwd()
+    blanks = []
+    for name in procedure.template:
+        path = Path(name).expanduser()
+        try:
+            blanks.append((path.name, read_blank(path if path.is_absolute() else base / path)))
+        except ConfigError as exc:
+            problems += [f"procedure.template: {p}" for p in exc.problems]
+    wrong = [m.field for m in procedure.template_labels if m.field not in FIELD_NAMES]
+    problems += [f"procedure.template_labels: campo sconosciuto {f!r} "
+                 f"(ammessi: {', '.join(FIELD_NAMES)})" for f in wrong]
+    if blanks:
+        object.__setattr__(config, "vocabulary", config.vocabulary.with_templates(
+            blanks, [(m.label, m.field) for m in procedure.template_labels]))
 
 
 def _check(config: Config, problems: list[str]) -> None:

@@ -81,10 +81,19 @@ def test_weak_label_with_filler_words_is_not_a_label() -> None:
 
 
 def test_comune_is_never_a_prefix_or_a_word_of_the_place_after_the_cap() -> None:
-    for address in ("Via Roma 1, 19028 Varese Ligure (SP)", "Via Roma 1, 33050 Pavia di Udine (UD)",
-                    "Via Dante 2, 66020 Torino di Sangro (CH)",
-                    "Piazzetta Milano 1, 24030 Brembate di Sopra (BG)",
-                    "Via Roma 1, Varese Ligure (SP)"):
+    for address, comune in (("Via Roma 1, 19028 Varese Ligure (SP)", "Varese Ligure"),
+                            ("Via Roma 1, 33050 Pavia di Udine (UD)", "Pavia di Udine"),
+                            ("Via Dante 2, 66020 Torino di Sangro (CH)", "Torino di Sangro"),
+                            ("Piazzetta Milano 1, 24030 Brembate di Sopra (BG)",
+                             "Brembate di Sopra"),
+                            ("Via Roma 1, Varese Ligure (SP)", "Varese Ligure")):
+        result = run(*HEAD, f"Sede legale: {address}", "E-mail: info@ilponte.it", *TAVOLI)
+        assert result.fields["sede_legale"] == address
+        assert result.fields["comune"] == comune, address
+
+
+def test_a_place_missing_from_the_istat_list_is_not_a_comune() -> None:
+    for address in ("Via Roma 1, 19028 Varese Marina (SP)", "Via Roma 1, Atlantide (SP)"):
         result = run(*HEAD, f"Sede legale: {address}", "E-mail: info@ilponte.it", *TAVOLI)
         assert result.fields["sede_legale"] == address
         assert result.fields["comune"] is None, address

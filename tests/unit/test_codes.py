@@ -84,6 +84,13 @@ def test_denominazione_drops_guillemets_and_keeps_abbreviations() -> None:
     ("Via Milano 3 - Gorgonzola", "Gorgonzola"),
     ("Piazza Matteotti 30, 20129 MILANO", "Milano"),
     ("Via Roma 3", None),
+    ("Bussero (20060), Piazza Matteotti 43", "Bussero"),
+    ("Bussero, Piazza Matteotti 43", "Bussero"),
+    ("Via Torino 49 – 20060 Bellinzago Lombardo (MI)", "Bellinzago Lombardo"),
+    ("Via Dante 4 Gessate", "Gessate"),
+    ("Via Garibaldi 3 39100 Bolzano BZ", "Bolzano"),
+    ("Corso Italia 2, 09040 Villasalto (SU)", "Villasalto"),
+    ("Via Milano 2, Gorgonzola - Bussero", None),
 ])
 def test_comune_of_an_address(text: str, comune: str | None) -> None:
     assert find_comune(text) == comune
@@ -95,3 +102,5 @@ def test_comune_of_an_address(text: str, comune: str | None) -> None:
 def test_comune_alone() -> None:
     assert normalise_comune("PESSANO CON BORNAGO (MI)") == ("Pessano con Bornago", None)
     assert normalise_comune("Atlantide")[0] is None
+    assert normalise_comune("20060 Bellinzago Lombardo") == ("Bellinzago Lombardo", None)
+    assert normalise_comune("Ittiri") == ("Ittiri", None)  # far from Milan: the full list
