@@ -21,6 +21,7 @@ from pec_ingest.commands import (
     check_config_cmd,
     db_cmd,
     demo_cmd,
+    desk_cmd,
     ingest_cmd,
     inspect_cmd,
     parse_cmd,
@@ -39,7 +40,7 @@ from store.errors import StoreError
 EX_CONFIG = 78
 COMMANDS = (demo_cmd, ingest_cmd, adherents_cmd, show_cmd, stats_cmd, inspect_cmd, parse_cmd,
             db_cmd, run_cmd, check_config_cmd, acks_cmd, poll_cmd, review_cmd, reprocess_cmd,
-            attendance_cmd, purge_cmd, template_cmd)
+            attendance_cmd, purge_cmd, template_cmd, desk_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -117,6 +117,20 @@ class ParserSection:
 
 
 @dataclass(frozen=True)
+class DeskSection:
+    """The web desk (``pec-ingest desk``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8470
+    session_minutes: int = 480
+    secure_cookie: bool = True
+    trusted_header: str = ""  # e.g. "X-Remote-User" set by the reverse proxy's SSO; "" = off
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    login_attempts: int = 5
+    login_window_minutes: int = 15
+
+
+@dataclass(frozen=True)
 class Config:
     state: StateSection = field(default_factory=StateSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
@@ -129,6 +143,7 @@ class Config:
     smtp: SmtpSection = field(default_factory=SmtpSection)
     acknowledgements: AcknowledgementSection = field(default_factory=AcknowledgementSection)
     trust: TrustSection = field(default_factory=TrustSection)
+    desk: DeskSection = field(default_factory=DeskSection)
     vocabulary: Vocabulary = DEFAULT_VOCABULARY
     source: Path | None = None
 
@@ -190,6 +205,7 @@ SECTIONS: dict[str, type] = {
     "smtp": SmtpSection,
     "acknowledgements": AcknowledgementSection,
     "trust": TrustSection,
+    "desk": DeskSection,
 }
 
 

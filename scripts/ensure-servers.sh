@@ -52,4 +52,16 @@ if ! command -v pdftotext >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v ap
         >/tmp/ensure-servers-poppler.log 2>&1 || echo "poppler-utils: apt-get failed (see /tmp/ensure-servers-poppler.log)"
 fi
 if command -v pdftotext >/dev/null 2>&1; then echo "pdftotext: installed"; else echo "pdftotext: NOT available"; fi
+# Chromium and its WebDriver for the web desk's end-to-end tests (Selenium, headless).
+if { ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; } \
+        && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get install -y -qq chromium chromium-driver || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }; } \
+        >/tmp/ensure-servers-chromium.log 2>&1 || echo "Chromium: apt-get failed (see /tmp/ensure-servers-chromium.log)"
+fi
+if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    echo "Chromium: installed"
+else
+    echo "Chromium: NOT available (browser tests skipped; under CI=true they fail)"
+fi
 exit 0

@@ -323,5 +323,6 @@ class ProcedureCounter(Base):
 
 # The mailbox tables live in their own module; importing it here registers them on Base.metadata.
 # So do the staff desk's tables (audit log, corrections, purged messages) in store.audit.
+from store.accounts import DeskSession, DeskUser  # noqa: E402, F401
 from store.audit import AuditEntry, Correction, MessagePurge  # noqa: E402, F401
 from store.model_mailbox import MailboxReset, MailboxState, SkippedMessage  # noqa: E402, F401

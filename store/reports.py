@@ -19,13 +19,35 @@ NOT_GIVEN = "(non indicato)"
 
 def current_submissions(session: Session, *, tavolo: str | None = None,
                         late: bool | None = None, status: str | None = None,
-                        comune: str | None = None,
-                        natura_giuridica: str | None = None) -> list[Submission]:
-    """One row per organisation, by registration number; tavoli, organisation and message loaded."""
-    query = _current().options(
+                        comune: str | None = None, natura_giuridica: str | None = None,
+                        exclude_rejected: bool = False, limit: int | None = None,
+                        offset: int = 0) -> list[Submission]:
+    """One row per organisation, by registration number; tavoli, organisation and message loaded.
+
+    ``limit``/``offset`` give one page of the list (the web desk's)."""
+    query = _filtered(tavolo, late, status, comune, natura_giuridica, exclude_rejected).options(
         selectinload(Submission.tavoli), joinedload(Submission.organisation),
         joinedload(Submission.message)).order_by(
-        Submission.procedure, Submission.registration_seq)
+        Submission.procedure, Submission.registration_seq).offset(offset).limit(limit)
+    return list(session.scalars(query).unique().all())
+
+
+def count_current_submissions(session: Session, *, tavolo: str | None = None,
+                              late: bool | None = None, status: str | None = None,
+                              comune: str | None = None,
+                              natura_giuridica: str | None = None,
+                              exclude_rejected: bool = False) -> int:
+    """How many rows :func:`current_submissions` gives with the same filters."""
+    filtered = _filtered(tavolo, late, status, comune, natura_giuridica,
+                         exclude_rejected).subquery()
+    return int(session.scalar(select(func.count()).select_from(filtered)) or 0)
+
+
+def _filtered(tavolo: str | None, late: bool | None, status: str | None, comune: str | None,
+              natura_giuridica: str | None, exclude_rejected: bool) -> Select[Submission]:
+    query = _current()
+    if exclude_rejected:
+        query = query.where(Submission.review_state != "rejected")
     if tavolo is not None:
         query = query.where(Submission.tavoli.any(SubmissionTavolo.code == tavolo))
     if late is not None:
@@ -36,7 +58,7 @@ def current_submissions(session: Session, *, tavolo: str | None = None,
         query = query.where(func.lower(Submission.comune) == comune.lower())
     if natura_giuridica is not None:
         query = query.where(Submission.natura_giuridica == natura_giuridica)
-    return list(session.scalars(query).unique().all())
+    return query
 
 
 def submission_history(session: Session, organisation_id: int) -> list[Submission]:

@@ -22,6 +22,8 @@ from pec_ingest.database import open_database
 from pec_ingest.pipeline import Pipeline, Source
 from store.reports import current_submissions
 
+DEMO_USER, DEMO_PASSWORD = "demo", "scrivania-demo"
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("demo", help="dimostrazione su una casella PEC di esempio")
@@ -63,7 +65,22 @@ def run(args: argparse.Namespace) -> int:
             print(f"\n{name} ({len(rows)} aderenti)")
             print(export.to_table(rows, ("registration_number", "received_at", "late",
                                          "denominazione", "comune", "status")))
+    desk_hint = _desk_user(db)
     db.close()
     print(f"\nPer esplorare: PEC_INGEST_DATABASE_URL=sqlite:///{folder / 'demo.db'} "
           "pec-ingest adherents | stats | show ID")
+    print(f"\nScrivania web sulla demo: STATE_DIRECTORY={folder} PEC_INGEST_DATABASE_URL="
+          f"sqlite:///{folder / 'demo.db'} pec-ingest desk --insecure-cookie\n"
+          f"  poi aprire http://127.0.0.1:{base.desk.port}/ con {desk_hint}")
     return 0
+
+
+def _desk_user(db: Any) -> str:
+    """The demo's desk account (a fixed, documented password: demo data only)."""
+    from pec_ingest.web.accounts import add_user
+    from store.accounts import find_user
+
+    with db.sessions() as session, session.begin():
+        if find_user(session, DEMO_USER) is None:
+            add_user(session, DEMO_USER, "responsabile", DEMO_PASSWORD)
+    return f"utente «{DEMO_USER}», password «{DEMO_PASSWORD}»"
