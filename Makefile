@@ -5,13 +5,21 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | sha256sum | cut -c1-12)
+HASH := $(shell cat constraints.txt pyproject.toml | sha256sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(HASH)
+TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 
 .PHONY: demo test lint install clean bench
 
+# production: the service and the staff commands, no test tools
 $(STAMP): constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[postgres]'
+	touch $@
+
+# development: the same plus pytest, ruff, mypy, import-linter, aiosmtpd, trustme
+$(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,postgres]'
 	touch $@
 
@@ -20,15 +28,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/pec-ingest demo
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check parsers store pec_ingest tests scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	bash scripts/test.sh
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python scripts/bench_parse.py
 
 clean:

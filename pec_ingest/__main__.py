@@ -1,5 +1,5 @@
 """``python -m pec_ingest`` is the same as the ``pec-ingest`` command."""
 
-from pec_ingest.cli import main
+from pec_ingest.entry import main
 
 raise SystemExit(main())

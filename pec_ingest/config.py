@@ -216,15 +216,30 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         return Config()
     p = Path(chosen)
     try:
-        with p.open("rb") as fh:
-            data = tomllib.load(fh)
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{p}: file non trovato") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p}: è una cartella, non un file di configurazione") from None
     except OSError as exc:
         raise ConfigError(f"{p}: impossibile leggere il file ({exc.strerror})") from exc
+    try:
+        data = tomllib.loads(decode_config(raw, p))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: TOML non valido: {exc}") from exc
     return parse_config(data, source=p)
+
+
+def decode_config(raw: bytes, p: Path) -> str:
+    """The file's text: UTF-8, with or without the BOM some Windows editors add."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(f"{p}: il file è in UTF-16; salvarlo come UTF-8")
+    try:
+        return raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{p}: il file non è in UTF-8 (carattere non valido alla riga {line}); "
+                          "salvarlo come UTF-8") from None
 
 
 def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
@@ -262,17 +277,49 @@ def build_section(cls: type, value: Any, where: str, problems: list[str]) -> Any
             allowed = ", ".join(sorted(names))
             problems.append(f"{where}.{key}: chiave sconosciuta (ammesse: {allowed})")
             continue
+        inner = _table_list(hints[key])
+        if inner is not None and isinstance(raw, list):
+            found = len(problems)
+            built = [build_section(inner, x, f"{where}.{key}[{i}]", problems)
+                     for i, x in enumerate(raw)]
+            if len(problems) == found:
+                kwargs[key] = tuple(built)
+            continue
         ok, converted = _convert(raw, hints[key])
         if ok:
             kwargs[key] = converted
         else:
             expected = _describe(hints[key])
-            problems.append(f"{where}.{key}: valore {raw!r} non valido, atteso {expected}")
+            problems.append(f"{where}.{key}: valore {show_value(raw)} non valido, "
+                            f"atteso {expected}")
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         problems.append(f"{where}: {exc}")
         return None
+
+
+def _table_list(hint: Any) -> type | None:
+    """The dataclass of a ``tuple[Dataclass, ...]`` hint (a list of tables), else None."""
+    if typing.get_origin(hint) is not tuple:
+        return None
+    inner = typing.get_args(hint)[0]
+    return inner if isinstance(inner, type) and dataclasses.is_dataclass(inner) else None
+
+
+def show_value(raw: Any) -> str:
+    """A TOML value as the file writes it, for a message (never a Python repr)."""
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, str):
+        return f'"{raw}"'
+    if isinstance(raw, date | datetime):
+        return raw.isoformat()
+    if isinstance(raw, Mapping):
+        return "{...} (una tabella)"
+    if isinstance(raw, list):
+        return f"[...] (una lista di {len(raw)} elementi)"
+    return str(raw)
 
 
 def _convert(raw: Any, hint: Any) -> tuple[bool, Any]:
@@ -311,7 +358,8 @@ def _describe(hint: Any) -> str:
     if dataclasses.is_dataclass(hint):
         return "tabella"
     names = {str: "testo", int: "numero intero", float: "numero", bool: "true/false",
-             Path: "percorso", date: "data (AAAA-MM-GG)", datetime: "data e ora"}
+             Path: "percorso", date: "data (AAAA-MM-GG)",
+             datetime: "data e ora (AAAA-MM-GGTHH:MM:SS, senza virgolette)"}
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return " o ".join(_describe(a) for a in typing.get_args(hint) if a is not type(None))
     if typing.get_origin(hint) is tuple:

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from pec_ingest.config import Config
-from pec_ingest.errors import DatabaseError, NotMigrated
+from pec_ingest.errors import ConfigError, DatabaseError, NotMigrated
 from store import errors as store_errors
 from store.engine import make_engine, session_factory
 from store.migration import ensure_current, upgrade
@@ -29,6 +29,7 @@ def open_database(config: Config, *, migrate: bool = False) -> Database:
     ``migrate=True`` applies pending migrations first (``db upgrade`` and the demo); otherwise an
     unmigrated database is refused with the command that fixes it.
     """
+    check_url(config.database_url)
     try:
         engine = make_engine(config.database_url)
         if migrate:
@@ -44,6 +45,23 @@ def open_database(config: Config, *, migrate: bool = False) -> Database:
                                 f"{str(exc).splitlines()[0]}") from exc
         raise
     return Database(engine, session_factory(engine))
+
+
+def check_url(url: str) -> None:
+    """A database URL that cannot work is a configuration error (exit 78), not a failure."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    hint = ("esempi: sqlite:////var/lib/pec-ingest/pec-ingest.db, "
+            "postgresql+psycopg2://utente@host/database")
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise ConfigError(f"database.url (o $PEC_INGEST_DATABASE_URL): URL non valido; {hint}") \
+            from None
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(f"database.url (o $PEC_INGEST_DATABASE_URL): database {backend!r} non "
+                          f"supportato (sqlite o postgresql); {hint}")
 
 
 def safe_url(url: str) -> str:

@@ -139,6 +139,7 @@ def _serve(conn: Connection, packed: dict[str, Any], limits: Limits, memory_mb: 
            owner: int) -> None:
     """Child main loop: parse each task received until the parent closes the pipe."""
     _die_with(owner)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     vocabulary = unpack_vocabulary(packed)

@@ -9,6 +9,11 @@
 5. decide relevance, and write everything about the message in ONE transaction (message,
    attachments, organisation, submission, tables, review reasons, acknowledgement outbox).
 
+``ingest`` is ``prepare`` (steps 1-4, thread-safe, the slow part) then ``commit`` (step 5).
+A poll or an ``ingest`` run prepares its messages in parallel and commits them in
+legal-receipt-time order (:func:`registration_order`), so registration numbers follow the
+receipt time, the same on every run.
+
 A crash anywhere before the commit leaves only the archived file: the next attempt redoes the
 work. An unexpected error is caught by the single per-message guard and counted on the message;
 after ``parser.max_failures`` the message is quarantined for a person.
@@ -21,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -76,6 +81,28 @@ class Outcome:
     duplicate: bool = False
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A message archived, read and parsed, waiting to be written (:meth:`Pipeline.commit`).
+
+    A poll prepares its messages in parallel and writes them in legal-time order
+    (:func:`registration_order`), so that registration numbers follow the receipt time."""
+
+    legal_time: datetime | None
+    raw: bytes
+    sha: str
+    rel_path: str
+    source: Source
+    record: Callable[[Session], Outcome]
+
+
+def registration_order(item: Prepared, position: int) -> tuple[bool, datetime, int]:
+    """Sort key: certified receipt time first to last, messages without one after them, ties
+    (and the uncertified) in arrival ``position``: the same order on every run."""
+    when = item.legal_time or datetime.max.replace(tzinfo=UTC)
+    return item.legal_time is None, when, position
+
+
 class Pipeline:
     """Ingest messages into the database; safe to call again with the same bytes."""
 
@@ -115,6 +142,12 @@ class Pipeline:
 
     def ingest(self, raw: bytes, source: Source) -> Outcome:
         """Record one message; the per-message guard: never raises for what a message holds."""
+        step = self.prepare(raw, source)
+        return step if isinstance(step, Outcome) else self.commit(step)
+
+    def prepare(self, raw: bytes, source: Source) -> Outcome | Prepared:
+        """Archive, read and parse ``raw`` (thread-safe, the slow part): what remains to write,
+        or the outcome when nothing does (already recorded, failed)."""
         try:
             rel_path, sha = self.archive.store(raw)
         except StoreError as exc:  # disk full, permissions, a corrupt archive file
@@ -122,17 +155,27 @@ class Pipeline:
             return Outcome("failed", f"archivio non scrivibile: {exc}", "unknown")
         try:
             done = self._already_done(sha)
-            if done is not None:
-                return done
-            outcome = self._process(raw, sha, rel_path, source)
+            step = done if done is not None else self._process(raw, sha, rel_path, source)
         except Exception as exc:  # the single per-message guard (house style)
             log.exception("uid=%s sha256=%s failed", source.uid, sha[:12])
-            outcome = self._record_failure(raw, sha, rel_path, source, exc)
-        self.last_progress = time.monotonic()  # the service's watchdog: work goes on
-        log.info("source=%s sha256=%s outcome=%s registration=%s reason=%s",
-                 source.describe(), sha[:12], outcome.outcome,
-                 outcome.registration_number or "-", outcome.reason)
+            step = self._record_failure(raw, sha, rel_path, source, exc)
+        if isinstance(step, Outcome):
+            self._finish(source, sha, step)
+        return step
+
+    def commit(self, item: Prepared) -> Outcome:
+        """Write a prepared message in one transaction (the same per-message guard)."""
+        try:
+            outcome = self._write(item.record)
+        except Exception as exc:  # the single per-message guard (house style)
+            log.exception("uid=%s sha256=%s failed", item.source.uid, item.sha[:12])
+            outcome = self._record_failure(item.raw, item.sha, item.rel_path, item.source, exc)
+        self._finish(item.source, item.sha, outcome)
         return outcome
+
+    def _finish(self, source: Source, sha: str, outcome: Outcome) -> None:
+        self.last_progress = time.monotonic()  # the service's watchdog: work goes on
+        _log_outcome(source, sha, outcome)
 
     def _already_done(self, sha: str) -> Outcome | None:
         with self.sessions() as session:
@@ -153,11 +196,17 @@ class Pipeline:
             self._trust = TrustStore.load(path)
         return self._trust
 
-    def _process(self, raw: bytes, sha: str, rel_path: str, source: Source) -> Outcome:
+    def _process(self, raw: bytes, sha: str, rel_path: str,
+                 source: Source) -> Outcome | Prepared:
         envelope = parse_envelope(raw, self.config.limits)
         certification = certify(envelope, self.trust_store)
-        base = recording.MessageFacts.of(envelope, sha, len(raw), rel_path, source,
-                                         legal_time(envelope, certification), certification)
+        when = legal_time(envelope, certification)
+        base = recording.MessageFacts.of(envelope, sha, len(raw), rel_path, source, when,
+                                         certification)
+
+        def later(record: Callable[[Session], Outcome]) -> Prepared:
+            return Prepared(when, raw, sha, rel_path, source, record)
+
         ident = recording.own_identificativo(envelope)
         if ident is not None:
             with self.sessions() as session:
@@ -167,17 +216,17 @@ class Pipeline:
                                                 f"{same.id}", envelope.kind,
                                    message_id=same.id, duplicate=True)
         if envelope.kind in RECEIPT_KINDS:
-            return self._write(lambda s: recording.record_receipt(s, base, envelope))
+            return later(lambda s: recording.record_receipt(s, base, envelope))
         if envelope.kind == "anomalia":
             hint = find_keyword(envelope.original_subject or envelope.subject,
                                 self.config.relevance.subject_keywords)
-            return self._write(lambda s: recording.record_anomaly(s, base, envelope, hint))
+            return later(lambda s: recording.record_anomaly(s, base, envelope, hint))
         if envelope.kind == "not-pec" and header_block_size(raw) > MAX_HEAD_BYTES:
-            return self._write(lambda s: recording.record_headers_cut(s, base, MAX_HEAD_BYTES))
+            return later(lambda s: recording.record_headers_cut(s, base, MAX_HEAD_BYTES))
         decision, parsed = self._decide(envelope)
         if not decision.relevant:
-            return self._write(lambda s: recording.record_ignored(s, base, envelope, decision))
-        return self._write(lambda s: recording.record_submission(
+            return later(lambda s: recording.record_ignored(s, base, envelope, decision))
+        return later(lambda s: recording.record_submission(
             s, self.config, base, envelope, parsed, decision))
 
     def _decide(self, envelope: PecMessage) -> tuple[Decision,
@@ -225,6 +274,12 @@ class Pipeline:
         except Exception:
             log.exception("sha256=%s: could not record the failure either", sha[:12])
             return Outcome("failed", reason, "unknown")
+
+
+def _log_outcome(source: Source, sha: str, outcome: Outcome) -> None:
+    log.info("source=%s sha256=%s outcome=%s registration=%s reason=%s",
+             source.describe(), sha[:12], outcome.outcome,
+             outcome.registration_number or "-", outcome.reason)
 
 
 def header_block_size(raw: bytes) -> int:

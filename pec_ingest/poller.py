@@ -33,6 +33,7 @@ from pec_ingest.mailbox import Mailbox
 from pec_ingest.pipeline import Pipeline
 from pec_ingest.scan import FolderScan, Tally
 from pec_ingest.settings_imap import MailboxSection
+from pec_ingest.wording import OUTCOME_LABELS
 from store.errors import StoreError
 from store.mailbox_state import mailbox_lock
 
@@ -71,7 +72,8 @@ class MailboxReport:
             return f"{self.name}: ERRORE - {self.error}"
         if self.busy:
             return f"{self.name}: già in lettura da un altro processo, saltata"
-        detail = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items()))
+        detail = ", ".join(f"{OUTCOME_LABELS.get(k, k)} {v}"
+                           for k, v in sorted(self.outcomes.items()))
         return (f"{self.name}: ok, {self.fetched} scaricati, {self.ingested} registrati, "
                 f"{self.skipped} non scaricati{f' ({detail})' if detail else ''}, "
                 f"{self.seconds:.2f} s")

@@ -13,8 +13,10 @@
    (``unreadable_header``, for staff) while the others go on; skipped ones are recorded with
    the reason, messages already
    recorded (same PEC Message-ID) are not downloaded again, the rest are downloaded with
-   ``BODY.PEEK[]`` in size-bounded batches and ingested by a thread pool (the parse is the slow
-   part, spread over the cores);
+   ``BODY.PEEK[]`` in size-bounded batches and prepared (archived, read, parsed) by a thread
+   pool (the parse is the slow part, spread over the cores); the prepared messages are written
+   one by one in legal-receipt-time order, so registration numbers follow the receipt time
+   within a poll, the same on every run (:func:`pec_ingest.pipeline.registration_order`);
 4. a set ``stop`` event ends the scan after the batch in hand (its messages are recorded);
 5. the stored last UID advances only over a contiguous prefix of messages fully recorded, so a
    crash or a dropped connection re-reads the rest next time; a message whose outcome is
@@ -35,7 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pec_ingest.errors import MailboxError
 from pec_ingest.mailbox import FetchRefused, FirstLook, FolderStatus, Mailbox
-from pec_ingest.pipeline import Outcome, Pipeline, Source
+from pec_ingest.pipeline import Outcome, Pipeline, Prepared, Source, registration_order
 from pec_ingest.settings_imap import MailboxSection
 from pec_ingest.triage import Verdict, judge
 from store import mailbox_state as states
@@ -86,7 +88,7 @@ class Progress:
 class _Pending:
     uid: int
     size: int
-    future: Future[Outcome]
+    future: Future[Outcome | Prepared]
 
 
 class FolderScan:
@@ -177,7 +179,7 @@ class FolderScan:
                     continue
                 source = Source("imap", self.box.name, self.folder, self.uidvalidity, v.uid,
                                 internal_date=arrived.get(v.uid))
-                future = pool.submit(self.pipeline.ingest, raw.pop(v.uid), source)
+                future = pool.submit(self.pipeline.prepare, raw.pop(v.uid), source)
                 self.pending.append(_Pending(v.uid, v.size, future))
             if self.on_batch is not None:
                 self.on_batch(len(group))
@@ -230,21 +232,31 @@ class FolderScan:
         return out
 
     def _drain(self, progress: Progress, keep_bytes: int, quiet: bool = False) -> None:
-        """Wait for the oldest ingestions until at most ``keep_bytes`` are in flight."""
+        """Wait for the oldest messages until at most ``keep_bytes`` are in flight; those
+        waited for are written in legal-time order (registration numbers follow it)."""
+        taken: list[_Pending] = []
         while self.pending and (keep_bytes == 0 or
                                 sum(p.size for p in self.pending) > keep_bytes):
-            item = self.pending.pop(0)
+            taken.append(self.pending.pop(0))
+        ready: list[tuple[int, Prepared]] = []
+        for item in taken:
             if item.future.cancelled():
                 continue  # never started (stop requested): the next poll reads it again
             try:
-                outcome = item.future.result()
+                step = item.future.result()
             except Exception:
                 if not quiet:
                     raise
                 log.exception("%s/%s uid=%s: not recorded", self.box.name, self.folder,
                               item.uid)
                 continue
-            self._count(item.uid, outcome, progress)
+            if isinstance(step, Prepared):
+                ready.append((item.uid, step))
+            else:
+                self._count(item.uid, step, progress)
+        ready.sort(key=lambda pair: registration_order(pair[1], pair[0]))
+        for uid, prepared in ready:
+            self._count(uid, self.pipeline.commit(prepared), progress)
 
     def _count(self, uid: int, outcome: Outcome, progress: Progress) -> None:
         self.tally.outcomes[outcome.outcome] += 1

@@ -56,10 +56,15 @@ class Secret:
 
 def _read_secret_file(path: Path, where: str) -> str:
     try:
-        return path.read_text(encoding="utf-8").rstrip("\r\n")
+        value = path.read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as exc:
         raise ConfigError(f"{where}.password_file: impossibile leggere {path} "
                           f"({exc.strerror})") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}.password_file: {path} non è testo UTF-8") from None
+    if not value.strip():
+        raise ConfigError(f"{where}.password_file: {path} è vuoto (scrivervi la password)")
+    return value
 
 
 @dataclass(frozen=True)

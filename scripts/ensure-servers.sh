@@ -64,4 +64,12 @@ if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&
 else
     echo "Chromium: NOT available (browser tests skipped; under CI=true they fail)"
 fi
+# LibreOffice Calc renders the XLSX/CSV exports for the print test (test_export_print.py).
+CALC=/usr/lib/libreoffice/program/libsclo.so
+if [ ! -e "$CALC" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get install -y -qq libreoffice-calc-nogui || { apt-get update -qq && apt-get install -y -qq libreoffice-calc-nogui; }; } \
+        >/tmp/ensure-servers-calc.log 2>&1 || echo "LibreOffice Calc: apt-get failed (see /tmp/ensure-servers-calc.log)"
+fi
+if [ -e "$CALC" ]; then echo "LibreOffice Calc: installed"; else echo "LibreOffice Calc: NOT available (export rendering test skipped)"; fi
 exit 0

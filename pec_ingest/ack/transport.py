@@ -222,3 +222,8 @@ class SmtpTransport:
             conn.quit()
         except (smtplib.SMTPException, OSError):
             conn.close()
+
+    def check_login(self) -> None:
+        """Connect and log in, then close (``check-config --connect``); TransportError."""
+        self._conn = self._connect()
+        self.close()

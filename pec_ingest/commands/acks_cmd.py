@@ -18,9 +18,12 @@ from zoneinfo import ZoneInfo
 from pec_ingest.ack.policy import new_message_id, own_addresses, queue_acknowledgement
 from pec_ingest.config import Config, load_config
 from pec_ingest.database import open_database
+from pec_ingest.desk.errors import UsageError
 from pec_ingest.desk.queue import find_submission
 from pec_ingest.desk.staff import actor
 from pec_ingest.errors import NotFound, PecIngestError
+from pec_ingest.sheets import printable
+from pec_ingest.wording import ACK_LABELS, word
 from store.acknowledgements import list_acknowledgements
 from store.audit import record_action
 from store.base import ACK_STATUSES
@@ -60,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             with db.sessions() as session:
                 rows = [ack_row(a) for a in list_acknowledgements(session, status=args.status)]
-            print(to_json(rows) if args.format == "json" else to_table(rows, config.zone))
+            print(to_json(rows) if args.format == "json" else
+                  printable(to_table(rows, config.zone)))
     finally:
         db.close()
     return 0
@@ -85,10 +89,11 @@ def to_table(rows: list[dict[str, Any]], zone: ZoneInfo) -> str:
     def when(value: datetime | None) -> str:
         return f"{value.astimezone(zone):%d/%m/%Y %H:%M}" if value else "-"
 
-    lines = [f"{'id':>5}  {'domanda':<14} {'stato':<10} {'inviata':<16} {'consegnata':<16} "
+    lines = [f"{'id':>5}  {'domanda':<14} {'stato':<22} {'inviata':<16} {'consegnata':<16} "
              "destinatario / errore"]
     for r in rows:
-        lines.append(f"{r['id']:>5}  {r['registration_number']:<14} {r['status']:<10} "
+        lines.append(f"{r['id']:>5}  {r['registration_number']:<14} "
+                     f"{word(ACK_LABELS, r['status']):<22} "
                      f"{when(r['sent_at']):<16} {when(r['delivered_at']):<16} {r['to']}")
         if r["error"]:
             lines.append(f"{'':>7}{r['error']}")
@@ -127,8 +132,7 @@ def resend(config: Config, sessions: Any, ack_id: int, by: str) -> str:
                       after={"status": "pending", "message_id": ack.message_id},
                       note=f"ricevuta {ack.id} a {ack.to_address}")
         log.warning("audit: ack=%s resend requested by %s: status %s -> pending, "
-                    "message_id %s -> %s, to=%s", ack.id, by, old_status, old_id,
-                    ack.message_id, ack.to_address)
+                    "message_id %s -> %s", ack.id, by, old_status, old_id, ack.message_id)
         return f"ricevuta {ack.id} rimessa in coda per {ack.to_address} ({ack.message_id})"
 
 
@@ -136,6 +140,11 @@ def send(config: Config, sessions: Any, ident: str, by: str) -> str:
     """A new acknowledgement of the submission, to its certified sender."""
     with sessions() as session, session.begin():
         sub = find_submission(session, ident)
+        if sub.review_state == "rejected":
+            raise UsageError(f"la domanda {sub.registration_number} è stata respinta in "
+                             "revisione: nessuna ricevuta di registrazione da inviare (per "
+                             "riammetterla: pec-ingest review accept "
+                             f"{sub.registration_number})")
         sender = (sub.message.sender or "").strip().lower()
         if "@" not in sender or sender in own_addresses(config) or \
                 sender.startswith("posta-certificata@"):
@@ -145,7 +154,7 @@ def send(config: Config, sessions: Any, ident: str, by: str) -> str:
         record_action(session, by, "ack_send", submission_id=sub.id,
                       after={"message_id": ack.message_id, "to": sender},
                       note=f"ricevuta aggiornata {ack.id}")
-        log.warning("audit: ack=%s queued by %s for %s to=%s message_id=%s", ack.id, by,
-                    sub.registration_number, sender, ack.message_id)
+        log.warning("audit: ack=%s queued by %s for %s message_id=%s", ack.id, by,
+                    sub.registration_number, ack.message_id)
         return (f"ricevuta {ack.id} accodata per la domanda {sub.registration_number} "
                 f"a {sender} ({ack.message_id})")

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import sys
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,8 @@ from pec_ingest import export
 from pec_ingest.ack import make_transport, send_pending
 from pec_ingest.config import DatabaseSection, StateSection, default_state_dir, load_config
 from pec_ingest.database import open_database
-from pec_ingest.pipeline import Pipeline, Source
+from pec_ingest.pipeline import Outcome, Pipeline, Prepared, Source, registration_order
+from pec_ingest.wording import OUTCOME_LABELS, word
 from store.reports import current_submissions
 
 DEMO_USER, DEMO_PASSWORD = "demo", "scrivania-demo"
@@ -49,13 +52,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"Demo: casella di esempio -> {folder / 'demo.db'}\n")
     counts: Counter[str] = Counter()
     with Pipeline(config, db.sessions) as pipeline:
-        for sample in sample_mailbox():
-            outcome = pipeline.ingest(sample.raw, Source("demo", path=sample.name))
+        samples = sample_mailbox()
+        steps = [pipeline.prepare(s.raw, Source("demo", path=s.name)) for s in samples]
+        order = sorted(range(len(steps)), key=lambda i: _order(steps[i], i))
+        for i in order:  # written in legal-time order, like a poll: numbers follow it
+            step = steps[i]
+            outcome = step if isinstance(step, Outcome) else pipeline.commit(step)
             counts[outcome.outcome] += 1
             number = f" {outcome.registration_number}" if outcome.registration_number else ""
             late = " in ritardo" if outcome.late else ""
-            print(f"  {sample.name:<22} {outcome.outcome}{number}{late}")
-    print("\nEsiti: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+            print(f"  {samples[i].name:<22} {word(OUTCOME_LABELS, outcome.outcome)}{number}"
+                  f"{late}")
+    print("\nEsiti: " + ", ".join(f"{word(OUTCOME_LABELS, k)} {v}"
+                                  for k, v in sorted(counts.items())))
     report = send_pending(config, db.sessions, make_transport(config))
     print(f"Ricevute di avvenuta registrazione scritte in {folder / 'outbox'}: {report.sent}")
     with db.sessions() as session:
@@ -67,10 +76,9 @@ def run(args: argparse.Namespace) -> int:
                                          "denominazione", "comune", "status")))
     desk_hint = _desk_user(db)
     db.close()
-    print(f"\nPer esplorare: PEC_INGEST_DATABASE_URL=sqlite:///{folder / 'demo.db'} "
-          "pec-ingest adherents | stats | show ID")
+    _closing_hint(folder)
     print(f"\nScrivania web sulla demo: STATE_DIRECTORY={folder} PEC_INGEST_DATABASE_URL="
-          f"sqlite:///{folder / 'demo.db'} pec-ingest desk --insecure-cookie\n"
+          f"sqlite:///{folder / 'demo.db'} {_program()} desk --insecure-cookie\n"
           f"  poi aprire http://127.0.0.1:{base.desk.port}/ con {desk_hint}")
     return 0
 
@@ -84,3 +92,25 @@ def _desk_user(db: Any) -> str:
         if find_user(session, DEMO_USER) is None:
             add_user(session, DEMO_USER, "responsabile", DEMO_PASSWORD)
     return f"utente «{DEMO_USER}», password «{DEMO_PASSWORD}»"
+
+
+def _order(step: Outcome | Prepared, position: int) -> tuple[bool, datetime, int]:
+    if isinstance(step, Outcome):  # nothing to write: its place does not matter
+        return True, datetime.max.replace(tzinfo=UTC), position
+    return registration_order(step, position)
+
+
+def _program() -> str:
+    """The virtual environment's pec-ingest (it is not on PATH), else ``python -m``."""
+    program = Path(sys.executable).with_name("pec-ingest")
+    return str(program) if program.exists() else f"{sys.executable} -m pec_ingest"
+
+
+def _closing_hint(folder: Path) -> None:
+    """Commands that work from the project folder: the virtual environment's pec-ingest."""
+    command = _program()
+    env = f"PEC_INGEST_DATABASE_URL=sqlite:///{folder / 'demo.db'}"
+    print("\nPer esplorare i dati della demo (un comando per volta):")
+    for args in ("adherents", "stats", "review", "show PDZ2019-0001",
+                 "adherents --output aderenti.xlsx"):
+        print(f"  {env} {command} {args}")

@@ -17,6 +17,7 @@ from pec_ingest.database import open_database
 from pec_ingest.desk.errors import DeskError
 from pec_ingest.desk.purge import PurgePlan, execute_purge, plan_purge, remove_files
 from pec_ingest.desk.staff import actor, parse_day, start_of_day
+from pec_ingest.wording import OUTCOME_LABELS, word
 from store.archive import Archive
 from store.base import utcnow
 from store.reports import stats
@@ -86,8 +87,10 @@ def describe(plan: PurgePlan, config: Config) -> list[str]:
             f"cancellare, {len(plan.files)} file originali nell'archivio.")
     lines = [head]
     for i in plan.items:
-        where = i.archive_path if i.archived else f"{i.archive_path} (già assente)"
-        lines.append(f"  M{i.message_id:<6} {i.when.astimezone(zone):%d/%m/%Y} {i.outcome:<11}"
+        where = i.archive_path if i.archived else \
+            f"{i.archive_path} (non presente in questo archivio)"
+        lines.append(f"  M{i.message_id:<6} {i.when.astimezone(zone):%d/%m/%Y} "
+                     f"{word(OUTCOME_LABELS, i.outcome):<22}"
                      f" {i.registration_number or '-':<14} {where}")
     if plan.kept_open:
         lines.append(f"Conservati {plan.kept_open} messaggi della procedura ancora aperta "

@@ -6,12 +6,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pec_ingest.commands.output import say
 from pec_ingest.config import Config, load_config
 from pec_ingest.database import open_database
+from pec_ingest.desk.attachments import read_original
 from pec_ingest.desk.queue import find_submission
 from pec_ingest.desk.reprocess import ParseFn, Reprocessed, apply_reading, read_form
 from pec_ingest.desk.staff import actor
 from pec_ingest.isolation import ParserPool
+from pec_ingest.wording import STATUS_LABELS
 from store.archive import Archive
 
 
@@ -30,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     with ParserPool(config.vocabulary, config.limits, timeout=p.timeout_seconds,
                     memory_mb=p.memory_limit_mb, size=1) as pool:
         number, done = run_with(config, args.id, who, pool.parse_many)
-    print("\n".join(report(number, done)))
+    say(report(number, done))
     return 0
 
 
@@ -40,8 +43,8 @@ def run_with(config: Config, ident: str, who: str, parse: ParseFn) -> tuple[str,
     db = open_database(config)
     try:
         with db.sessions() as session:
-            path = find_submission(session, ident).message.archive_path
-        raw = Archive(config.archive_dir).read(path)
+            message = find_submission(session, ident).message
+            raw = read_original(session, Archive(config.archive_dir), message)
         envelope, chosen = read_form(raw, config, parse)
         with db.sessions() as session, session.begin():
             sub = find_submission(session, ident)
@@ -53,7 +56,8 @@ def run_with(config: Config, ident: str, who: str, parse: ParseFn) -> tuple[str,
 
 def report(number: str, done: Reprocessed) -> list[str]:
     changed = [k for k in done.after if done.after[k] != done.before[k]]
-    lines = [f"{number}: riletta con il lettore attuale; stato {done.after['status']}",
+    status = STATUS_LABELS.get(done.after["status"], done.after["status"])
+    lines = [f"{number}: riletta con il lettore attuale; stato: {status}",
              "  cambiati: " + (", ".join(changed) or "nessun campo")]
     if done.kept:
         lines.append("  correzioni del personale mantenute: " + ", ".join(done.kept))

@@ -21,16 +21,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from pec_ingest.commands.output import say
 from pec_ingest.config import Config, load_config
 from pec_ingest.database import open_database
 from pec_ingest.desk import corrections, render
-from pec_ingest.desk.attachments import save_attachments
-from pec_ingest.desk.errors import CorrectionRefused
+from pec_ingest.desk.attachments import read_original, save_all
+from pec_ingest.desk.errors import CorrectionRefused, DeskError
 from pec_ingest.desk.fields import FIELDS
 from pec_ingest.desk.queue import build_queue, find_submission, find_target
 from pec_ingest.desk.staff import actor
 from store.archive import Archive
-from store.errors import ArchiveMissing
 from store.model import Message, Submission
 
 ACK_HINT = "Per inviare una ricevuta aggiornata: pec-ingest acks send {ident}"
@@ -79,7 +81,7 @@ def run_queue(args: argparse.Namespace) -> int:
                 print(json.dumps([render.queue_json(i) for i in items], ensure_ascii=False,
                                  indent=2))
             else:
-                print("\n".join(render.queue_lines(items, config.zone)))
+                say(render.queue_lines(items, config.zone))
     finally:
         db.close()
     return 0
@@ -91,25 +93,23 @@ def run_show(args: argparse.Namespace) -> int:
     try:
         with db.sessions() as session:
             target = find_target(session, args.id)
-            print("\n".join(render.target_lines(session, target, config.zone)))
+            say(render.target_lines(session, target, config.zone))
             if args.save is not None:
-                _save(config, target, args.save)
+                _save(session, config, target, args.save)
     finally:
         db.close()
     return 0
 
 
-def _save(config: Config, target: Submission | Message, folder: Path) -> None:
+def _save(session: Session, config: Config, target: Submission | Message, folder: Path) -> None:
     message = target.message if isinstance(target, Submission) else target
-    try:
-        raw = Archive(config.archive_dir).read(message.archive_path)
-    except ArchiveMissing:
-        print("il messaggio originale non è più nell'archivio (cancellato per la "
-              "conservazione dei dati?)", file=sys.stderr)
-        raise
-    paths = save_attachments(raw, folder, config.limits)
-    print(f"\n{len(paths)} allegati scritti in {folder}:")
-    print("\n".join(f"  {p}" for p in paths))
+    raw = read_original(session, Archive(config.archive_dir), message)
+    saved = save_all(raw, folder, config.limits)
+    print(f"\n{len(saved.written)} allegati scritti in {folder}:")
+    say([f"  {p}" for p in saved.written])
+    if saved.failed:
+        say([f"  NON scritto: {name} ({why})" for name, why in saved.failed])
+        raise DeskError(f"{len(saved.failed)} allegati non scritti (gli altri sì)")
 
 
 def run_set(args: argparse.Namespace) -> int:
@@ -136,7 +136,7 @@ def _change(args: argparse.Namespace, apply: Any) -> int:
         return 2
     finally:
         db.close()
-    print(render.change_line(number, change))
+    say([render.change_line(number, change)])
     if change.notice:
         print(f"  nota: {change.notice}")
     print(f"Correzione registrata da {who}. " + ACK_HINT.format(ident=number))

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pec_ingest.commands.output import say
 from pec_ingest.config import load_config
 from pec_ingest.database import open_database
-from pec_ingest.desk.queue import find_submission
-from pec_ingest.export import TAVOLO_NAMES
+from pec_ingest.desk.queue import find_submission, reason_text
+from pec_ingest.export import HEADINGS, TAVOLO_NAMES
+from pec_ingest.wording import NATURA_LABELS, REVIEW_STATE_LABELS, STATUS_LABELS, word
 from store.model import Submission
 from store.reports import submission_history
 
@@ -25,20 +27,22 @@ def run(args: argparse.Namespace) -> int:
     try:
         with db.sessions() as session:
             sub = find_submission(session, args.id)
-            print("\n".join(describe(sub, config.zone)))
+            say(describe(sub, config.zone))
             history = submission_history(session, sub.organisation_id)
             if len(history) > 1:
                 print("\nversioni dell'ente:")
                 for h in history:
                     mark = "attuale" if h.is_current else "superata"
-                    print(f"  v{h.version} {h.registration_number} "
-                          f"{h.received_at.astimezone(config.zone):%d/%m/%Y %H:%M} ({mark})")
+                    say([f"  v{h.version} {h.registration_number} "
+                         f"{h.received_at.astimezone(config.zone):%d/%m/%Y %H:%M} ({mark})"])
     finally:
         db.close()
     return 0
 
 
-def describe(sub: Submission, zone: Any) -> list[str]:
+def describe(sub: Submission, zone: Any, reasons: bool = True) -> list[str]:
+    """A submission for the terminal; ``reasons=False`` leaves the open review reasons to the
+    caller (``review show`` lists them once, in its own section)."""
     msg = sub.message
     lines = [
         f"domanda {sub.id}  {sub.registration_number}  (versione {sub.version}"
@@ -48,20 +52,24 @@ def describe(sub: Submission, zone: Any) -> list[str]:
         f"{'  FUORI PROCEDURA' if sub.out_of_procedure else ''}",
         f"mittente PEC   {msg.sender or '-'}",
         f"identificativo {msg.identificativo or '-'}",
-        f"stato          {sub.status}; revisione: {sub.review_state}",
+        f"stato          {word(STATUS_LABELS, sub.status)}; revisione: "
+        f"{word(REVIEW_STATE_LABELS, sub.review_state)}",
     ]
     for f in ("denominazione", "natura_giuridica", "codice_fiscale", "partita_iva",
               "sede_legale", "comune", "legale_rappresentante", "referente", "email", "pec",
               "telefono"):
-        lines.append(f"  {f:<22} {getattr(sub, f) or '-'}")
+        value = getattr(sub, f)
+        shown = NATURA_LABELS.get(value, value) if f == "natura_giuridica" and value else value
+        lines.append(f"  {HEADINGS[f]:<22} {shown or '-'}")
     for t in sub.tavoli:
         rank = f" (preferenza {t.rank})" if t.rank else ""
-        lines.append(f"  tavolo                 {TAVOLO_NAMES[t.code]}{rank}")
+        lines.append(f"  Tavolo                 {TAVOLO_NAMES[t.code]}{rank}")
     for a in msg.attachments:
         signed = " firmato" + (" (firma valida)" if a.signature_valid else " (firma NON valida)") \
             if a.signed else ""
         lines.append(f"  allegato [{a.role}] {a.filename or a.path} {a.size} byte{signed}")
     lines += [f"  avviso: {w}" for w in sub.parser_warnings]
-    lines += [f"  DA VERIFICARE [{r.code}]: {r.detail}" for r in sub.review_reasons
-              if r.resolved_at is None]
+    if reasons:
+        lines += [f"  DA VERIFICARE: {reason_text(r.code, r.detail)}" for r in sub.review_reasons
+                  if r.resolved_at is None]
     return lines

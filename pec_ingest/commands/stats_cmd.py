@@ -9,6 +9,8 @@ from typing import Any
 from pec_ingest.config import load_config
 from pec_ingest.database import open_database
 from pec_ingest.export import TAVOLO_NAMES
+from pec_ingest.sheets import printable
+from pec_ingest.wording import NATURA_LABELS, OUTCOME_LABELS, STATUS_LABELS
 from store.reports import stats
 
 
@@ -38,7 +40,7 @@ def _rows(counts: dict[str, int], total: int, names: dict[str, str] | None = Non
     out = []
     for key, n in counts.items():
         share = f"{100 * n / total:5.1f}%" if total else "    -"
-        out.append(f"  {(names or {}).get(key, key):<45} {n:>5}  {share}")
+        out.append(f"  {printable((names or {}).get(key, key)):<45} {n:>5}  {share}")
     return out
 
 
@@ -47,14 +49,15 @@ def render(s: dict[str, Any]) -> list[str]:
     total = int(s["adherents"])
     lines = [f"Aderenti: {total}  (nei termini {s['on_time']}, in ritardo {s['late']}, "
              f"fuori procedura {s['out_of_procedure']})",
-             f"Da verificare: {s['review_queue']}; respinte (escluse): {s.get('rejected', 0)}",
+             f"In revisione (con motivi aperti, domande e messaggi): {s['review_queue']}; "
+             f"respinte (escluse): {s.get('rejected', 0)}",
              "",
              f"  {'Per tavolo':<45} {'enti':>5}  {'quota':>6}"]
     lines += _rows(s["per_tavolo"], total, TAVOLO_NAMES)
-    for title, key in (("Per comune", "per_comune"),
-                       ("Per natura giuridica", "per_natura_giuridica"),
-                       ("Per stato", "per_status")):
-        lines += ["", f"  {title:<45} {'enti':>5}  {'quota':>6}", *_rows(s[key], total)]
+    for title, key, names in (("Per comune", "per_comune", None),
+                              ("Per natura giuridica", "per_natura_giuridica", NATURA_LABELS),
+                              ("Per stato dei dati", "per_status", STATUS_LABELS)):
+        lines += ["", f"  {title:<45} {'enti':>5}  {'quota':>6}", *_rows(s[key], total, names)]
     lines += ["", f"  {'Messaggi per esito':<45} {'n.':>5}"]
-    lines += [f"  {k:<45} {n:>5}" for k, n in s["messages"].items() if n]
+    lines += [f"  {OUTCOME_LABELS.get(k, k):<45} {n:>5}" for k, n in s["messages"].items() if n]
     return lines

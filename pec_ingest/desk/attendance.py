@@ -14,14 +14,16 @@ from typing import Any
 from pec_ingest.export import TAVOLO_NAMES, fill_sheet, sheet_title, to_csv
 from store.model import Submission
 
-COLUMNS = ("registration_number", "denominazione", "legale_rappresentante", "contatto",
-           "email", "pec", "telefono", "comune", "preferenza", "firma")
+COLUMNS = ("registration_number", "denominazione", "firma", "legale_rappresentante",
+           "contatto", "telefono", "email", "pec", "comune", "preferenza")
 HEADINGS = {
     "registration_number": "Protocollo adesione", "denominazione": "Ente",
     "legale_rappresentante": "Legale rappresentante", "contatto": "Referente (contatto)",
     "email": "E-mail", "pec": "PEC", "telefono": "Telefono", "comune": "Comune",
     "preferenza": "Preferenza", "firma": "Firma",
 }
+SIGN_WIDTH = 30  # characters: room for a signature beside the organisation's name
+SIGN_HEIGHT = 42  # points (about 1.5 cm): a row tall enough to sign
 
 
 def attendance_rows(subs: Sequence[Submission], tavolo: str) -> list[dict[str, Any]]:
@@ -41,22 +43,31 @@ def attendance_rows(subs: Sequence[Submission], tavolo: str) -> list[dict[str, A
                                        r["registration_number"]))
 
 
-def attendance_csv(rows: Sequence[dict[str, Any]], delimiter: str = ",") -> str:
-    return to_csv(rows, delimiter, COLUMNS, [HEADINGS[c] for c in COLUMNS])
+def attendance_csv(rows: Sequence[dict[str, Any]], delimiter: str = ",",
+                   excel: bool = False) -> str:
+    return to_csv(rows, delimiter, COLUMNS, [HEADINGS[c] for c in COLUMNS], excel=excel)
 
 
 def attendance_xlsx(tables: dict[str, list[dict[str, Any]]]) -> bytes:
-    """One sheet per table (full name as the print header, for the sign-in sheet)."""
+    """One sheet per table, printed one table per page group, one page wide: borders, rows
+    tall enough to sign, "Firma" beside the organisation, the table's full name as header."""
     from openpyxl import Workbook
+    from openpyxl.styles import Border, Side
 
     wb = Workbook()
     wb.remove(wb.active)
+    line = Side(style="thin", color="000000")
+    box = Border(left=line, right=line, top=line, bottom=line)
     for code, rows in tables.items():
         ws = wb.create_sheet(sheet_title(code))
-        fill_sheet(ws, [HEADINGS[c] for c in COLUMNS], [[r[c] for c in COLUMNS] for r in rows])
-        ws.oddHeader.center.text = f"{TAVOLO_NAMES[code]}: foglio presenze"
-        ws.column_dimensions["J"].width = 30
-        ws.page_setup.orientation = "landscape"
+        fill_sheet(ws, [HEADINGS[c] for c in COLUMNS], [[r[c] for c in COLUMNS] for r in rows],
+                   f"{TAVOLO_NAMES[code]}: foglio presenze",
+                   {COLUMNS.index("firma"): SIGN_WIDTH})
+        for row in ws.iter_rows(min_row=1, max_row=len(rows) + 1):
+            for cell in row:
+                cell.border = box
+        for r in range(2, len(rows) + 2):
+            ws.row_dimensions[r].height = max(SIGN_HEIGHT, ws.row_dimensions[r].height or 0)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -39,8 +39,11 @@ class Change:
 
 
 def tavoli_value(sub: Submission) -> list[dict[str, Any]]:
-    """The chosen tables as JSON values (``[{"code": ..., "rank": ...}]``)."""
-    return [{"code": t.code, "rank": t.rank} for t in sub.tavoli]
+    """The chosen tables as JSON values (``[{"code": ..., "rank": ...}]``), in a canonical
+    order (by preference, then code): tables without a rank have no order, so two readings
+    that list them differently are the same choice."""
+    ordered = sorted(sub.tavoli, key=lambda t: (t.rank is None, t.rank or 0, t.code))
+    return [{"code": t.code, "rank": t.rank} for t in ordered]
 
 
 def derive_status(sub: Submission) -> str:

@@ -62,6 +62,19 @@ def label(code: str) -> str:
     return REASON_LABELS.get(code, code)
 
 
+def reason_text(code: str, detail: str | None) -> str:
+    """What staff read for a reason: its plain name, then its detail with the parts said twice
+    (or already said by the name) said once."""
+    parts: list[str] = []
+    for part in (detail or "").split("; "):
+        part = part.strip()
+        if part and not any(part in seen for seen in parts):
+            parts = [p for p in parts if p not in part] + [part]
+    name = label(code)
+    parts = [p for p in parts if p.casefold() != name.casefold()]
+    return f"{name}: {'; '.join(parts)}" if parts else name
+
+
 def build_queue(session: Session) -> list[QueueItem]:
     """Open reasons grouped by what they are about, oldest first."""
     items: dict[tuple[str, int], QueueItem] = {}

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 
 from pec_ingest.commands.show_cmd import describe
 from pec_ingest.desk.corrections import Change
-from pec_ingest.desk.queue import QueueItem, label
+from pec_ingest.desk.fields import FIELDS
+from pec_ingest.desk.queue import QueueItem, label, reason_text
+from pec_ingest.wording import OUTCOME_LABELS, STATUS_LABELS, word
 from store.audit import audit_trail, corrections_of
 from store.model import Message, Submission
 
@@ -30,7 +32,7 @@ def queue_lines(items: list[QueueItem], zone: ZoneInfo) -> list[str]:
     for item in items:
         lines.append(f"{item.ident:<14} in coda dal {item.since.astimezone(zone):%d/%m/%Y %H:%M}"
                      f"  {item.title}")
-        lines += [f"    - {label(r.code)}: {r.detail}" for r in item.reasons]
+        lines += [f"    - {reason_text(r.code, r.detail)}" for r in item.reasons]
     lines += ["", "Dettagli: pec-ingest review show ID; correzioni: pec-ingest review set ID "
                   "CAMPO VALORE; decisione: pec-ingest review accept|reject ID"]
     return lines
@@ -48,11 +50,13 @@ def target_lines(session: Session, target: Submission | Message, zone: ZoneInfo)
     """A submission (data, warnings, attachments, reasons, corrections, history) or a message."""
     if isinstance(target, Message):
         return _message_lines(target, zone) + _trail(session, zone, message_id=target.id)
-    lines = describe(target, zone)
+    lines = describe(target, zone, reasons=False)
+    lines.append("  (per correggere: pec-ingest review set ID CAMPO VALORE; campi: "
+                 + ", ".join(FIELDS) + ")")
     open_reasons = [r for r in target.review_reasons if r.resolved_at is None]
     if open_reasons:
         lines += ["", "Motivi da verificare:"]
-        lines += [f"  - {label(r.code)}: {r.detail}" for r in open_reasons]
+        lines += [f"  - {reason_text(r.code, r.detail)}" for r in open_reasons]
     fixed = corrections_of(session, target.id)
     if fixed:
         lines += ["", "Campi corretti dal personale (prevalgono sul lettore): "
@@ -62,7 +66,7 @@ def target_lines(session: Session, target: Submission | Message, zone: ZoneInfo)
 
 def _message_lines(msg: Message, zone: ZoneInfo) -> list[str]:
     when = msg.legal_time or msg.first_seen_at
-    lines = [f"messaggio M{msg.id}  {msg.kind}  esito: {msg.outcome}",
+    lines = [f"messaggio M{msg.id}  {msg.kind}  esito: {word(OUTCOME_LABELS, msg.outcome)}",
              f"ricevuto il    {when.astimezone(zone):%d/%m/%Y %H:%M:%S %Z}",
              f"mittente       {msg.sender or '-'}",
              f"oggetto        {msg.subject or '-'}",
@@ -94,7 +98,8 @@ def _short(value: Any) -> str:
 
 
 def change_line(number: str, change: Change) -> str:
-    status = change.status_after if change.status_before == change.status_after else \
-        f"{change.status_before} → {change.status_after}"
+    before, after = word(STATUS_LABELS, change.status_before), word(STATUS_LABELS,
+                                                                     change.status_after)
+    status = after if before == after else f"{before} → {after}"
     return (f"{number}: {change.field} {_short(change.before)} → {_short(change.after)} "
             f"(stato: {status})")

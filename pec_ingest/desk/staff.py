@@ -7,7 +7,7 @@ import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from pec_ingest.desk.errors import DeskError
+from pec_ingest.desk.errors import DeskError, UsageError
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ITALIAN = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -35,7 +35,7 @@ def parse_day(text: str) -> date:
             return date(int(match[3]), int(match[2]), int(match[1]))
     except ValueError:
         pass
-    raise DeskError(f"data non valida {text!r}: usare AAAA-MM-GG o GG/MM/AAAA")
+    raise UsageError(f"data non valida {text!r}: usare AAAA-MM-GG o GG/MM/AAAA")
 
 
 def start_of_day(day: date, zone: ZoneInfo) -> datetime:

@@ -30,11 +30,12 @@ from typing import Any
 
 import pytest
 
-from pec_ingest.export import COLUMNS, HEADINGS, TAVOLO_NAMES
+from pec_ingest.export import COLUMNS, HEADINGS, SHEET_NAMES, TAVOLO_NAMES
 from pec_ingest.samples.docx_forms import build_docx
 from pec_ingest.samples.mailbox import SampleMessage, sample_mailbox
 from pec_ingest.samples.pec import build_envelope, build_original
 from pec_ingest.samples.people import Organisation, make_organisation
+from pec_ingest.wording import OUTCOME_LABELS
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 PEC_CORPUS = CORPUS / "pec"
@@ -528,7 +529,8 @@ def test_demo_prints_tables_and_registration_numbers(demo: DemoRuns) -> None:
     assert len(lines) == len(sample_mailbox_cached())
     for sample in sample_mailbox_cached():
         line = next(x for x in lines if x.split()[0] == sample.name)
-        assert line.split()[1] == sample.expect["outcome"], line
+        said = line.split(None, 1)[1]
+        assert said.startswith(OUTCOME_LABELS[sample.expect["outcome"]]), line
 
 
 def test_demo_twice_gives_the_same_adherents(demo: DemoRuns) -> None:
@@ -543,7 +545,8 @@ def test_demo_twice_gives_the_same_adherents(demo: DemoRuns) -> None:
 def test_demo_second_run_records_only_duplicates(demo: DemoRuns) -> None:
     lines = per_message_lines(demo.second.stdout)
     assert lines
-    assert all(line.split()[1] == "duplicate" for line in lines), lines
+    assert all(line.split(None, 1)[1].startswith(OUTCOME_LABELS["duplicate"])
+               for line in lines), lines
 
 
 # --------------------------------------------------------------------------------------------
@@ -635,7 +638,8 @@ def outcomes(output: str) -> dict[str, str]:
         if line.startswith("totale:") or ": " not in line:
             continue
         path, rest = line.split(": ", 1)
-        found[Path(path).name] = rest.split()[0]
+        found[Path(path).name] = next(code for code, label in OUTCOME_LABELS.items()
+                                      if rest.startswith(label))
     return found
 
 
@@ -762,9 +766,9 @@ def test_adherents_csv_and_xlsx(ingested: Ingested) -> None:
         r["registration_number"]: r["denominazione"] or "" for r in rows}
 
     wb = load_workbook(xlsx_file)
-    # Excel refuses sheet names over 31 characters: the full table name, cut at 31.
-    expected_titles = ["Tutti gli aderenti", *(name[:31] for name in TAVOLO_NAMES.values()),
-                       "Riepilogo"]
+    # Excel refuses sheet names over 31 characters: a short name in whole words.
+    expected_titles = ["Tutti gli aderenti", *SHEET_NAMES.values(), "Riepilogo"]
+    assert all(len(title) <= 31 for title in expected_titles)
     assert wb.sheetnames == expected_titles
     summary = wb["Riepilogo"]
     summary_text = " ".join(str(c) for row in summary.iter_rows(values_only=True) for c in row
@@ -772,8 +776,8 @@ def test_adherents_csv_and_xlsx(ingested: Ingested) -> None:
     assert str(len(rows)) in summary_text
     heading = [HEADINGS[c] for c in COLUMNS]
     members = {"Tutti gli aderenti": {r["registration_number"] for r in rows}}
-    for code, name in TAVOLO_NAMES.items():
-        members[name[:31]] = {r["registration_number"] for r in rows
+    for code in TAVOLO_NAMES:
+        members[SHEET_NAMES[code]] = {r["registration_number"] for r in rows
                               if code in r["tavoli"].split(";")}
     received = {r["registration_number"]: datetime.fromisoformat(r["received_at"])
                 for r in rows}

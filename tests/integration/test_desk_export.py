@@ -14,10 +14,10 @@ import pytest
 from openpyxl import load_workbook
 
 from pec_ingest.cli import main
-from pec_ingest.export import COLUMNS, HEADINGS, TAVOLO_NAMES
+from pec_ingest.export import COLUMNS, HEADINGS, SHEET_NAMES, TAVOLO_NAMES
 from tests.integration.desk_support import Desk, desk_fixture, keep_logging  # noqa: F401
 
-TABLE_SHEETS = [name[:31] for name in TAVOLO_NAMES.values()]
+TABLE_SHEETS = list(SHEET_NAMES.values())
 
 
 def run(desk: Desk, capsys: pytest.CaptureFixture[str], *argv: str) -> str:
@@ -57,7 +57,7 @@ def test_csv_for_italian_excel(desk: Desk, capsys: pytest.CaptureFixture[str],
     data = out.read_bytes()
     assert data.startswith(b"\xef\xbb\xbf")
     table = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
-    assert table[0] == list(COLUMNS)
+    assert table[0] == [HEADINGS[c] for c in COLUMNS]
     assert len(table) - 1 == len(as_json(desk, capsys))
     assert all(len(row) == len(COLUMNS) for row in table)
 
@@ -75,7 +75,7 @@ def test_xlsx_sheets_rows_types_and_summary(desk: Desk, capsys: pytest.CaptureFi
         assert values[0][0] == "Protocollo adesione"
         assert {v[0] for v in values[1:]} == {r["registration_number"] for r in rows
                                               if code in r["tavoli"].split(";")}
-        assert all(isinstance(v[1], datetime) and isinstance(v[2], bool) for v in values[1:])
+        assert all(isinstance(v[1], datetime) and v[2] in ("sì", "no") for v in values[1:])
         assert TAVOLO_NAMES[code] in ws.oddHeader.center.text
     summary = {(s, v): n for s, v, n in wb["Riepilogo"].iter_rows(min_row=2, values_only=True)}
     assert summary[("Totale", "Aderenti")] == len(rows)
@@ -93,7 +93,7 @@ def test_attendance_lists(desk: Desk, capsys: pytest.CaptureFixture[str],
     assert wb.sheetnames == TABLE_SHEETS
     for ws, code in zip(wb.worksheets, TAVOLO_NAMES, strict=True):
         values = list(ws.iter_rows(values_only=True))
-        assert values[0][:2] == ("Protocollo adesione", "Ente") and values[0][-1] == "Firma"
+        assert values[0][:3] == ("Protocollo adesione", "Ente", "Firma")
         members = [r for r in rows if code in r["tavoli"].split(";")]
         assert sorted(v[0] for v in values[1:]) == sorted(r["registration_number"]
                                                           for r in members)
@@ -101,8 +101,8 @@ def test_attendance_lists(desk: Desk, capsys: pytest.CaptureFixture[str],
         assert names == sorted(names, key=lambda n: (n or "").casefold())
         for v in values[1:]:
             source = next(r for r in members if r["registration_number"] == v[0])
-            assert v[3] == (source["referente"] or source["legale_rappresentante"])
-            assert (v[4], v[6]) == (source["email"], source["telefono"])
+            assert v[4] == (source["referente"] or source["legale_rappresentante"])
+            assert (v[6], v[5]) == (source["email"], source["telefono"])
     text = run(desk, capsys, "attendance", "--tavolo", "poverta", "--format", "csv")
     table = list(csv.reader(io.StringIO(text)))
     assert table[0][0] == "Protocollo adesione"

@@ -191,7 +191,7 @@ def test_poll_once_command(dovecot: DovecotServer, imap_user: str, tmp_path: obj
     capsys.readouterr()
     assert main(["--config", str(toml), "poll", "--once"]) == 0
     out = capsys.readouterr().out
-    assert "protocollo: ok, 1 scaricati, 1 registrati, 1 non scaricati (receipt 1)" in out
+    assert "protocollo: ok, 1 scaricati, 1 registrati, 1 non scaricati (ricevuta PEC 1)" in out
     Path(box.password_file).write_text("sbagliata")
     assert main(["--config", str(toml), "poll", "--once"]) == 1
     out = capsys.readouterr().out

@@ -91,3 +91,15 @@ def test_days_and_actor() -> None:
 ])
 def test_attachment_names_are_made_harmless(name: str | None, safe: str) -> None:
     assert safe_name(name, "allegato-1") == safe
+
+
+def test_unranked_table_order_is_no_change() -> None:
+    from pec_ingest.desk.corrections import tavoli_value
+    from store.model import Submission, SubmissionTavolo
+
+    one = Submission(tavoli=[SubmissionTavolo(code="poverta"), SubmissionTavolo(code="famiglia")])
+    two = Submission(tavoli=[SubmissionTavolo(code="famiglia"), SubmissionTavolo(code="poverta")])
+    assert tavoli_value(one) == tavoli_value(two)
+    ranked = Submission(tavoli=[SubmissionTavolo(code="famiglia", rank=2),
+                                SubmissionTavolo(code="poverta", rank=1)])
+    assert [t["code"] for t in tavoli_value(ranked)] == ["poverta", "famiglia"]
