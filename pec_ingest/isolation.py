@@ -36,6 +36,7 @@ from parsers.errors import ParseError
 from parsers.form import FormResult, parse_form
 from parsers.limits import Limits
 from parsers.vocabulary import Vocabulary
+from pec_ingest import ocr
 
 INTERNAL_ERROR = ("errore interno del lettore: il documento non è stato letto per un difetto del "
                   "programma (segnalato ai tecnici), non per un problema del file")
@@ -48,6 +49,7 @@ FAILED_OUTCOMES = frozenset({"timeout", "memory", "crashed", "parser_failed"})
 class ParseTask:
     data: bytes
     filename: str | None
+    ocr: bool = True  # read a scan or a photo with OCR (pec_ingest.ocr)
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,13 @@ def parse_one(task: ParseTask, vocabulary: Vocabulary, limits: Limits) -> Isolat
     started = time.monotonic()
     try:
         result = parse_form(task.data, task.filename, vocabulary, limits)
-        return IsolatedResult("parsed", to_plain(result), result.relevance,
-                              seconds=time.monotonic() - started)
+        plain, relevance = to_plain(result), result.relevance
+        wanted = task.ocr and ocr.wanted(result)
+        scan = ocr.read_scan(task.data, result, vocabulary, limits) if wanted else None
+        if scan is not None:  # a scan or a photo: the OCR readings, to be proved by the parent
+            plain.update(scan[0])
+            relevance = plain["relevance"] = max(relevance, scan[1])
+        return IsolatedResult("parsed", plain, relevance, seconds=time.monotonic() - started)
     except ParseError as exc:
         return IsolatedResult("unreadable", error=str(exc), seconds=time.monotonic() - started)
     except MemoryError:

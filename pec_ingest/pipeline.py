@@ -35,7 +35,7 @@ from parsers.mime import MAX_HEAD_BYTES
 from pec_ingest import recording
 from pec_ingest.config import Config
 from pec_ingest.isolation import IsolatedResult, ParserPool, ParseTask
-from pec_ingest.relevance import Decision, decide, find_keyword, form_candidates
+from pec_ingest.relevance import Decision, decide, find_keyword, form_candidates, unreadable
 from pec_ingest.trust import Certification, TrustStore, certify
 from store.archive import Archive
 from store.base import RECEIPT_KINDS
@@ -231,26 +231,42 @@ class Pipeline:
 
     def _decide(self, envelope: PecMessage) -> tuple[Decision,
                                                      list[tuple[Attachment, IsolatedResult]]]:
+        """Parse the candidates (without OCR first: an identity photo next to a DOCX form is
+        not worth seconds of OCR), decide; only when no document with text reads as a form
+        are the scans and photos read again with OCR, and the decision taken again. At most
+        ``parser.max_candidates`` attachments are read; the rest are listed as not read."""
         p = self.config.parser
         candidates = form_candidates(envelope.attachments, p.max_attachment_mb * 1024 * 1024)
         read, left = candidates[:p.max_candidates], candidates[p.max_candidates:]
-        results = self.parse([ParseTask(a.data, a.filename or a.path) for a in read])
+        results = self.parse([ParseTask(a.data, a.filename or a.path, ocr=False) for a in read])
         results += [IsolatedResult("skipped", error=f"non letto: il messaggio ha più di "
                                                     f"{p.max_candidates} allegati da leggere "
                                                     "(parser.max_candidates)") for _ in left]
+        decision = self._judge(envelope, candidates, results)
+        scans = [i for i, r in enumerate(results) if r.ok and unreadable(r)]
+        if scans and (decision.form is None or unreadable(decision.form[1])):
+            again = self.parse([ParseTask(candidates[i].data, candidates[i].filename
+                                          or candidates[i].path) for i in scans])
+            for i, result in zip(scans, again, strict=True):
+                results[i] = result
+            decision = self._judge(envelope, candidates, results)
         parsed = list(zip(candidates, results, strict=True))
         for attachment, result in parsed:
             if result.outcome == "parser_failed":  # our bug, not the sender's: show it
                 log.error("file=%s parser_failed (internal error of the reader):\n%s",
                           attachment.filename or attachment.path, result.trace)
-        subject = envelope.original_subject or envelope.subject
-        decision = decide(subject, envelope.attachments, parsed, self.config.relevance)
         skipped = sum(1 for _, r in parsed if r.outcome == "skipped")
         if skipped and not decision.relevant:  # unread is not irrelevant: a person decides
             decision = Decision(False, f"{skipped} allegati non letti (limite di lettura per "
                                        f"messaggio); {decision.reason}",
                                 hint=decision.hint or "limite di lettura")
         return decision, parsed
+
+    def _judge(self, envelope: PecMessage, candidates: Sequence[Attachment],
+               results: Sequence[IsolatedResult]) -> Decision:
+        subject = envelope.original_subject or envelope.subject
+        parsed = list(zip(candidates, results, strict=True))
+        return decide(subject, envelope.attachments, parsed, self.config.relevance)
 
     def _write(self, record: Callable[[Session], Outcome]) -> Outcome:
         with self.sessions() as session:

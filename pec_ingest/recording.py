@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from parsers.envelope import Attachment, PecMessage
-from pec_ingest import review
+from pec_ingest import provenance, review
 from pec_ingest.ack.policy import queue_for_submission
 from pec_ingest.ack.receipts import apply_receipt
 from pec_ingest.config import Config
@@ -22,6 +22,7 @@ from store import model
 from store.base import CANONICAL_FIELDS
 from store.messages import add_attachment, add_message, find_message
 from store.messages import record_failure as count
+from store.reading import save_reading
 from store.receipts import add_receipt
 from store.review import add_review_reason
 from store.submissions import add_submission, get_or_create_organisation, sender_change
@@ -202,6 +203,7 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
     message = facts.add(session, "submission", decision.reason)
     form_att, result = decision.form if decision.form else (None, None)
     form = result.result if result is not None and result.ok else None
+    form, sources = provenance.settle(session, env, facts.sender, form)
     rows = _attachments(session, message, env, parsed, form_att, config)
     received, certified = facts.received
     fields: Mapping[str, Any] = (form or {}).get("fields") or dict.fromkeys(CANONICAL_FIELDS)
@@ -217,9 +219,10 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
         received_at=received, late=received > config.deadline,
         out_of_procedure=closing is not None and received > closing,
         status=(form or {}).get("status", "needs_review"),
-        warnings=(form or {}).get("warnings", []), parsed=form or {},
+        warnings=(form or {}).get("warnings", []), parsed=provenance.without_ocr_text(form),
         attachment=rows.get(id(form_att)) if form_att is not None else None,
         hold=current is not None)
+    save_reading(session, submission.id, sources, (form or {}).get("ocr"))
     reasons = _reasons(config, env, form, form_att, result, submission.out_of_procedure)
     if not certified:
         reasons += review.certification_reasons(env, facts.certification, received,

@@ -6,6 +6,8 @@
 # - Document fixtures are made by Python packages (reportlab, python-docx); the DejaVu font
 #   (☒/☐ glyphs in generated PDFs) and LibreOffice (DOCX -> PDF round trip) are installed
 #   with apt-get when missing and we are root.
+# - Tesseract and its Italian model (scanned forms) and poppler-utils (pdftoppm, test scans):
+#   installed with apt-get when missing and we are root.
 set -uo pipefail
 
 pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
@@ -72,4 +74,17 @@ if [ ! -e "$CALC" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1;
         >/tmp/ensure-servers-calc.log 2>&1 || echo "LibreOffice Calc: apt-get failed (see /tmp/ensure-servers-calc.log)"
 fi
 if [ -e "$CALC" ]; then echo "LibreOffice Calc: installed"; else echo "LibreOffice Calc: NOT available (export rendering test skipped)"; fi
+# Tesseract with its Italian model reads scanned forms (issue 14); pdftoppm (poppler-utils)
+# renders the test scans. Under CI=true the OCR tests fail when they are missing.
+if { ! command -v tesseract >/dev/null 2>&1 || [ ! -f /usr/share/tesseract-ocr/5/tessdata/ita.traineddata ] \
+     || ! command -v pdftoppm >/dev/null 2>&1; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get install -y -qq tesseract-ocr tesseract-ocr-ita poppler-utils || { apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-ita poppler-utils; }; } \
+        >/tmp/ensure-servers-tesseract.log 2>&1 || echo "Tesseract: apt-get failed (see /tmp/ensure-servers-tesseract.log)"
+fi
+if command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx ita; then
+    echo "Tesseract (ita): installed"
+else
+    echo "Tesseract (ita): NOT available (OCR tests skipped; under CI=true they fail)"
+fi
 exit 0

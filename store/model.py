@@ -326,3 +326,4 @@ class ProcedureCounter(Base):
 from store.accounts import DeskSession, DeskUser  # noqa: E402, F401
 from store.audit import AuditEntry, Correction, MessagePurge  # noqa: E402, F401
 from store.model_mailbox import MailboxReset, MailboxState, SkippedMessage  # noqa: E402, F401
+from store.reading import SubmissionReading  # noqa: E402, F401  (issue 14: provenance, OCR text)

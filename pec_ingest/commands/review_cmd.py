@@ -31,6 +31,7 @@ from pec_ingest.desk.attachments import read_original, save_all
 from pec_ingest.desk.errors import CorrectionRefused, DeskError
 from pec_ingest.desk.fields import FIELDS
 from pec_ingest.desk.queue import build_queue, find_submission, find_target
+from pec_ingest.desk.reading_view import save_crops
 from pec_ingest.desk.staff import actor
 from store.archive import Archive
 from store.model import Message, Submission
@@ -96,6 +97,9 @@ def run_show(args: argparse.Namespace) -> int:
             say(render.target_lines(session, target, config.zone))
             if args.save is not None:
                 _save(session, config, target, args.save)
+                if isinstance(target, Submission):  # the OCR suggestions' crops (scans)
+                    crops = save_crops(session, target, args.save)
+                    print("\n".join(f"  {p} (ritaglio OCR)" for p in crops))
     finally:
         db.close()
     return 0

@@ -32,6 +32,7 @@ from store.archive import Archive
 from store.audit import AuditEntry, Correction, mark_purged, purged_message_ids, record_action
 from store.base import utcnow
 from store.model import Attachment, Message, ReviewReason, Submission
+from store.reading import scrub_readings
 
 PERSONAL_FIELDS = ("legale_rappresentante", "referente", "email", "telefono")
 PURGED_NOTE = "(testo rimosso dalla cancellazione periodica dei dati personali)"
@@ -127,6 +128,7 @@ def _scrub(session: Session, message_ids: list[int]) -> None:
             for name in PERSONAL_FIELDS:
                 setattr(sub, name, None)
             sub.parsed, sub.parser_warnings = {}, []
+        scrub_readings(session, [s.id for s in subs], PERSONAL_FIELDS)  # OCR text, crops
         _scrub_notes(session, chunk, [s.id for s in subs])
     session.flush()
 

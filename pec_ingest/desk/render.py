@@ -12,6 +12,7 @@ from pec_ingest.commands.show_cmd import describe
 from pec_ingest.desk.corrections import Change
 from pec_ingest.desk.fields import FIELDS
 from pec_ingest.desk.queue import QueueItem, label, reason_text
+from pec_ingest.desk.reading_view import reading_lines
 from pec_ingest.wording import OUTCOME_LABELS, STATUS_LABELS, word
 from store.audit import audit_trail, corrections_of
 from store.model import Message, Submission
@@ -50,7 +51,7 @@ def target_lines(session: Session, target: Submission | Message, zone: ZoneInfo)
     """A submission (data, warnings, attachments, reasons, corrections, history) or a message."""
     if isinstance(target, Message):
         return _message_lines(target, zone) + _trail(session, zone, message_id=target.id)
-    lines = describe(target, zone, reasons=False)
+    lines = describe(target, zone, reasons=False) + reading_lines(session, target)
     lines.append("  (per correggere: pec-ingest review set ID CAMPO VALORE; campi: "
                  + ", ".join(FIELDS) + ")")
     open_reasons = [r for r in target.review_reasons if r.resolved_at is None]

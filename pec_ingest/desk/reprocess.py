@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from parsers.envelope import Attachment, PecMessage, parse_envelope
-from pec_ingest import review
+from pec_ingest import provenance, review
 from pec_ingest.config import Config
 from pec_ingest.desk.corrections import (
     apply_corrections,
@@ -31,6 +31,7 @@ from pec_ingest.relevance import decide, form_candidates
 from store.audit import corrections_of, record_action
 from store.base import utcnow
 from store.model import Submission
+from store.reading import save_reading
 from store.review import add_review_reason
 
 ParseFn = Callable[[Sequence[ParseTask]], list[IsolatedResult]]
@@ -85,7 +86,10 @@ def apply_reading(session: Session, sub: Submission, envelope: PecMessage,
     before = snapshot(sub)
     result = chosen[1] if chosen is not None else None
     form = result.result if result is not None and result.ok else None
-    _apply_parser(session, sub, form, chosen[0] if chosen is not None else None)
+    form, sources = provenance.settle(session, envelope, sub.message.sender, form, sub.id)
+    save_reading(session, sub.id, sources, (form or {}).get("ocr"))  # scans: proof gate
+    _apply_parser(session, sub, provenance.without_ocr_text(form) if form else None,
+                  chosen[0] if chosen is not None else None)
     corrections = corrections_of(session, sub.id)
     apply_corrections(session, sub, corrections)
     sub.status = derive_status(sub) if corrections else (form or {}).get("status",

@@ -16,6 +16,7 @@ import io
 import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -675,9 +676,10 @@ def test_ingest_records_every_message_once(ingested: Ingested) -> None:
     assert {k: figures["messages"][k] for k in expected_messages} == expected_messages
     assert figures["messages"].get("duplicate", 0) == 0
     orgs = organisations()
+    ocr = shutil.which("tesseract") is not None  # a scan's ticked boxes are read (issue 14)
     readable = [orgs[name] for name in submitted
-                if not any(s.expect.get("status") == "needs_review"
-                           and s.expect["organisation"] == name for s in samples)]
+                if ocr or not any(s.expect.get("status") == "needs_review"
+                                  and s.expect["organisation"] == name for s in samples)]
     assert figures["per_tavolo"] == {code: sum(code in o.tavoli for o in readable)
                                      for code in TAVOLO_NAMES}
 
