@@ -12,7 +12,7 @@ a SUGGESTION (shown to staff with its crop, never stored as data):
 * PEC / e-mail: proved only when equal to the certified sender, to the earlier version's
   address, or to an address seen in the message itself; never "corrected";
 * comune: proved when it is a name of the ISTAT list read with high confidence and the CAP
-  read beside it belongs to that comune's province (a CAP that cannot be checked, or none,
+  read beside it is one of that comune's CAP codes in the same list (a CAP that disagrees, or none,
   leaves a suggestion);
 * every other field (names, denominazione, address, legal form, phone): a suggestion.
 """
@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from parsers.codes import normalise_codice_fiscale, normalise_comune, normalise_partita_iva
-from parsers.comuni import MILANO, MONZA_BRIANZA
+from parsers.comuni import lookup
 from parsers.ocr_text import Located
 
 MIN_CONFIDENCE = 90.0  # tesseract word confidence (0-100) below which a reading is not proof
@@ -35,11 +35,6 @@ EARLIER = "earlier_version"
 SENDER = "certified_sender"
 MESSAGE = "message"
 _CAP = re.compile(r"(?<!\d)(\d{5})(?!\d)")
-# CAP ranges of the provinces whose comuni are listed in full (Poste Italiane).
-_CAP_RANGES: tuple[tuple[frozenset[str], tuple[tuple[int, int], ...]], ...] = (
-    (frozenset(MILANO), ((20001, 20099), (20121, 20162))),
-    (frozenset(MONZA_BRIANZA), ((20811, 20900),)),
-)
 
 
 @dataclass(frozen=True)
@@ -147,11 +142,5 @@ def _comune(value: str, located: Located | None, sede: str | None,
 
 
 def cap_matches(comune: str, cap: str) -> bool:
-    """True when ``cap`` lies in the CAP range of the province of ``comune`` (known ones)."""
-    number = int(cap)
-    for names, ranges in _CAP_RANGES:
-        if comune in names:
-            if comune == "Milano":
-                return 20121 <= number <= 20162
-            return any(low <= number <= high for low, high in ranges[:1])
-    return False
+    """True when ``cap`` is one of the CAP codes of ``comune`` in the ISTAT list."""
+    return any(cap in found.caps for found in lookup(comune))

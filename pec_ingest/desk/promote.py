@@ -27,6 +27,7 @@ from pec_ingest.desk.reprocess import ParseFn
 from pec_ingest.isolation import IsolatedResult, ParseTask
 from pec_ingest.pipeline import Source, legal_time
 from pec_ingest.relevance import Decision, decide, form_candidates
+from pec_ingest.trust import TrustStore, certify
 from store import model
 from store.audit import record_action
 from store.review import resolve_review_reasons
@@ -94,7 +95,7 @@ def promote(session: Session, message: model.Message, envelope: PecMessage,
         session.delete(old)
     session.flush()
     session.expire(message, ["attachments"])
-    facts = _Existing(**_facts(message, envelope), row=message)
+    facts = _Existing(**_facts(message, envelope, config), row=message)
     resolve_review_reasons(session, message=message)
     outcome = recording.record_submission(session, config, facts, envelope, parsed, decision)
     sub = session.get(model.Submission, outcome.submission_id)
@@ -105,9 +106,12 @@ def promote(session: Session, message: model.Message, envelope: PecMessage,
     return sub
 
 
-def _facts(message: model.Message, envelope: PecMessage) -> dict[str, Any]:
+def _facts(message: model.Message, envelope: PecMessage, config: Config) -> dict[str, Any]:
+    """The message's facts as the pipeline computes them (the same certification rules)."""
+    path = config.trust.ca_file
+    certification = certify(envelope, TrustStore.load(path) if path else None)
     base = recording.MessageFacts.of(
         envelope, message.sha256, message.size, message.archive_path,
         Source(message.source, message.mailbox, message.folder, message.uidvalidity,
-               message.uid), message.legal_time or legal_time(envelope))
+               message.uid), legal_time(envelope, certification), certification)
     return {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
