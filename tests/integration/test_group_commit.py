@@ -23,6 +23,7 @@ from pec_ingest import recording
 from pec_ingest.config import Config
 from pec_ingest.pipeline import Pipeline
 from pec_ingest.poller import Poller
+from pec_ingest.scan import FolderScan
 from store import mailbox_state as states
 from store.archive import Archive
 from store.engine import make_engine, reading, session_factory
@@ -35,6 +36,7 @@ import dataclasses, os, pickle, signal, sys
 from pec_ingest.config import Config, StateSection
 from pec_ingest.pipeline import Pipeline
 from pec_ingest.poller import Poller
+from pec_ingest.scan import FolderScan
 from store.engine import make_engine, session_factory
 
 def main():
@@ -158,3 +160,20 @@ def test_reading_on_sqlite_does_not_wait_for_the_writer(tmp_path: Path) -> None:
             count = reader.scalar(select(func.count()).select_from(Message))
         assert count == 0
         assert time.monotonic() - started < 5  # the busy timeout is 30 s
+
+
+def test_at_most_two_batches_are_in_flight(
+        dovecot: DovecotServer, imap_user: str, config: Config,
+        sessions: sessionmaker[Session], pipeline: Pipeline) -> None:
+    dovecot.append(imap_user, [pec_receipt(n, "flight") for n in range(12)])
+    box = dovecot.section(imap_user, batch_size=3)
+    poller = Poller(dataclasses.replace(config, mailboxes=(box,)), sessions, pipeline)
+    in_flight: list[int] = []
+
+    def watch(scan: FolderScan) -> None:
+        scan.on_batch = lambda n: in_flight.append(len(scan.pending))
+
+    poller.on_scan = watch
+    report = poller.poll_mailbox(box)
+    assert report.ok and report.outcomes["receipt"] == 12
+    assert len(in_flight) == 4 and max(in_flight) == 6  # the batch in hand and the one before
