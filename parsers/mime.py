@@ -22,7 +22,7 @@ from email.policy import default as default_policy
 from functools import cached_property
 
 from parsers.limits import DEFAULT_LIMITS, Limits
-from parsers.mime_params import SimpleField, simple_field_of
+from parsers.mime_params import UNSTRUCTURED, SimpleField, simple_field_of, simple_unstructured
 
 _HEADER_ERRORS = (
     ValueError,
@@ -208,6 +208,11 @@ def header_field(msg: Message, name: str) -> BaseHeader | None:
 
 def header(msg: Message, name: str) -> str | None:
     """The decoded value of header ``name`` (case-insensitive), or None; never raises."""
+    if name.lower() in UNSTRUCTURED:
+        raw = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
+        plain = simple_unstructured(raw) if isinstance(raw, str) else None
+        if raw is None or plain is not None:
+            return plain.strip() if plain is not None else None
     parsed = header_field(msg, name)
     if parsed is not None:
         return clean_text(str(parsed)).strip()

@@ -8,6 +8,9 @@ field, and a year of mail has tens of thousands of them. Nearly all are plain AS
 expression; anything else (non-ASCII, ``=?``, ``*`` or ``'`` in a name or token, comments,
 backslashes, a repeated parameter, an invalid shape) returns None and the caller falls back to
 the full parser, so the result is the same as the full parser's.
+
+The same holds for the unstructured fields the envelope reads (Subject, the PEC ``X-`` fields):
+plain ASCII without ``=?`` reads as itself with the line breaks removed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ _ONE_PARAMETER = re.compile(_PARAMETER)
 _TYPE = re.compile(rf"{_SPACE}({_TOKEN}/{_TOKEN}){_SPACE}((?:{_PARAMETER})*);?{_SPACE}")
 _DISPOSITION = re.compile(rf"{_SPACE}({_TOKEN}){_SPACE}((?:{_PARAMETER})*);?{_SPACE}")
 _MAX_LENGTH = 4096
+_LINE_BREAK = re.compile(r"\r|\n")
+# Fields that email.policy.default reads as unstructured text (not in its header registry's
+# map, or Subject): only these take the plain path of :func:`simple_unstructured`.
+UNSTRUCTURED = frozenset({"subject", "auto-submitted", "x-ricevuta", "x-trasporto",
+                          "x-tiporicevuta", "x-verificasicurezza", "x-riferimento-message-id"})
 
 
 @dataclass(frozen=True)
@@ -66,3 +74,11 @@ def simple_field_of(headers: Message, name: str) -> SimpleField | None:
                 return None
             return simple_field(value, subtype=wanted == "content-type")
     return ABSENT
+
+
+def simple_unstructured(raw: str) -> str | None:
+    """An unstructured field's value as ``email.policy.default`` decodes it, when ``raw`` is
+    plain ASCII without encoded words; None when only the full parser can read it."""
+    if not raw.isascii() or "=?" in raw:
+        return None
+    return _LINE_BREAK.sub("", raw)

@@ -3,14 +3,15 @@ what ``email.policy.default`` gives, or steps aside (None) for the full parser."
 
 from __future__ import annotations
 
+import random
 import re
 from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
 
-from parsers.mime import split_message, split_multipart
-from parsers.mime_params import ABSENT, simple_field, simple_field_of
+from parsers.mime import header, split_message, split_multipart
+from parsers.mime_params import ABSENT, simple_field, simple_field_of, simple_unstructured
 from tests.dovecot import pec_envelope, pec_receipt
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
@@ -126,3 +127,31 @@ BODIES = [
 def test_multipart_split_finds_the_delimiters_the_rfc_names(body: bytes) -> None:
     for limit in (1, 3, 100):
         assert split_multipart(body, "b", limit) == _by_regex(body, "b", limit)
+
+
+def test_plain_unstructured_fields_read_as_the_full_parser_reads_them() -> None:
+    rnd = random.Random(15)
+    pieces = [chr(i) for i in range(128)] + list("ab =?()\"\\\r\n\t ;:<>@.")
+    checked = 0
+    for _ in range(20000):
+        raw = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 40)))
+        plain = simple_unstructured(raw)
+        if plain is None:
+            assert "=?" in raw
+            continue
+        checked += 1
+        for name in ("Subject", "X-Ricevuta", "Auto-Submitted"):
+            assert plain == str(default_policy.header_fetch_parse(name, raw)), raw
+    assert checked > 10000
+    assert simple_unstructured("=?utf-8?q?caff=C3=A8?=") is None
+    assert simple_unstructured("caffè") is None
+
+
+def test_header_reads_plain_and_encoded_subjects_alike() -> None:
+    part = split_message(b"Subject: =?utf-8?q?Domanda_caff=C3=A8?=\r\n"
+                         b"X-Ricevuta: accettazione\r\n"
+                         b"X-Trasporto:\r\n  posta-certificata \r\n\r\n")
+    assert header(part.headers, "Subject") == "Domanda caffè"
+    assert header(part.headers, "x-ricevuta") == "accettazione"
+    assert header(part.headers, "X-Trasporto") == "posta-certificata"
+    assert header(part.headers, "Auto-Submitted") is None
