@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -47,7 +47,8 @@ from store.archive import Archive, Staged
 from store.base import RECEIPT_KINDS
 from store.engine import reading
 from store.errors import DuplicateMessage, StoreError
-from store.messages import find_message
+from store.messages import find_message, find_messages
+from store.model import Message
 
 log = logging.getLogger(__name__)
 
@@ -164,10 +165,12 @@ class Pipeline:
         step = self.prepare(raw, source)
         return step if isinstance(step, Outcome) else self.commit(step)
 
-    def prepare(self, raw: bytes, source: Source, durable: bool = True) -> Outcome | Prepared:
+    def prepare(self, raw: bytes, source: Source, durable: bool = True,
+                known: Mapping[str, Outcome] | None = None) -> Outcome | Prepared:
         """Archive, read and parse ``raw`` (thread-safe, the slow part): what remains to write,
         or the outcome when nothing does (already recorded, failed). ``durable=False``: the
-        archive file is settled by :meth:`commit_many` (or :meth:`commit`), with its batch."""
+        archive file is settled by :meth:`commit_many` (or :meth:`commit`), with its batch;
+        ``known``: the batch's :meth:`recorded` (no lookup of its own then)."""
         try:
             staged = self.archive.stage(raw)
             if durable:
@@ -176,16 +179,17 @@ class Pipeline:
         except StoreError as exc:  # disk full, permissions, a corrupt archive file
             log.error("source=%s archive failed: %s", source.describe(), exc)
             return Outcome("failed", f"archivio non scrivibile: {exc}", "unknown")
-        step = self._prepare_staged(raw, staged, source)
+        step = self._prepare_staged(raw, staged, source, known)
         if isinstance(step, Outcome):
             self._finish(source, staged.sha256, step)
         return step
 
-    def _prepare_staged(self, raw: bytes, staged: Staged, source: Source) -> Outcome | Prepared:
+    def _prepare_staged(self, raw: bytes, staged: Staged, source: Source,
+                        known: Mapping[str, Outcome] | None) -> Outcome | Prepared:
         sha, rel_path = staged.sha256, staged.relative
         error: Exception | None = None
         try:
-            done = self._already_done(sha)
+            done = self._already_done(sha) if known is None else known.get(sha)
             step = done if done is not None else self._process(raw, sha, rel_path, source)
             if isinstance(step, Prepared):
                 return replace(step, staged=staged)
@@ -256,11 +260,14 @@ class Pipeline:
     def _already_done(self, sha: str) -> Outcome | None:
         with reading(self.sessions) as session:
             existing = find_message(session, sha256=sha)
-            if existing is None or existing.outcome in RETRYABLE:
-                return None
-            return Outcome("duplicate", f"già registrato (messaggio {existing.id}, "
-                                        f"{existing.outcome})", existing.kind,
-                           message_id=existing.id, duplicate=True)
+            return _recorded(existing) if existing is not None else None
+
+    def recorded(self, sha256s: Sequence[str]) -> dict[str, Outcome]:
+        """Of these sha256, those already recorded for good, with their ``duplicate`` outcome:
+        one read-only query for a batch (pass the result to :meth:`prepare` as ``known``)."""
+        with reading(self.sessions) as session:
+            found = {m.sha256: _recorded(m) for m in find_messages(session, sha256s)}
+        return {sha: outcome for sha, outcome in found.items() if outcome is not None}
 
     @property
     def trust_store(self) -> TrustStore | None:
@@ -366,6 +373,15 @@ class Pipeline:
         except Exception:
             log.exception("sha256=%s: could not record the failure either", sha[:12])
             return Outcome("failed", reason, "unknown")
+
+
+def _recorded(existing: Message) -> Outcome | None:
+    """The ``duplicate`` outcome for a message already recorded (None: failed, retried)."""
+    if existing.outcome in RETRYABLE:
+        return None
+    return Outcome("duplicate", f"già registrato (messaggio {existing.id}, "
+                                f"{existing.outcome})", existing.kind,
+                   message_id=existing.id, duplicate=True)
 
 
 def _write_nested(session: Session, item: Prepared) -> Outcome | None:

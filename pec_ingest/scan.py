@@ -13,7 +13,8 @@
    (``unreadable_header``, for staff) while the others go on; skipped ones are recorded with
    the reason, messages already
    recorded (same PEC Message-ID) are not downloaded again, the rest are downloaded with
-   ``BODY.PEEK[]`` in size-bounded batches and prepared (archived, read, parsed) by a thread
+   ``BODY.PEEK[]`` in size-bounded batches (one query finds those already recorded by their
+   sha256) and prepared (archived, read, parsed) by a thread
    pool (the parse is the slow part, spread over the cores; at most two download batches are
    in flight, so memory does not grow with the mailbox); the prepared messages are written in
    legal-receipt-time order, so registration numbers follow the receipt time within a poll,
@@ -28,6 +29,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import Counter
@@ -186,13 +188,15 @@ class FolderScan:
                 return  # not fetched: above the stored UID, read again by the next poll
             raw = self.mb.fetch_raw([v.uid for v in group])
             self.tally.fetched += len(raw)
+            known = self.pipeline.recorded([hashlib.sha256(data).hexdigest()
+                                            for data in raw.values()])
             for v in group:
                 if v.uid not in raw:
                     progress.done(v.uid)
                     continue
                 source = Source("imap", self.box.name, self.folder, self.uidvalidity, v.uid,
                                 internal_date=arrived.get(v.uid))
-                future = pool.submit(self.pipeline.prepare, raw.pop(v.uid), source, False)
+                future = pool.submit(self.pipeline.prepare, raw.pop(v.uid), source, False, known)
                 self.pending.append(_Pending(v.uid, v.size, future))
             if self.on_batch is not None:
                 self.on_batch(len(group))
