@@ -203,6 +203,12 @@ def timed_poll(poller: Poller, box: MailboxSection) -> tuple[float, MailboxRepor
     return time.perf_counter() - started, report
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far (every thread)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def maxrss_mb() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -302,20 +308,24 @@ def rounds(args: argparse.Namespace, base: Path, server: DovecotServer, box: Mai
            recording: RecordingParse) -> float:
     """Mail handling (parse replayed) ``--rounds`` times, each next to its own floor; returns
     the median time."""
-    floors, times, inside = [], [], []
+    floors, times, inside, cpu = [], [], [], []
     for i in range(args.rounds):
         floors.append(raw_download(server, "bench")[0])
         reset_database(args.database_url)
         replay, pipeline = fresh_poller(base, f"replay{i}", box, args.database_url,
                                         recording.replay)
         timer = TimedPipeline(pipeline)
+        before = cpu_seconds()
         times.append(timed_poll(replay, box)[0])
+        cpu.append(cpu_seconds() - before)
         inside.append(timer.seconds)
     ratios = [t / f for t, f in zip(times, floors, strict=True)]
     print(f"mail handling (parse replayed), {args.rounds} rounds: {spread(times, '{:.2f} s')}; "
           f"floor {spread(floors, '{:.2f} s')}; ratio to the floor of the same round "
           f"{spread(ratios, '{:.1f} x')}; {spread([args.n / t for t in times], '{:.0f} msg/s')}"
-          f"; inside the pipeline (summed over threads) {spread(inside, '{:.2f} s')}")
+          f"; inside the pipeline (summed over threads) {spread(inside, '{:.2f} s')}; CPU "
+          f"time of this process (less sensitive to a shared machine's load) "
+          f"{spread(cpu, '{:.2f} s')}")
     return statistics.median(times)
 
 
