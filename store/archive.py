@@ -11,8 +11,9 @@ and folders 0750, further narrowed by the process umask.
 A poll archives in groups (:meth:`Archive.stage` per message, then :meth:`Archive.settle` once
 per batch, before the transaction that names the files commits): the temporary files are
 written without fsync, then settled together: every temporary file fsynced, hard-linked to its
-final name, and each folder touched fsynced once. The guarantee is the same (the final name only
-with durable content), at one journal commit per batch instead of three fsyncs per message.
+final name, and each folder touched fsynced once, the fsyncs of each step side by side (the file
+system then commits its journal once for many). The guarantee is the same (the final name only
+with durable content, a name durable before the transaction that names it commits).
 
 The archive is evidence: a file that exists with other content than its name says is reported
 (:class:`~store.errors.ArchiveCorrupt`), never overwritten.
@@ -26,6 +27,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,7 @@ from store.errors import ArchiveCorrupt, ArchiveError, ArchiveMissing
 
 FILE_MODE = 0o640
 DIR_MODE = 0o750
+SYNC_THREADS = 8  # concurrent fsyncs at a batch's durability point
 _RELATIVE = re.compile(r"^([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})\.eml$")
 
 
@@ -78,21 +81,23 @@ class Archive:
         return Staged(relative, digest, temporary)
 
     def settle(self, staged: Iterable[Staged]) -> None:
-        """Make the staged messages durable under their final names, with one fsync per file
-        and one per folder (leaf, its parent, the root: a folder another thread created and
-        has not settled yet is made durable too); the journal commits once. Idempotent."""
+        """Make the staged messages durable under their final names: every temporary file
+        fsynced, then linked, then every folder (leaf, its parent, the root: a folder another
+        thread created and has not settled yet is made durable too) fsynced. The fsyncs of a
+        step run side by side (:data:`SYNC_THREADS`), so the file system commits its journal
+        once for many of them instead of once each. Idempotent."""
         items = [(s, s.temporary) for s in staged if s.temporary is not None]
+        if not items:
+            return
         folders: set[Path] = set()
         try:
-            for _item, temporary in items:  # the data first ...
-                with contextlib.suppress(FileNotFoundError):  # settled already
-                    _fsync_path(temporary, os.O_RDONLY)
-            for item, temporary in items:  # ... then the names ...
-                self._link(item, temporary)
-                leaf = (self.root / item.relative).parent
-                folders.update((leaf, leaf.parent, self.root))
-            for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-                _fsync_dir(folder)  # ... then the folders, deepest first
+            with ThreadPoolExecutor(min(SYNC_THREADS, len(items))) as pool:
+                list(pool.map(_fsync_written, [temporary for _item, temporary in items]))
+                for item, temporary in items:
+                    self._link(item, temporary)
+                    leaf = (self.root / item.relative).parent
+                    folders.update((leaf, leaf.parent, self.root))
+                list(pool.map(_fsync_dir, folders))
         except OSError as exc:
             raise ArchiveError(f"archivio: impossibile rendere durevoli {len(items)} "
                                f"messaggi: {exc}") from exc
@@ -145,6 +150,11 @@ class Archive:
                 raise
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
+
+
+def _fsync_written(temporary: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):  # settled already
+        _fsync_path(temporary, os.O_RDONLY)
 
 
 def _fsync_dir(folder: Path) -> None:
