@@ -155,3 +155,16 @@ def test_header_reads_plain_and_encoded_subjects_alike() -> None:
     assert header(part.headers, "x-ricevuta") == "accettazione"
     assert header(part.headers, "X-Trasporto") == "posta-certificata"
     assert header(part.headers, "Auto-Submitted") is None
+
+
+def test_random_parameters_read_as_the_full_parser_reads_them() -> None:
+    rnd = random.Random(3)
+    chars = [chr(i) for i in range(128)]
+    plain = 0
+    for _ in range(3000):
+        name = "".join(rnd.choice(chars) for _ in range(rnd.randint(0, 12)))
+        for kind, raw in (("Content-Disposition", f'attachment; filename="{name}"'),
+                          ("Content-Type", f'application/pdf; name="{name}"'),
+                          ("Content-Disposition", f"attachment; filename={name}")):
+            plain += _agrees(kind, raw)
+    assert plain > 3000
