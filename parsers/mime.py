@@ -20,9 +20,9 @@ from email.parser import BytesParser
 from email.policy import compat32
 from email.policy import default as default_policy
 from functools import cached_property
-from itertools import islice
 
 from parsers.limits import DEFAULT_LIMITS, Limits
+from parsers.mime_params import UNSTRUCTURED, SimpleField, simple_field_of, simple_unstructured
 
 _HEADER_ERRORS = (
     ValueError,
@@ -65,8 +65,10 @@ class MimePart:
     """A message or body part: its header fields and the raw body exactly as carried.
 
     Header fields are split cheaply (``compat32``) and each field that is needed is parsed once,
-    on demand, with ``email.policy.default`` (RFC 2047 / RFC 2231 decoding); that parser is
-    slow on hostile input, so its results are cached and its input bounded.
+    on demand: Content-Type and Content-Disposition in their plain form by
+    :mod:`parsers.mime_params`, everything else with ``email.policy.default`` (RFC 2047 /
+    RFC 2231 decoding); that parser is slow on hostile input, so its results are cached and
+    its input bounded.
     """
 
     headers: Message
@@ -82,7 +84,17 @@ class MimePart:
         return header_field(self.headers, "Content-Disposition")
 
     @cached_property
+    def _simple_type(self) -> SimpleField | None:
+        return simple_field_of(self.headers, "Content-Type")
+
+    @cached_property
+    def _simple_disposition(self) -> SimpleField | None:
+        return simple_field_of(self.headers, "Content-Disposition")
+
+    @cached_property
     def ctype(self) -> str:
+        if (simple := self._simple_type) is not None:
+            return simple.value or "text/plain"
         value = getattr(self._content_type, "content_type", None)
         return value.lower() if isinstance(value, str) and "/" in value else "text/plain"
 
@@ -90,17 +102,27 @@ class MimePart:
     def boundary(self) -> str | None:
         if not self.ctype.startswith("multipart/"):
             return None
-        return _param(self._content_type, "boundary")
+        return self._type_param("boundary")
 
     @cached_property
     def filename(self) -> str | None:
-        name = _param(self._content_disposition, "filename") or _param(self._content_type, "name")
+        simple = self._simple_disposition
+        by_disposition = (simple.params.get("filename") if simple is not None
+                          else _param(self._content_disposition, "filename"))
+        name = by_disposition or self._type_param("name")
         return (name.strip() or None) if name else None
 
     @cached_property
     def disposition(self) -> str | None:
+        if (simple := self._simple_disposition) is not None:
+            return simple.value or None
         value = getattr(self._content_disposition, "content_disposition", None)
         return value.lower() if isinstance(value, str) else None
+
+    def _type_param(self, name: str) -> str | None:
+        if (simple := self._simple_type) is not None:
+            return simple.params.get(name)
+        return _param(self._content_type, name)
 
     @property
     def mime_header_bytes(self) -> int:
@@ -186,6 +208,11 @@ def header_field(msg: Message, name: str) -> BaseHeader | None:
 
 def header(msg: Message, name: str) -> str | None:
     """The decoded value of header ``name`` (case-insensitive), or None; never raises."""
+    if name.lower() in UNSTRUCTURED:
+        raw = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
+        plain = simple_unstructured(raw) if isinstance(raw, str) else None
+        if raw is None or plain is not None:
+            return plain.strip() if plain is not None else None
     parsed = header_field(msg, name)
     if parsed is not None:
         return clean_text(str(parsed)).strip()
@@ -213,19 +240,41 @@ def split_multipart(body: bytes, boundary: str, max_parts: int) -> tuple[list[by
         token = boundary.encode("utf-8", "surrogateescape")
     except UnicodeError:
         return [], False
-    pattern = re.compile(rb"^--" + re.escape(token) + rb"(--)?[ \t]*\r?$", re.MULTILINE)
-    marks = list(islice(pattern.finditer(body), max_parts + 1))
+    marks = _delimiters(body, b"--" + token, max_parts + 1)
     parts: list[bytes] = []
-    for index, mark in enumerate(marks):
-        if mark.group(1):
+    for index, (_at, line_end, closing) in enumerate(marks):
+        if closing:
             return parts, True
-        start = _line_end(body, mark.end())
+        start = _line_end(body, line_end)
         if index + 1 < len(marks):
-            end = _before_line_break(body, marks[index + 1].start())
+            end = _before_line_break(body, marks[index + 1][0])
             parts.append(body[start : max(start, end)])
         else:
             parts.append(body[start:])
     return parts, False
+
+
+def _delimiters(body: bytes, marker: bytes, limit: int) -> list[tuple[int, int, bool]]:
+    """At most ``limit`` delimiter lines ``marker`` (``--boundary``), optionally ``--`` (the
+    closing one), blanks and a CR: (start, end before the LF, closing). A plain search: no
+    regular expression is compiled for each boundary."""
+    found: list[tuple[int, int, bool]] = []
+    pos = 0
+    while len(found) < limit and (at := body.find(marker, pos)) >= 0:
+        pos = at + 1
+        if at and body[at - 1] != 0x0A:  # not at the start of a line
+            continue
+        end = at + len(marker)
+        closing = body[end : end + 2] == b"--"
+        end += 2 if closing else 0
+        while body[end : end + 1] in (b" ", b"\t"):
+            end += 1
+        end += body[end : end + 1] == b"\r"
+        if end < len(body) and body[end] != 0x0A:
+            continue
+        found.append((at, end, closing))
+        pos = end
+    return found
 
 
 def _line_end(data: bytes, pos: int) -> int:

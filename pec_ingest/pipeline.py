@@ -14,6 +14,12 @@ A poll or an ``ingest`` run prepares its messages in parallel and commits them i
 legal-receipt-time order (:func:`registration_order`), so registration numbers follow the
 receipt time, the same on every run.
 
+A poll writes in groups (:meth:`Pipeline.commit_many`): the batch's archive files are made
+durable at one point, then the batch is written in ONE transaction (one savepoint per message,
+the folder's last UID advanced in the same transaction); a message that fails inside the batch
+is rolled back to its savepoint and written again alone after it, so it never takes the batch
+with it (it then gets the next registration number, not its legal-time place).
+
 A crash anywhere before the commit leaves only the archived file: the next attempt redoes the
 work. An unexpected error is caught by the single per-message guard and counted on the message;
 after ``parser.max_failures`` the message is quarantined for a person.
@@ -24,8 +30,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,16 +43,20 @@ from pec_ingest.config import Config
 from pec_ingest.isolation import IsolatedResult, ParserPool, ParseTask
 from pec_ingest.relevance import Decision, decide, find_keyword, form_candidates, unreadable
 from pec_ingest.trust import Certification, TrustStore, certify
-from store.archive import Archive
+from store.archive import Archive, Staged
 from store.base import RECEIPT_KINDS
+from store.engine import reading
 from store.errors import DuplicateMessage, StoreError
-from store.messages import find_message
+from store.messages import find_message, find_messages
+from store.model import Message
 
 log = logging.getLogger(__name__)
 
 # Outcomes after which the same bytes are processed again on the next attempt.
 RETRYABLE = frozenset({"failed"})
 ParseFn = Callable[[Sequence[ParseTask]], list[IsolatedResult]]
+# Called inside a batch's transaction with the outcomes so far (None: to be written alone).
+BatchFinish = Callable[[Session, Sequence["Outcome | None"]], None]
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,16 @@ class Prepared:
     rel_path: str
     source: Source
     record: Callable[[Session], Outcome]
+    staged: Staged | None = None  # archived but not yet durable (settled before the commit)
+
+
+@dataclass(frozen=True)
+class Written:
+    """The outcomes of :meth:`Pipeline.commit_many`; ``together``: the batch's transaction
+    (with its ``finish``) committed, else every message was written alone."""
+
+    outcomes: list[Outcome]
+    together: bool
 
 
 def registration_order(item: Prepared, position: int) -> tuple[bool, datetime, int]:
@@ -145,26 +165,55 @@ class Pipeline:
         step = self.prepare(raw, source)
         return step if isinstance(step, Outcome) else self.commit(step)
 
-    def prepare(self, raw: bytes, source: Source) -> Outcome | Prepared:
+    def prepare(self, raw: bytes, source: Source, durable: bool = True,
+                known: Mapping[str, Outcome] | None = None) -> Outcome | Prepared:
         """Archive, read and parse ``raw`` (thread-safe, the slow part): what remains to write,
-        or the outcome when nothing does (already recorded, failed)."""
+        or the outcome when nothing does (already recorded, failed). ``durable=False``: the
+        archive file is settled by :meth:`commit_many` (or :meth:`commit`), with its batch;
+        ``known``: the batch's :meth:`recorded` (no lookup of its own then)."""
         try:
-            rel_path, sha = self.archive.store(raw)
+            staged = self.archive.stage(raw)
+            if durable:
+                self.archive.settle([staged])
+                staged = Staged(staged.relative, staged.sha256)  # nothing left to settle
         except StoreError as exc:  # disk full, permissions, a corrupt archive file
             log.error("source=%s archive failed: %s", source.describe(), exc)
             return Outcome("failed", f"archivio non scrivibile: {exc}", "unknown")
+        step = self._prepare_staged(raw, staged, source, known)
+        if isinstance(step, Outcome):
+            self._finish(source, staged.sha256, step)
+        return step
+
+    def _prepare_staged(self, raw: bytes, staged: Staged, source: Source,
+                        known: Mapping[str, Outcome] | None) -> Outcome | Prepared:
+        sha, rel_path = staged.sha256, staged.relative
+        error: Exception | None = None
         try:
-            done = self._already_done(sha)
+            done = self._already_done(sha) if known is None else known.get(sha)
             step = done if done is not None else self._process(raw, sha, rel_path, source)
+            if isinstance(step, Prepared):
+                return replace(step, staged=staged)
         except Exception as exc:  # the single per-message guard (house style)
             log.exception("uid=%s sha256=%s failed", source.uid, sha[:12])
-            step = self._record_failure(raw, sha, rel_path, source, exc)
-        if isinstance(step, Outcome):
-            self._finish(source, sha, step)
+            error = exc
+        try:
+            self.archive.settle([staged])  # kept as evidence, named by a failure row
+        except StoreError as exc:
+            log.error("source=%s archive failed: %s", source.describe(), exc)
+            return Outcome("failed", f"archivio non scrivibile: {exc}", "unknown")
+        if error is not None:
+            return self._record_failure(raw, sha, rel_path, source, error)
         return step
 
     def commit(self, item: Prepared) -> Outcome:
         """Write a prepared message in one transaction (the same per-message guard)."""
+        try:
+            self.archive.settle([item.staged] if item.staged else [])
+        except StoreError as exc:  # not durable: nothing may name the file yet
+            log.error("source=%s archive failed: %s", item.source.describe(), exc)
+            outcome = Outcome("failed", f"archivio non scrivibile: {exc}", "unknown")
+            self._finish(item.source, item.sha, outcome)
+            return outcome
         try:
             outcome = self._write(item.record)
         except Exception as exc:  # the single per-message guard (house style)
@@ -173,18 +222,52 @@ class Pipeline:
         self._finish(item.source, item.sha, outcome)
         return outcome
 
+    def commit_many(self, items: Sequence[Prepared], finish: BatchFinish) -> Written:
+        """Write ``items`` in this order: one durability point for their archive files, then
+        one transaction with a savepoint per message, ``finish`` (the caller's last UID) and
+        COMMIT. A message that failed in its savepoint is then written alone (:meth:`commit`);
+        if the batch cannot commit at all, every message is."""
+        try:
+            self.archive.settle(i.staged for i in items if i.staged is not None)
+            together = self._write_many(items, finish)
+        except Exception:  # each message then goes through the per-message guard alone
+            log.exception("batch of %d messages not written together: written one by one",
+                          len(items))
+            return Written([self.commit(item) for item in items], together=False)
+        outcomes = []
+        for item, outcome in zip(items, together, strict=True):
+            if outcome is None:
+                outcomes.append(self.commit(item))
+            else:
+                self._finish(item.source, item.sha, outcome)
+                outcomes.append(outcome)
+        return Written(outcomes, together=True)
+
+    def _write_many(self, items: Sequence[Prepared], finish: BatchFinish) -> list[Outcome | None]:
+        outcomes: list[Outcome | None] = []
+        with self.sessions() as session, session.begin():
+            for item in items:
+                outcomes.append(_write_nested(session, item))
+            finish(session, outcomes)
+            if self.before_commit is not None:
+                self.before_commit()
+        return outcomes
+
     def _finish(self, source: Source, sha: str, outcome: Outcome) -> None:
         self.last_progress = time.monotonic()  # the service's watchdog: work goes on
         _log_outcome(source, sha, outcome)
 
     def _already_done(self, sha: str) -> Outcome | None:
-        with self.sessions() as session:
+        with reading(self.sessions) as session:
             existing = find_message(session, sha256=sha)
-            if existing is None or existing.outcome in RETRYABLE:
-                return None
-            return Outcome("duplicate", f"già registrato (messaggio {existing.id}, "
-                                        f"{existing.outcome})", existing.kind,
-                           message_id=existing.id, duplicate=True)
+            return _recorded(existing) if existing is not None else None
+
+    def recorded(self, sha256s: Sequence[str]) -> dict[str, Outcome]:
+        """Of these sha256, those already recorded for good, with their ``duplicate`` outcome:
+        one read-only query for a batch (pass the result to :meth:`prepare` as ``known``)."""
+        with reading(self.sessions) as session:
+            found = {m.sha256: _recorded(m) for m in find_messages(session, sha256s)}
+        return {sha: outcome for sha, outcome in found.items() if outcome is not None}
 
     @property
     def trust_store(self) -> TrustStore | None:
@@ -209,7 +292,7 @@ class Pipeline:
 
         ident = recording.own_identificativo(envelope)
         if ident is not None:
-            with self.sessions() as session:
+            with reading(self.sessions) as session:
                 same = find_message(session, identificativo=ident)
                 if same is not None and same.sha256 != sha and same.outcome not in RETRYABLE:
                     return Outcome("duplicate", f"stesso identificativo PEC del messaggio "
@@ -290,6 +373,30 @@ class Pipeline:
         except Exception:
             log.exception("sha256=%s: could not record the failure either", sha[:12])
             return Outcome("failed", reason, "unknown")
+
+
+def _recorded(existing: Message) -> Outcome | None:
+    """The ``duplicate`` outcome for a message already recorded (None: failed, retried)."""
+    if existing.outcome in RETRYABLE:
+        return None
+    return Outcome("duplicate", f"già registrato (messaggio {existing.id}, "
+                                f"{existing.outcome})", existing.kind,
+                   message_id=existing.id, duplicate=True)
+
+
+def _write_nested(session: Session, item: Prepared) -> Outcome | None:
+    """``item`` written in a savepoint of the batch's transaction; None when it failed (the
+    savepoint is rolled back and the message is written again alone, through the guard)."""
+    try:
+        with session.begin_nested():
+            return item.record(session)
+    except DuplicateMessage as exc:
+        return Outcome("duplicate", f"già registrato ({exc})", "unknown",
+                       message_id=exc.existing_id, duplicate=True)
+    except Exception:  # not swallowed: written again alone, where the guard records it
+        log.warning("uid=%s sha256=%s failed inside its batch: written again alone",
+                    item.source.uid, item.sha[:12], exc_info=True)
+        return None
 
 
 def _log_outcome(source: Source, sha: str, outcome: Outcome) -> None:

@@ -13,10 +13,14 @@
    (``unreadable_header``, for staff) while the others go on; skipped ones are recorded with
    the reason, messages already
    recorded (same PEC Message-ID) are not downloaded again, the rest are downloaded with
-   ``BODY.PEEK[]`` in size-bounded batches and prepared (archived, read, parsed) by a thread
-   pool (the parse is the slow part, spread over the cores); the prepared messages are written
-   one by one in legal-receipt-time order, so registration numbers follow the receipt time
-   within a poll, the same on every run (:func:`pec_ingest.pipeline.registration_order`);
+   ``BODY.PEEK[]`` in size-bounded batches (one query finds those already recorded by their
+   sha256) and prepared (archived, read, parsed) by a thread
+   pool (the parse is the slow part, spread over the cores; at most two download batches are
+   in flight, so memory does not grow with the mailbox); the prepared messages are written in
+   legal-receipt-time order, so registration numbers follow the receipt time within a poll,
+   the same on every run (:func:`pec_ingest.pipeline.registration_order`), in groups of at
+   most ``batch_size``: one durability point for their archive files, then one transaction
+   that also advances the stored last UID (:meth:`pec_ingest.pipeline.Pipeline.commit_many`);
 4. a set ``stop`` event ends the scan after the batch in hand (its messages are recorded);
 5. the stored last UID advances only over a contiguous prefix of messages fully recorded, so a
    crash or a dropped connection re-reads the rest next time; a message whose outcome is
@@ -25,6 +29,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import Counter
@@ -41,6 +46,7 @@ from pec_ingest.pipeline import Outcome, Pipeline, Prepared, Source, registratio
 from pec_ingest.settings_imap import MailboxSection
 from pec_ingest.triage import Verdict, judge
 from store import mailbox_state as states
+from store.engine import reading
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +81,15 @@ class Progress:
     def done(self, uid: int) -> None:
         self._done.add(uid)
         self._advance()
+
+    def peek(self, uids: Sequence[int]) -> int:
+        """The value once ``uids`` are done too (nothing changes)."""
+        done = self._done | set(uids)
+        value, i = self.value, self._next
+        while i < len(self._order) and self._order[i] in done:
+            value = max(value, self._order[i])
+            i += 1
+        return max(value, self._floor) if i == len(self._order) else value
 
     def _advance(self) -> None:
         while self._next < len(self._order) and self._order[self._next] in self._done:
@@ -173,17 +188,19 @@ class FolderScan:
                 return  # not fetched: above the stored UID, read again by the next poll
             raw = self.mb.fetch_raw([v.uid for v in group])
             self.tally.fetched += len(raw)
+            known = self.pipeline.recorded([hashlib.sha256(data).hexdigest()
+                                            for data in raw.values()])
             for v in group:
                 if v.uid not in raw:
                     progress.done(v.uid)
                     continue
                 source = Source("imap", self.box.name, self.folder, self.uidvalidity, v.uid,
                                 internal_date=arrived.get(v.uid))
-                future = pool.submit(self.pipeline.prepare, raw.pop(v.uid), source)
+                future = pool.submit(self.pipeline.prepare, raw.pop(v.uid), source, False, known)
                 self.pending.append(_Pending(v.uid, v.size, future))
             if self.on_batch is not None:
                 self.on_batch(len(group))
-            self._drain(progress, INFLIGHT_BYTES)
+            self._drain(progress, INFLIGHT_BYTES, self.box.batch_size)
 
     def _first_look(self, uids: list[int], refused: dict[int, str]) -> dict[int, FirstLook]:
         """The first look at ``uids``; a batch the client cannot read is split in halves (on a
@@ -219,7 +236,7 @@ class FolderScan:
 
     def _drop_known(self, verdicts: list[Verdict], progress: Progress) -> list[Verdict]:
         """Messages whose PEC Message-ID is already recorded are not downloaded again."""
-        with self.sessions() as session:
+        with reading(self.sessions) as session:
             known = states.known_message_ids(session, [v.message_id for v in verdicts
                                                        if v.message_id])
         out = []
@@ -231,11 +248,13 @@ class FolderScan:
                 out.append(v)
         return out
 
-    def _drain(self, progress: Progress, keep_bytes: int, quiet: bool = False) -> None:
-        """Wait for the oldest messages until at most ``keep_bytes`` are in flight; those
-        waited for are written in legal-time order (registration numbers follow it)."""
+    def _drain(self, progress: Progress, keep_bytes: int, keep_count: int = 0,
+               quiet: bool = False) -> None:
+        """Wait for the oldest messages until at most ``keep_bytes`` and ``keep_count`` (0: none)
+        are in flight; those waited for are written in legal-time order (registration numbers
+        follow it), ``batch_size`` per transaction."""
         taken: list[_Pending] = []
-        while self.pending and (keep_bytes == 0 or
+        while self.pending and (keep_bytes == 0 or len(self.pending) > keep_count or
                                 sum(p.size for p in self.pending) > keep_bytes):
             taken.append(self.pending.pop(0))
         ready: list[tuple[int, Prepared]] = []
@@ -255,8 +274,28 @@ class FolderScan:
             else:
                 self._count(item.uid, step, progress)
         ready.sort(key=lambda pair: registration_order(pair[1], pair[0]))
-        for uid, prepared in ready:
-            self._count(uid, self.pipeline.commit(prepared), progress)
+        for start in range(0, len(ready), self.box.batch_size):
+            self._commit(ready[start:start + self.box.batch_size], progress)
+
+    def _commit(self, ready: list[tuple[int, Prepared]], progress: Progress) -> None:
+        """One batch in one transaction, the last UID advanced in it (over the messages
+        written in it: one that failed there is written alone afterwards)."""
+        saved: list[int] = []
+
+        def finish(session: Session, outcomes: Sequence[Outcome | None]) -> None:
+            written = [uid for (uid, _p), outcome in zip(ready, outcomes, strict=True)
+                       if outcome is not None and outcome.outcome != "failed"]
+            value = progress.peek(written)
+            if value != self.stored:
+                states.save_state(session, self.box.name, self.folder, self.uidvalidity, value)
+            saved.append(value)
+
+        written = self.pipeline.commit_many([p for _uid, p in ready], finish)
+        if written.together and saved:
+            self.stored = saved[-1]
+        for (uid, _p), outcome in zip(ready, written.outcomes, strict=True):
+            self._count(uid, outcome, progress)
+        self._save(progress.value)
 
     def _count(self, uid: int, outcome: Outcome, progress: Progress) -> None:
         self.tally.outcomes[outcome.outcome] += 1

@@ -8,6 +8,13 @@ folder is fsynced. A crash leaves at most a temporary file, which is not an arch
 is ignored; the final name exists only with complete, durable content. Files are created 0640
 and folders 0750, further narrowed by the process umask.
 
+A poll archives in groups (:meth:`Archive.stage` per message, then :meth:`Archive.settle` once
+per batch, before the transaction that names the files commits): the temporary files are
+written without fsync, then settled together: every temporary file fsynced, hard-linked to its
+final name, and each folder touched fsynced once, the fsyncs of each step side by side (the file
+system then commits its journal once for many). The guarantee is the same (the final name only
+with durable content, a name durable before the transaction that names it commits).
+
 The archive is evidence: a file that exists with other content than its name says is reported
 (:class:`~store.errors.ArchiveCorrupt`), never overwritten.
 """
@@ -19,13 +26,27 @@ import hashlib
 import os
 import re
 import secrets
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from store.errors import ArchiveCorrupt, ArchiveError, ArchiveMissing
 
 FILE_MODE = 0o640
 DIR_MODE = 0o750
+SYNC_THREADS = 8  # concurrent fsyncs at a batch's durability point
 _RELATIVE = re.compile(r"^([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})\.eml$")
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A message written but not yet settled: ``temporary`` (None when the bytes were already
+    archived) becomes ``relative`` at :meth:`Archive.settle`."""
+
+    relative: str
+    sha256: str
+    temporary: Path | None = None
 
 
 class Archive:
@@ -36,18 +57,50 @@ class Archive:
 
     def store(self, raw: bytes) -> tuple[str, str]:
         """Archive ``raw`` durably; returns ``(relative_path, sha256)``. Idempotent."""
+        staged = self.stage(raw)
+        self.settle([staged])
+        return staged.relative, staged.sha256
+
+    def stage(self, raw: bytes) -> Staged:
+        """Write ``raw`` to a temporary file (not yet durable, not yet under its final name):
+        :meth:`settle` must follow before anything names the file."""
         digest = hashlib.sha256(raw).hexdigest()
         relative = f"{digest[:2]}/{digest[2:4]}/{digest}.eml"
         target = self.root / relative
         try:
             if target.exists():
                 self._check_existing(target, digest, relative)
-                return relative, digest
+                return Staged(relative, digest)
             self._make_dirs(target.parent)
-            self._write_new(target, raw, digest, relative)
+            temporary = target.parent / f".{digest[:16]}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(raw)
         except OSError as exc:
             raise ArchiveError(f"archivio: impossibile scrivere {relative}: {exc}") from exc
-        return relative, digest
+        return Staged(relative, digest, temporary)
+
+    def settle(self, staged: Iterable[Staged]) -> None:
+        """Make the staged messages durable under their final names: every temporary file
+        fsynced, then linked, then every folder (leaf, its parent, the root: a folder another
+        thread created and has not settled yet is made durable too) fsynced. The fsyncs of a
+        step run side by side (:data:`SYNC_THREADS`), so the file system commits its journal
+        once for many of them instead of once each. Idempotent."""
+        items = [(s, s.temporary) for s in staged if s.temporary is not None]
+        if not items:
+            return
+        folders: set[Path] = set()
+        try:
+            with ThreadPoolExecutor(min(SYNC_THREADS, len(items))) as pool:
+                list(pool.map(_fsync_written, [temporary for _item, temporary in items]))
+                for item, temporary in items:
+                    self._link(item, temporary)
+                    leaf = (self.root / item.relative).parent
+                    folders.update((leaf, leaf.parent, self.root))
+                list(pool.map(_fsync_dir, folders))
+        except OSError as exc:
+            raise ArchiveError(f"archivio: impossibile rendere durevoli {len(items)} "
+                               f"messaggi: {exc}") from exc
 
     def read(self, relative_path: str) -> bytes:
         """The archived bytes, checked against the sha256 in their name."""
@@ -79,33 +132,37 @@ class Archive:
                 f"archivio: {relative} esiste con un contenuto diverso; non viene sovrascritto")
 
     def _make_dirs(self, folder: Path) -> None:
+        """Create the missing folders (made durable at :meth:`settle`)."""
         missing = [p for p in (folder, *folder.parents) if not p.exists()]
         for path in reversed(missing):
             with contextlib.suppress(FileExistsError):
                 path.mkdir(mode=DIR_MODE)
-            if path.parent.exists():
-                _fsync_dir(path.parent)
 
-    def _write_new(self, target: Path, raw: bytes, digest: str, relative: str) -> None:
-        temporary = target.parent / f".{digest[:16]}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    def _link(self, item: Staged, temporary: Path) -> None:
+        """The durable temporary file under its final name (never replacing one)."""
+        target = self.root / item.relative
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(raw)
-                handle.flush()
-                os.fsync(handle.fileno())
-            try:
-                os.link(temporary, target)
-            except FileExistsError:  # another process archived the same bytes meanwhile
-                self._check_existing(target, digest, relative)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                temporary.unlink()
-        _fsync_dir(target.parent)
+            os.link(temporary, target)
+        except FileExistsError:  # another process archived the same bytes meanwhile
+            self._check_existing(target, item.sha256, item.relative)
+        except FileNotFoundError:  # settled already (the temporary file is gone)
+            if not target.is_file():
+                raise
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+
+
+def _fsync_written(temporary: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):  # settled already
+        _fsync_path(temporary, os.O_RDONLY)
 
 
 def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    _fsync_path(folder, os.O_RDONLY | os.O_DIRECTORY)
+
+
+def _fsync_path(path: Path, flags: int) -> None:
+    fd = os.open(path, flags)
     try:
         os.fsync(fd)
     finally:

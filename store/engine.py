@@ -8,6 +8,8 @@
   ``sqlite3`` module, opens transactions, with ``BEGIN IMMEDIATE``: SAVEPOINTs then work, DDL is
   transactional, and a transaction that reads and then writes cannot fail half-way with "database
   is locked" because another writer slipped in between (writers queue on the busy timeout instead).
+  Read-only lookups (:func:`reading`) open a plain deferred ``BEGIN`` instead: with WAL they
+  read a snapshot without waiting for, or holding up, the writer.
 * PostgreSQL (production) through psycopg2 (a bare ``postgresql://`` URL means psycopg2, as in
   SQLAlchemy 2.0; an explicit ``postgresql+DRIVER://`` is respected), with ``pool_pre_ping`` so
   a restarted server costs a reconnection, not an error.
@@ -15,6 +17,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,7 @@ from store.cleaning import replace_nul
 from store.errors import DatabaseUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "pec_ingest_read_only"  # execution option of the engine behind :func:`reading`
 
 
 def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
@@ -76,7 +81,17 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_immediate(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+@contextmanager
+def reading(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for lookups only (never to be committed): on SQLite a deferred transaction
+    that takes no write lock; on PostgreSQL an ordinary session."""
+    engine = sessions.kw["bind"]
+    with sessions(bind=engine.execution_options(**{READ_ONLY: True})) as session:
+        yield session
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -39,6 +39,13 @@ def find_message(session: Session, *, sha256: str | None = None,
     return found[0] if found else None
 
 
+def find_messages(session: Session, sha256s: Sequence[str]) -> list[Message]:
+    """The messages with any of these sha256 (one query, for a whole batch)."""
+    if not sha256s:
+        return []
+    return list(session.scalars(select(Message).where(Message.sha256.in_(sorted(set(sha256s))))))
+
+
 def find_message_at(session: Session, *, mailbox: str, folder: str, uidvalidity: int,
                     uid: int) -> Message | None:
     """The message recorded at these IMAP coordinates, or None."""

@@ -84,7 +84,7 @@ class Message(Base):
     uid: Mapped[int | None] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(40))
     identificativo: Mapped[str | None] = mapped_column(Clipped(400))
-    message_id_header: Mapped[str | None] = mapped_column(Clipped(400))
+    message_id_header: Mapped[str | None] = mapped_column(Clipped(400), index=True)
     riferimento_message_id: Mapped[str | None] = mapped_column(Clipped(400))
     sender: Mapped[str | None] = mapped_column(Clipped(320))
     subject: Mapped[str | None] = mapped_column(Text)

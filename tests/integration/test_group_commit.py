@@ -1,0 +1,179 @@
+"""Group commit of a poll (issue 15), on SQLite and PostgreSQL with a real Dovecot: a worker
+SIGKILLed inside a batch's transaction, after the batch's archive files were made durable, loses
+nothing and records nothing twice after a restart; a message that fails inside a batch is
+written again alone and does not take the batch with it; the archive's stage/settle; read-only
+lookups on SQLite do not wait for the writer."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from pec_ingest import recording
+from pec_ingest.config import Config
+from pec_ingest.pipeline import Pipeline
+from pec_ingest.poller import Poller
+from pec_ingest.scan import FolderScan
+from store import mailbox_state as states
+from store.archive import Archive
+from store.engine import make_engine, reading, session_factory
+from store.migration import upgrade
+from store.model import Message
+from tests.dovecot import DovecotServer, pec_envelope, pec_receipt
+
+KILLER = """
+import dataclasses, os, pickle, signal, sys
+from pec_ingest.config import Config, StateSection
+from pec_ingest.pipeline import Pipeline
+from pec_ingest.poller import Poller
+from pec_ingest.scan import FolderScan
+from store.engine import make_engine, session_factory
+
+def main():
+    url, setup = sys.argv[1:3]
+    with open(setup, "rb") as handle:
+        state, box = pickle.load(handle)
+    config = dataclasses.replace(Config(), state=StateSection(dir=state), mailboxes=(box,))
+    sessions = session_factory(make_engine(url))
+    calls = []
+
+    def die_in_second_batch():  # inside the transaction, after the archive was settled
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    with Pipeline(config, sessions) as pipeline:
+        pipeline.before_commit = die_in_second_batch
+        Poller(config, sessions, pipeline).poll_mailbox(box)
+
+main()
+"""
+
+
+def _uids(sessions: sessionmaker[Session]) -> list[int]:
+    with sessions() as session:
+        return sorted(u for u in session.scalars(select(Message.uid)) if u is not None)
+
+
+def test_worker_killed_inside_a_batch_transaction_loses_and_repeats_nothing(
+        dovecot: DovecotServer, imap_user: str, config: Config, database_url: str,
+        sessions: sessionmaker[Session], pipeline: Pipeline, tmp_path: Path) -> None:
+    raws = [pec_receipt(n, "gc") if n % 2 else pec_envelope(n, tag="gc") for n in range(9)]
+    dovecot.append(imap_user, raws)
+    box = dovecot.section(imap_user, batch_size=3)
+    config = dataclasses.replace(config, mailboxes=(box,))
+    setup = tmp_path / "setup.pickle"
+    setup.write_bytes(pickle.dumps((config.state.dir, box)))
+    script = tmp_path / "killer.py"
+    script.write_text(KILLER)
+    proc = subprocess.run([sys.executable, str(script), database_url, str(setup)],
+                          capture_output=True, timeout=300, cwd=Path(__file__).parents[2])
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-3000:]
+
+    # Batch 1 committed with its last UID; batch 2 (killed) left only durable archive files.
+    assert _uids(sessions) == [1, 2, 3]
+    with sessions() as session:
+        state = states.get_state(session, box.name, "INBOX")
+        assert state is not None and state.last_uid == 3
+    archived = list(config.archive_dir.rglob("*.eml"))
+    assert len(archived) == 6  # batches 1 and 2 settled; batch 3 at most staged (*.tmp)
+
+    report = Poller(config, sessions, pipeline).poll_mailbox(box)
+    assert report.ok, report.error
+    assert report.fetched == 6 and report.ingested == 6 and not report.outcomes["duplicate"]
+    assert _uids(sessions) == list(range(1, 10))  # each message exactly once
+    with sessions() as session:
+        state = states.get_state(session, box.name, "INBOX")
+        assert state is not None and state.last_uid == 9
+        shas = list(session.scalars(select(Message.sha256)))
+    assert len(shas) == len(set(shas)) == 9
+    for message_path in _archive_paths(sessions):
+        assert Archive(config.archive_dir).exists(message_path)
+
+
+def _archive_paths(sessions: sessionmaker[Session]) -> list[str]:
+    with sessions() as session:
+        return list(session.scalars(select(Message.archive_path)))
+
+
+def test_a_message_failing_inside_its_batch_is_written_alone(
+        dovecot: DovecotServer, imap_user: str, config: Config,
+        sessions: sessionmaker[Session], pipeline: Pipeline,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    dovecot.append(imap_user, [pec_receipt(n, "alone") for n in range(4)])
+    box = dovecot.section(imap_user, batch_size=4)
+    real = recording.record_receipt
+    calls = Counter[str]()
+
+    def fail_the_first_time(session: Session, base: recording.MessageFacts,
+                            *args: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            session.execute(text("SELECT 1"))  # the savepoint saw work before the failure
+            raise RuntimeError("injected bug in one message")
+        return real(session, base, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(recording, "record_receipt", fail_the_first_time)
+    report = Poller(dataclasses.replace(config, mailboxes=(box,)), sessions,
+                    pipeline).poll_mailbox(box)
+    assert report.ok, report.error
+    assert report.outcomes["receipt"] == 4 and not report.outcomes["failed"]
+    assert calls["n"] == 5  # four in the batch, the failed one again alone
+    with sessions() as session:
+        rows = list(session.execute(select(Message.id, Message.uid).order_by(Message.id)))
+        state = states.get_state(session, box.name, "INBOX")
+    assert [uid for _id, uid in rows] == [2, 3, 4, 1]  # the batch, then the one alone
+    assert state is not None and state.last_uid == 4
+
+
+def test_archive_stage_is_not_an_archived_message_until_settled(tmp_path: Path) -> None:
+    archive = Archive(tmp_path / "archive")
+    staged = archive.stage(b"From: a@b\r\n\r\nciao\r\n")
+    assert staged.temporary is not None and staged.temporary.is_file()
+    assert not archive.exists(staged.relative)
+    archive.settle([staged])
+    assert archive.read(staged.relative) == b"From: a@b\r\n\r\nciao\r\n"
+    assert not staged.temporary.exists()
+    archive.settle([staged])  # idempotent
+    again = archive.stage(b"From: a@b\r\n\r\nciao\r\n")
+    assert again.temporary is None and again.relative == staged.relative
+
+
+def test_reading_on_sqlite_does_not_wait_for_the_writer(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'state' / 'pec-ingest.db'}")
+    upgrade(engine)
+    sessions = session_factory(engine)
+    with sessions() as writer, writer.begin():
+        states.save_state(writer, "box", "INBOX", 1, 5)  # holds SQLite's write lock
+        started = time.monotonic()
+        with reading(sessions) as reader:
+            count = reader.scalar(select(func.count()).select_from(Message))
+        assert count == 0
+        assert time.monotonic() - started < 5  # the busy timeout is 30 s
+
+
+def test_at_most_two_batches_are_in_flight(
+        dovecot: DovecotServer, imap_user: str, config: Config,
+        sessions: sessionmaker[Session], pipeline: Pipeline) -> None:
+    dovecot.append(imap_user, [pec_receipt(n, "flight") for n in range(12)])
+    box = dovecot.section(imap_user, batch_size=3)
+    poller = Poller(dataclasses.replace(config, mailboxes=(box,)), sessions, pipeline)
+    in_flight: list[int] = []
+
+    def watch(scan: FolderScan) -> None:
+        scan.on_batch = lambda n: in_flight.append(len(scan.pending))
+
+    poller.on_scan = watch
+    report = poller.poll_mailbox(box)
+    assert report.ok and report.outcomes["receipt"] == 12
+    assert len(in_flight) == 4 and max(in_flight) == 6  # the batch in hand and the one before
