@@ -23,17 +23,20 @@ from functools import cached_property
 
 from parsers.limits import DEFAULT_LIMITS, Limits
 from parsers.mime_params import UNSTRUCTURED, SimpleField, simple_field_of, simple_unstructured
+from parsers.origin import raised_within
 
 _HEADER_ERRORS = (
     ValueError,
     TypeError,
     RecursionError,
-    IndexError,
-    KeyError,
+    LookupError,  # IndexError, KeyError
     AttributeError,
-    LookupError,
     email.errors.MessageError,
 )
+# ValueError (UnicodeError), RecursionError and MessageError are the email package's answers to
+# a malformed header; the others count only when they came out of the email package's own code
+# (its header parser on hostile input), never from ours (:func:`_malformed_header`).
+_HEADER_ANSWERS = (ValueError, RecursionError, email.errors.MessageError)
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 _FIELD_START = re.compile(rb"\n(?=[^ \t])")
 _MAX_HEAD_BYTES = 256 * 1024
@@ -162,9 +165,15 @@ def split_message(raw: bytes) -> MimePart:
     warnings = ("intestazioni troppo lunghe o malformate: accorciate",) if tamed else ()
     try:
         headers = BytesParser(policy=compat32).parsebytes(head + b"\n", headersonly=True)
-    except _HEADER_ERRORS:
+    except _HEADER_ERRORS as exc:
+        if not _malformed_header(exc):
+            raise
         headers, warnings = Message(), ("intestazioni illeggibili",)
     return MimePart(headers=headers, body=body, warnings=warnings)
+
+
+def _malformed_header(exc: BaseException) -> bool:
+    return isinstance(exc, _HEADER_ANSWERS) or raised_within(exc, ("email",))
 
 
 def _tame(head: bytes) -> tuple[bytes, bool]:
@@ -201,7 +210,9 @@ def header_field(msg: Message, name: str) -> BaseHeader | None:
             if key.lower() == wanted:
                 parsed: BaseHeader = default_policy.header_fetch_parse(key, value)
                 return parsed
-    except _HEADER_ERRORS:
+    except _HEADER_ERRORS as exc:
+        if not _malformed_header(exc):
+            raise
         return None
     return None
 
@@ -224,7 +235,9 @@ def _param(parsed: BaseHeader | None, name: str) -> str | None:
     params = getattr(parsed, "params", None)
     try:
         value = params.get(name) if params is not None else None
-    except _HEADER_ERRORS:
+    except _HEADER_ERRORS as exc:
+        if not _malformed_header(exc):
+            raise
         return None
     return clean_text(value) if isinstance(value, str) else None
 

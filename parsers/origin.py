@@ -42,3 +42,15 @@ def _called_from(tb: TracebackType, packages: Sequence[str]) -> bool:
             continue
         return root in packages
     return False
+
+
+def raised_within(exc: BaseException, packages: Sequence[str]) -> bool:
+    """True when ``exc`` came out of a call into one of ``packages`` (a frame of theirs lies
+    between where it was caught and where it was raised, standard library or not)."""
+    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if isinstance(module, str) and module.split(".", 1)[0] in packages:
+            return True
+        tb = tb.tb_next
+    return False

@@ -38,6 +38,7 @@ from parsers.content import FormContent
 from parsers.form import IMAGE_FORMATS, FormResult
 from parsers.limits import Limits
 from parsers.ocr_text import OcrWord, locate, ocr_lines
+from parsers.origin import raised_by_library
 from parsers.vocabulary import Vocabulary
 from pec_ingest.ocr_boxes import mark_boxes
 
@@ -45,7 +46,7 @@ DPI = 300
 MAX_PAGES = 4  # an Allegato 1 scan is 1-2 pages (plus an identity document)
 MAX_PIXELS = 40_000_000  # per page, after rendering
 # One tesseract run at most this long (pytesseract kills it). When the parser's own timeout
-# kills this child first, a running tesseract is not killed with it: it ends its page alone.
+# kills this child first, its process group goes, a running tesseract with it (isolation).
 PAGE_SECONDS = 60
 _SCAN_CHARS = 40  # a PDF page with fewer text characters than this is an image
 _UPRIGHT_WORDS, _UPRIGHT_CONF = 20, 70.0  # a page read with fewer/weaker words gets OSD
@@ -86,6 +87,8 @@ def read_scan(data: bytes, result: FormResult, vocabulary: Vocabulary,
     except pytesseract.TesseractError as exc:
         return {"ocr": {"error": f"OCR non riuscito: {exc.message}"[:300]}}, 1
     except RuntimeError as exc:  # pytesseract's own timeout: tesseract was killed
+        if not raised_by_library(exc, ("pytesseract",)):
+            raise  # ours (RecursionError, NotImplementedError...): a bug, not the scan
         return {"ocr": {"error": f"OCR interrotto: {exc}"[:300]}}, 1
     return _section(read, result, vocabulary, time.monotonic() - started)
 

@@ -11,8 +11,8 @@
 
 ``ingest`` is ``prepare`` (steps 1-4, thread-safe, the slow part) then ``commit`` (step 5).
 A poll or an ``ingest`` run prepares its messages in parallel and commits them in
-legal-receipt-time order (:func:`registration_order`), so registration numbers follow the
-receipt time, the same on every run.
+legal-receipt-time order (:func:`registration_order`) within each written group, so
+registration numbers follow the receipt time, the same on every run.
 
 A poll writes in groups (:meth:`Pipeline.commit_many`): the batch's archive files are made
 durable at one point, then the batch is written in ONE transaction (one savepoint per message,
@@ -137,10 +137,12 @@ class Pipeline:
         self.before_commit: Callable[[], None] | None = None  # fault injection in tests
         self.last_progress: float | None = None  # time.monotonic() of the last message done
         self._trust: TrustStore | None = None
+        self._local = threading.local()  # the message in hand's parse deadline, per thread
 
     def _parse_isolated(self, tasks: Sequence[ParseTask]) -> list[IsolatedResult]:
         p = self.config.parser
-        deadline = time.monotonic() + p.message_budget_seconds  # the message's parse budget
+        deadline = getattr(self._local, "deadline", None) or (
+            time.monotonic() + p.message_budget_seconds)  # the message's parse budget
         with self._pool_lock:  # ingest may run in several threads: one pool for all
             if self._pool is None:
                 self._pool = ParserPool(self.config.vocabulary, self.config.limits,
@@ -182,6 +184,8 @@ class Pipeline:
         step = self._prepare_staged(raw, staged, source, known)
         if isinstance(step, Outcome):
             self._finish(source, staged.sha256, step)
+        else:  # read and parsed, its batch not yet written: work goes on (the watchdog)
+            self.last_progress = time.monotonic()
         return step
 
     def _prepare_staged(self, raw: bytes, staged: Staged, source: Source,
@@ -318,6 +322,14 @@ class Pipeline:
         not worth seconds of OCR), decide; only when no document with text reads as a form
         are the scans and photos read again with OCR, and the decision taken again. At most
         ``parser.max_candidates`` attachments are read; the rest are listed as not read."""
+        self._local.deadline = time.monotonic() + self.config.parser.message_budget_seconds
+        try:  # both passes (text, then OCR) share the message's one budget
+            return self._decide_within_budget(envelope)
+        finally:
+            self._local.deadline = None
+
+    def _decide_within_budget(self, envelope: PecMessage) -> tuple[
+            Decision, list[tuple[Attachment, IsolatedResult]]]:
         p = self.config.parser
         candidates = form_candidates(envelope.attachments, p.max_attachment_mb * 1024 * 1024)
         read, left = candidates[:p.max_candidates], candidates[p.max_candidates:]

@@ -203,7 +203,8 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
     message = facts.add(session, "submission", decision.reason)
     form_att, result = decision.form if decision.form else (None, None)
     form = result.result if result is not None and result.ok else None
-    form, sources = provenance.settle(session, env, facts.sender, form)
+    certified_sender = facts.sender if facts.certification.certified else None
+    form, sources = provenance.settle(session, env, certified_sender, form)
     rows = _attachments(session, message, env, parsed, form_att, config)
     received, certified = facts.received
     fields: Mapping[str, Any] = (form or {}).get("fields") or dict.fromkeys(CANONICAL_FIELDS)

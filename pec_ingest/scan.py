@@ -17,9 +17,10 @@
    sha256) and prepared (archived, read, parsed) by a thread
    pool (the parse is the slow part, spread over the cores; at most two download batches are
    in flight, so memory does not grow with the mailbox); the prepared messages are written in
-   legal-receipt-time order, so registration numbers follow the receipt time within a poll,
-   the same on every run (:func:`pec_ingest.pipeline.registration_order`), in groups of at
-   most ``batch_size``: one durability point for their archive files, then one transaction
+   legal-receipt-time order, so registration numbers follow the receipt time within each
+   written group (a poll of up to ``batch_size`` messages is one group), the same on every
+   run (:func:`pec_ingest.pipeline.registration_order`), in groups of at most
+   ``batch_size``: one durability point for their archive files, then one transaction
    that also advances the stored last UID (:meth:`pec_ingest.pipeline.Pipeline.commit_many`);
 4. a set ``stop`` event ends the scan after the batch in hand (its messages are recorded);
 5. the stored last UID advances only over a contiguous prefix of messages fully recorded, so a

@@ -42,11 +42,13 @@ _RELATIVE = re.compile(r"^([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})\.eml$")
 @dataclass(frozen=True)
 class Staged:
     """A message written but not yet settled: ``temporary`` (None when the bytes were already
-    archived) becomes ``relative`` at :meth:`Archive.settle`."""
+    archived) becomes ``relative`` at :meth:`Archive.settle`; ``found``: already archived by
+    someone else, whose folders :meth:`Archive.settle` makes durable all the same."""
 
     relative: str
     sha256: str
     temporary: Path | None = None
+    found: bool = False
 
 
 class Archive:
@@ -70,7 +72,7 @@ class Archive:
         try:
             if target.exists():
                 self._check_existing(target, digest, relative)
-                return Staged(relative, digest)
+                return Staged(relative, digest, found=True)
             self._make_dirs(target.parent)
             temporary = target.parent / f".{digest[:16]}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
@@ -85,18 +87,22 @@ class Archive:
         fsynced, then linked, then every folder (leaf, its parent, the root: a folder another
         thread created and has not settled yet is made durable too) fsynced. The fsyncs of a
         step run side by side (:data:`SYNC_THREADS`), so the file system commits its journal
-        once for many of them instead of once each. Idempotent."""
-        items = [(s, s.temporary) for s in staged if s.temporary is not None]
-        if not items:
+        once for many of them instead of once each. A message found already archived has its
+        folders fsynced too (another writer may have linked it without having settled them yet).
+        Idempotent."""
+        every = [s for s in staged if s.temporary is not None or s.found]
+        items = [(s, s.temporary) for s in every if s.temporary is not None]
+        if not every:
             return
         folders: set[Path] = set()
+        for item in every:
+            leaf = (self.root / item.relative).parent
+            folders.update((leaf, leaf.parent, self.root))
         try:
-            with ThreadPoolExecutor(min(SYNC_THREADS, len(items))) as pool:
+            with ThreadPoolExecutor(min(SYNC_THREADS, len(folders))) as pool:
                 list(pool.map(_fsync_written, [temporary for _item, temporary in items]))
                 for item, temporary in items:
                     self._link(item, temporary)
-                    leaf = (self.root / item.relative).parent
-                    folders.update((leaf, leaf.parent, self.root))
                 list(pool.map(_fsync_dir, folders))
         except OSError as exc:
             raise ArchiveError(f"archivio: impossibile rendere durevoli {len(items)} "

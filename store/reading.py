@@ -70,7 +70,8 @@ def earlier_fields(session: Session, sender: str | None,
         return None
     rows = session.execute(
         select(Submission).join(Message, Submission.message_id == Message.id)
-        .where(func.lower(Message.sender) == key, Submission.id != (exclude or 0))
+        .where(func.lower(Message.sender) == key, Submission.id != (exclude or 0),
+               Message.legal_time.is_not(None))  # certified versions only
     ).scalars().all()
     if len({s.organisation_id for s in rows}) != 1:
         return None

@@ -113,5 +113,6 @@ def _facts(message: model.Message, envelope: PecMessage, config: Config) -> dict
     base = recording.MessageFacts.of(
         envelope, message.sha256, message.size, message.archive_path,
         Source(message.source, message.mailbox, message.folder, message.uidvalidity,
-               message.uid), legal_time(envelope, certification), certification)
+               message.uid, internal_date=message.first_seen_at),  # uncertified: when it came
+        legal_time(envelope, certification), certification)
     return {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}

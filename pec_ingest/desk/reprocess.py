@@ -86,7 +86,8 @@ def apply_reading(session: Session, sub: Submission, envelope: PecMessage,
     before = snapshot(sub)
     result = chosen[1] if chosen is not None else None
     form = result.result if result is not None and result.ok else None
-    form, sources = provenance.settle(session, envelope, sub.message.sender, form, sub.id)
+    certified = sub.message.sender if sub.message.legal_time is not None else None
+    form, sources = provenance.settle(session, envelope, certified, form, sub.id)
     save_reading(session, sub.id, sources, (form or {}).get("ocr"))  # scans: proof gate
     _apply_parser(session, sub, provenance.without_ocr_text(form) if form else None,
                   chosen[0] if chosen is not None else None)
