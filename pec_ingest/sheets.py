@@ -133,6 +133,7 @@ def print_setup(ws: Worksheet, title: str, landscape: bool = True) -> None:
     ws.print_title_rows = "1:1"
     ws.print_options.gridLines = False
     ws.page_margins.left = ws.page_margins.right = 0.4
-    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.page_margins.top = ws.page_margins.bottom = 0.9  # room for the title and page number
+    ws.page_margins.header = ws.page_margins.footer = 0.3
     ws.oddHeader.center.text = title
     ws.oddFooter.right.text = "Pagina &P di &N"
