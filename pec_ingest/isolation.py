@@ -127,7 +127,16 @@ def parse_one(task: ParseTask, vocabulary: Vocabulary, limits: Limits) -> Isolat
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def _die_with(owner: int) -> None:
+def forkserver_context() -> Any:
+    """The forkserver every child of the service is forked from (form parsers, envelope
+    readers), with what they import loaded once in it."""
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["pec_ingest.isolation", "pec_ingest.envelopes", "pdfplumber",
+                                "docx"])
+    return ctx
+
+
+def die_with(owner: int) -> None:
     """Make this child die with the service, even in the middle of a parse: SIGKILL when its
     parent process (the forkserver) dies (``prctl(PR_SET_PDEATHSIG)``), and when the service
     process ``owner`` dies (a thread waits on a pidfd of it). A SIGKILLed service leaves no
@@ -152,7 +161,7 @@ def _serve(conn: Connection, packed: dict[str, Any], limits: Limits, memory_mb: 
            owner: int) -> None:
     """Child main loop: parse each task received until the parent closes the pipe."""
     os.setpgid(0, 0)  # its own process group: a kill takes the programs it runs (OCR) along
-    _die_with(owner)
+    die_with(owner)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -218,8 +227,7 @@ class ParserPool:
         self.timeout = timeout
         self.size = max(1, size or os.cpu_count() or 1)
         self._args = (pack_vocabulary(vocabulary), limits, memory_mb)
-        self._ctx = mp.get_context("forkserver")
-        self._ctx.set_forkserver_preload(["pec_ingest.isolation", "pdfplumber", "docx"])
+        self._ctx = forkserver_context()
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._all: list[_Worker] = []
         self._lock = threading.Lock()

@@ -36,10 +36,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from parsers.envelope import Attachment, PecMessage, parse_envelope
+from parsers.envelope import Attachment, PecMessage
 from parsers.mime import MAX_HEAD_BYTES
 from pec_ingest import recording
 from pec_ingest.config import Config
+from pec_ingest.envelopes import EnvelopeReader
 from pec_ingest.isolation import IsolatedResult, ParserPool, ParseTask
 from pec_ingest.relevance import Decision, decide, find_keyword, form_candidates, unreadable
 from pec_ingest.trust import Certification, TrustStore, certify
@@ -47,7 +48,7 @@ from store.archive import Archive, Staged
 from store.base import RECEIPT_KINDS
 from store.engine import reading
 from store.errors import DuplicateMessage, StoreError
-from store.messages import find_message, find_messages
+from store.messages import find_message, find_messages, find_related
 from store.model import Message
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,13 @@ class Prepared:
     source: Source
     record: Callable[[Session], Outcome]
     staged: Staged | None = None  # archived but not yet durable (settled before the commit)
+    kind: str = "unknown"  # the envelope's kind
+    identificativo: str | None = None  # recording.own_identificativo: checked at the commit
+
+    @property
+    def key(self) -> tuple[str, str | None, str]:
+        """What :meth:`Pipeline._lookup` looks up."""
+        return self.sha, self.identificativo, self.kind
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,7 @@ class Pipeline:
         self.before_commit: Callable[[], None] | None = None  # fault injection in tests
         self.last_progress: float | None = None  # time.monotonic() of the last message done
         self._trust: TrustStore | None = None
+        self.envelopes = EnvelopeReader(config.limits, 0, config.parser.memory_limit_mb)
         self._local = threading.local()  # the message in hand's parse deadline, per thread
 
     def _parse_isolated(self, tasks: Sequence[ParseTask]) -> list[IsolatedResult]:
@@ -150,11 +159,19 @@ class Pipeline:
             pool = self._pool
         return pool.parse_many(tasks, deadline)
 
+    def read_envelopes_in(self, workers: int) -> None:
+        """Read envelopes in ``workers`` processes (0: in the calling thread); a poll uses one
+        per core (:mod:`pec_ingest.envelopes`)."""
+        self.envelopes.close()
+        self.envelopes = EnvelopeReader(self.config.limits, workers,
+                                        self.config.parser.memory_limit_mb)
+
     def close(self) -> None:
-        """Stop the parser children."""
+        """Stop the parser children and the envelope readers."""
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+        self.envelopes.close()
 
     def __enter__(self) -> Pipeline:
         return self
@@ -219,7 +236,7 @@ class Pipeline:
             self._finish(item.source, item.sha, outcome)
             return outcome
         try:
-            outcome = self._write(item.record)
+            outcome = self._lookup([item.key])[0].get(0) or self._write(item.record)
         except Exception as exc:  # the single per-message guard (house style)
             log.exception("uid=%s sha256=%s failed", item.source.uid, item.sha[:12])
             outcome = self._record_failure(item.raw, item.sha, item.rel_path, item.source, exc)
@@ -248,10 +265,12 @@ class Pipeline:
         return Written(outcomes, together=True)
 
     def _write_many(self, items: Sequence[Prepared], finish: BatchFinish) -> list[Outcome | None]:
+        same, fresh = self._lookup([i.key for i in items])  # read-only, before the writing
         outcomes: list[Outcome | None] = []
         with self.sessions() as session, session.begin():
-            for item in items:
-                outcomes.append(_write_nested(session, item))
+            recording.never_recorded(session, fresh)
+            for i, item in enumerate(items):
+                outcomes.append(same.get(i) or _write_nested(session, item))
             finish(session, outcomes)
             if self.before_commit is not None:
                 self.before_commit()
@@ -260,6 +279,28 @@ class Pipeline:
     def _finish(self, source: Source, sha: str, outcome: Outcome) -> None:
         self.last_progress = time.monotonic()  # the service's watchdog: work goes on
         _log_outcome(source, sha, outcome)
+
+    def _lookup(self, keys: Sequence[tuple[str, str | None, str]]) -> tuple[dict[int, Outcome],
+                                                                             set[str]]:
+        """One read-only query for a batch of ``(sha256, identificativo, kind)``: the messages
+        whose identificativo is recorded for other bytes (by position: their ``duplicate``
+        outcome), and the sha256 with no row at all (nothing to replace when written)."""
+        idents = [ident for _sha, ident, _kind in keys if ident is not None]
+        with reading(self.sessions) as session:
+            rows = find_related(session, [sha for sha, _ident, _kind in keys], idents)
+        by_sha = {row.sha256 for row in rows}
+        by_ident: dict[str, tuple[int, str, str]] = {}
+        for row in sorted(rows, key=lambda r: r.id):
+            if row.identificativo is not None:
+                by_ident.setdefault(row.identificativo, (row.id, row.sha256, row.outcome))
+        same: dict[int, Outcome] = {}
+        for position, (sha, ident, kind) in enumerate(keys):
+            found = by_ident.get(ident or "")
+            if found is not None and found[1] != sha and found[2] not in RETRYABLE:
+                same[position] = Outcome("duplicate", f"stesso identificativo PEC del "
+                                                      f"messaggio {found[0]}", kind,
+                                         message_id=found[0], duplicate=True)
+        return same, {sha for sha, _ident, _kind in keys} - by_sha
 
     def _already_done(self, sha: str) -> Outcome | None:
         with reading(self.sessions) as session:
@@ -285,23 +326,17 @@ class Pipeline:
 
     def _process(self, raw: bytes, sha: str, rel_path: str,
                  source: Source) -> Outcome | Prepared:
-        envelope = parse_envelope(raw, self.config.limits)
+        envelope = self.envelopes.read(raw)
         certification = certify(envelope, self.trust_store)
         when = legal_time(envelope, certification)
         base = recording.MessageFacts.of(envelope, sha, len(raw), rel_path, source, when,
                                          certification)
+        ident = recording.own_identificativo(envelope)
 
         def later(record: Callable[[Session], Outcome]) -> Prepared:
-            return Prepared(when, raw, sha, rel_path, source, record)
+            return Prepared(when, raw, sha, rel_path, source, record, kind=envelope.kind,
+                            identificativo=ident)
 
-        ident = recording.own_identificativo(envelope)
-        if ident is not None:
-            with reading(self.sessions) as session:
-                same = find_message(session, identificativo=ident)
-                if same is not None and same.sha256 != sha and same.outcome not in RETRYABLE:
-                    return Outcome("duplicate", f"stesso identificativo PEC del messaggio "
-                                                f"{same.id}", envelope.kind,
-                                   message_id=same.id, duplicate=True)
         if envelope.kind in RECEIPT_KINDS:
             return later(lambda s: recording.record_receipt(s, base, envelope))
         if envelope.kind == "anomalia":
@@ -310,6 +345,10 @@ class Pipeline:
             return later(lambda s: recording.record_anomaly(s, base, envelope, hint))
         if envelope.kind == "not-pec" and header_block_size(raw) > MAX_HEAD_BYTES:
             return later(lambda s: recording.record_headers_cut(s, base, MAX_HEAD_BYTES))
+        if form_candidates(envelope.attachments, self.config.parser.max_attachment_mb
+                           * 1024 * 1024):  # before reading them: the same message again?
+            if (same := self._lookup([(sha, ident, envelope.kind)])[0].get(0)) is not None:
+                return same
         decision, parsed = self._decide(envelope)
         if not decision.relevant:
             return later(lambda s: recording.record_ignored(s, base, envelope, decision))

@@ -108,8 +108,20 @@ def own_identificativo(env: PecMessage) -> str | None:
     return env.message_id
 
 
+_NEVER_RECORDED = "pec_ingest.never_recorded"
+
+
+def never_recorded(session: Session, sha256s: set[str]) -> None:
+    """Tell the record functions of this session's transaction that these sha256 had no row
+    when the batch was looked up: no failed placeholder to look for (a row written meanwhile
+    by someone else is refused by the UNIQUE sha256 all the same)."""
+    session.info[_NEVER_RECORDED] = sha256s
+
+
 def _replace_failed(session: Session, facts: MessageFacts) -> None:
     """A message that failed before is recorded afresh: drop the placeholder row."""
+    if facts.sha256 in session.info.get(_NEVER_RECORDED, ()):
+        return
     old = find_message(session, sha256=facts.sha256)
     if old is not None and old.outcome == "failed":
         for att in list(old.attachments):

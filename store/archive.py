@@ -56,6 +56,7 @@ class Archive:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._folders: set[Path] = set()  # folders known to exist (created or seen)
 
     def store(self, raw: bytes) -> tuple[str, str]:
         """Archive ``raw`` durably; returns ``(relative_path, sha256)``. Idempotent."""
@@ -138,11 +139,19 @@ class Archive:
                 f"archivio: {relative} esiste con un contenuto diverso; non viene sovrascritto")
 
     def _make_dirs(self, folder: Path) -> None:
-        """Create the missing folders (made durable at :meth:`settle`)."""
-        missing = [p for p in (folder, *folder.parents) if not p.exists()]
-        for path in reversed(missing):
-            with contextlib.suppress(FileExistsError):
-                path.mkdir(mode=DIR_MODE)
+        """Create the missing folders from the root down to ``folder`` (made durable at
+        :meth:`settle`); a folder once created or seen is not looked at again (folders are
+        never removed while the service runs)."""
+        if folder in self._folders:
+            return
+        chain = [folder, folder.parent, self.root]
+        for path in reversed(chain):
+            if path in self._folders:
+                continue
+            if not path.is_dir():
+                with contextlib.suppress(FileExistsError):
+                    path.mkdir(mode=DIR_MODE, parents=path == self.root)
+            self._folders.add(path)
 
     def _link(self, item: Staged, temporary: Path) -> None:
         """The durable temporary file under its final name (never replacing one)."""

@@ -46,6 +46,20 @@ def find_messages(session: Session, sha256s: Sequence[str]) -> list[Message]:
     return list(session.scalars(select(Message).where(Message.sha256.in_(sorted(set(sha256s))))))
 
 
+def find_related(session: Session, sha256s: Sequence[str],
+                 identificativi: Sequence[str]) -> list[Message]:
+    """The messages with any of these sha256 or identificativi (one indexed query, for a
+    whole batch)."""
+    conditions = []
+    if sha256s:
+        conditions.append(Message.sha256.in_(sorted(set(sha256s))))
+    if identificativi:
+        conditions.append(Message.identificativo.in_(sorted(set(identificativi))))
+    if not conditions:
+        return []
+    return list(session.scalars(select(Message).where(or_(*conditions))))
+
+
 def find_message_at(session: Session, *, mailbox: str, folder: str, uidvalidity: int,
                     uid: int) -> Message | None:
     """The message recorded at these IMAP coordinates, or None."""
