@@ -24,7 +24,6 @@ poll).
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import os
 import resource
 import signal

@@ -108,6 +108,7 @@ class Prepared:
     staged: Staged | None = None  # archived but not yet durable (settled before the commit)
     kind: str = "unknown"  # the envelope's kind
     identificativo: str | None = None  # recording.own_identificativo: checked at the commit
+    plain: recording.Plain | None = None  # the same record as rows a batch writes in bulk
 
     @property
     def key(self) -> tuple[str, str | None, str]:
@@ -267,10 +268,14 @@ class Pipeline:
     def _write_many(self, items: Sequence[Prepared], finish: BatchFinish) -> list[Outcome | None]:
         same, fresh = self._lookup([i.key for i in items])  # read-only, before the writing
         outcomes: list[Outcome | None] = []
+        bulk = [(i, item.plain) for i, item in enumerate(items)
+                if item.plain is not None and item.sha in fresh and i not in same]
         with self.sessions() as session, session.begin():
             recording.never_recorded(session, fresh)
+            plain = recording.write_plain(session, [p for _i, p in bulk])
+            written = {bulk[k][0]: outcome for k, outcome in plain.items()}
             for i, item in enumerate(items):
-                outcomes.append(same.get(i) or _write_nested(session, item))
+                outcomes.append(same.get(i) or written.get(i) or _write_nested(session, item))
             finish(session, outcomes)
             if self.before_commit is not None:
                 self.before_commit()
@@ -333,25 +338,28 @@ class Pipeline:
                                          certification)
         ident = recording.own_identificativo(envelope)
 
-        def later(record: Callable[[Session], Outcome]) -> Prepared:
+        def later(record: Callable[[Session], Outcome],
+                  plain: recording.Plain | None = None) -> Prepared:
             return Prepared(when, raw, sha, rel_path, source, record, kind=envelope.kind,
-                            identificativo=ident)
+                            identificativo=ident, plain=plain)
 
         if envelope.kind in RECEIPT_KINDS:
-            return later(lambda s: recording.record_receipt(s, base, envelope))
+            return later(lambda s: recording.record_receipt(s, base, envelope),
+                         recording.plain_receipt(base, envelope))
         if envelope.kind == "anomalia":
             hint = find_keyword(envelope.original_subject or envelope.subject,
                                 self.config.relevance.subject_keywords)
             return later(lambda s: recording.record_anomaly(s, base, envelope, hint))
         if envelope.kind == "not-pec" and header_block_size(raw) > MAX_HEAD_BYTES:
             return later(lambda s: recording.record_headers_cut(s, base, MAX_HEAD_BYTES))
-        if form_candidates(envelope.attachments, self.config.parser.max_attachment_mb
-                           * 1024 * 1024):  # before reading them: the same message again?
-            if (same := self._lookup([(sha, ident, envelope.kind)])[0].get(0)) is not None:
-                return same
+        limit = self.config.parser.max_attachment_mb * 1024 * 1024
+        if form_candidates(envelope.attachments, limit) and (  # before reading: seen already?
+                same := self._lookup([(sha, ident, envelope.kind)])[0].get(0)) is not None:
+            return same
         decision, parsed = self._decide(envelope)
         if not decision.relevant:
-            return later(lambda s: recording.record_ignored(s, base, envelope, decision))
+            return later(lambda s: recording.record_ignored(s, base, envelope, decision),
+                         recording.plain_ignored(base, decision))
         return later(lambda s: recording.record_submission(
             s, self.config, base, envelope, parsed, decision))
 

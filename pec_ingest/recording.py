@@ -3,6 +3,7 @@ transaction, flushes, and returns the :class:`~pec_ingest.pipeline.Outcome`."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,15 +21,18 @@ from pec_ingest.relevance import Decision, find_keyword
 from pec_ingest.trust import Certification
 from store import model
 from store.base import CANONICAL_FIELDS
-from store.messages import add_attachment, add_message, find_message
+from store.errors import BatchRefused
+from store.messages import add_attachment, add_message, add_messages, find_message, message_values
 from store.messages import record_failure as count
 from store.reading import save_reading
-from store.receipts import add_receipt
+from store.receipts import acknowledged, add_receipt, add_receipts, receipt_values
 from store.review import add_review_reason
 from store.submissions import add_submission, get_or_create_organisation, sender_change
 
 if TYPE_CHECKING:
     from pec_ingest.pipeline import Outcome, Source
+
+log = logging.getLogger(__name__)
 
 _PARSE_STATUS = {"parsed": "parsed", "unreadable": "failed", "timeout": "timeout",
                  "memory": "failed", "crashed": "failed", "parser_failed": "failed",
@@ -92,6 +96,19 @@ class MessageFacts:
             signature_valid=self.signature_valid, warnings=self.warnings,
             provider_trusted=self.certification.trusted)
 
+    def values(self, outcome: str, reason: str) -> dict[str, Any]:
+        """The same row as :meth:`add` writes, as column values (for :func:`write_plain`)."""
+        s = self.source
+        return message_values(
+            sha256=self.sha256, size=self.size, archive_path=self.archive_path,
+            source=s.kind, kind=self.kind, outcome=outcome, reason=reason, mailbox=s.mailbox,
+            folder=s.folder, uidvalidity=s.uidvalidity, uid=s.uid,
+            identificativo=self.identificativo, message_id_header=self.message_id_header,
+            riferimento_message_id=self.riferimento, sender=self.sender, subject=self.subject,
+            legal_time=self.legal_time, signature_present=self.signature_present,
+            signature_valid=self.signature_valid, warnings=self.warnings,
+            provider_trusted=self.certification.trusted, failure_count=0)
+
 
 def own_identificativo(env: PecMessage) -> str | None:
     """The provider's unique id of THIS message, used to recognise it when seen again.
@@ -135,16 +152,15 @@ def _replace_failed(session: Session, facts: MessageFacts) -> None:
 def record_receipt(session: Session, facts: MessageFacts, env: PecMessage) -> Outcome:
     _replace_failed(session, facts)
     d = env.daticert
-    referenced = (d.msgid if d and d.msgid else None) or env.riferimento_message_id
+    referenced = _referenced(env)
     certified = facts.certification.certified
     reason = f"ricevuta PEC ({env.kind})" if certified else (
         f"ricevuta PEC ({env.kind}) SOSPETTA, non applicata: {facts.certification.detail}")
     message = facts.add(session, "receipt", reason)
-    recipient = d.consegna if d and d.consegna else (
-        d.destinatari[0].address if d and d.destinatari else None)
     receipt = add_receipt(session, message, kind=env.kind, referenced_message_id=referenced,
                           legal_time=facts.legal_time, errore=d.errore if d else None,
-                          errore_esteso=d.errore_esteso if d else None, recipient=recipient)
+                          errore_esteso=d.errore_esteso if d else None,
+                          recipient=_recipient(env))
     if certified:  # only a receipt whose signature verifies moves an acknowledgement
         apply_receipt(session, receipt)
     else:
@@ -153,6 +169,72 @@ def record_receipt(session: Session, facts: MessageFacts, env: PecMessage) -> Ou
             f"({facts.certification.detail}): registrata come sospetta, lo stato della "
             "risposta non è cambiato"))
     return _outcome("receipt", reason[:200], env.kind, message_id=message.id)
+
+
+@dataclass(frozen=True)
+class Plain:
+    """A message whose whole record is its row (and, for a receipt, the receipt's row): most
+    of a PEC box (receipts of the office's own mail, unrelated mail). A batch writes these in
+    bulk (:func:`write_plain`), the same rows :func:`record_ignored` and :func:`record_receipt`
+    write one at a time."""
+
+    facts: MessageFacts
+    outcome: str
+    reason: str
+    receipt: dict[str, Any] | None = None  # receipt_values(...): no acknowledgement linked
+
+    def result(self, message_id: int) -> Outcome:
+        return _outcome(self.outcome, self.reason, self.facts.kind, message_id=message_id)
+
+
+def plain_ignored(facts: MessageFacts, decision: Decision) -> Plain | None:
+    """Unrelated mail without a hint for staff is one row (None: written by record_ignored)."""
+    if decision.hint is not None:
+        return None
+    return Plain(facts, "ignored", decision.reason)
+
+
+def plain_receipt(facts: MessageFacts, env: PecMessage) -> Plain | None:
+    """A certified receipt is two rows, unless it refers to one of our acknowledgements
+    (:func:`write_plain` checks that; None: written by record_receipt)."""
+    if not facts.certification.certified:
+        return None  # suspicious: record_receipt lists it for review
+    d = env.daticert
+    return Plain(facts, "receipt", f"ricevuta PEC ({env.kind})"[:200], receipt_values(
+        kind=env.kind, referenced_message_id=_referenced(env), legal_time=facts.legal_time,
+        errore=d.errore if d else None, errore_esteso=d.errore_esteso if d else None,
+        recipient=_recipient(env)))
+
+
+def write_plain(session: Session, items: Sequence[Plain]) -> dict[int, Outcome]:
+    """Write ``items`` in bulk: one INSERT of their messages, one of their receipts. Returns
+    the outcomes by position; an item left out (a receipt of one of our acknowledgements,
+    which moves it) or a batch refused by the database (a duplicate among them: nothing
+    written) is for the caller to write one by one."""
+    ours = acknowledged(session, [p.receipt["referenced_message_id"] for p in items
+                                  if p.receipt is not None])
+    chosen = [(i, p) for i, p in enumerate(items)
+              if p.receipt is None or p.receipt["referenced_message_id"] not in ours]
+    try:
+        ids = add_messages(session, [p.facts.values(p.outcome, p.reason) for _i, p in chosen])
+    except BatchRefused as exc:
+        log.info("%s: written one by one", exc)
+        return {}
+    add_receipts(session, [{**p.receipt, "message_id": message_id}
+                           for (_i, p), message_id in zip(chosen, ids, strict=True)
+                           if p.receipt is not None])
+    return {i: p.result(message_id) for (i, p), message_id in zip(chosen, ids, strict=True)}
+
+
+def _referenced(env: PecMessage) -> str | None:
+    d = env.daticert
+    return (d.msgid if d and d.msgid else None) or env.riferimento_message_id
+
+
+def _recipient(env: PecMessage) -> str | None:
+    d = env.daticert
+    return d.consegna if d and d.consegna else (
+        d.destinatari[0].address if d and d.destinatari else None)
 
 
 def record_anomaly(session: Session, facts: MessageFacts, env: PecMessage,

@@ -62,6 +62,10 @@ class DuplicateMessage(StoreError):
         super().__init__(f"messaggio già registrato (id={existing_id}, {field}={value!r})")
 
 
+class BatchRefused(StoreError):
+    """Rows written together were refused (one of them at least): none was written."""
+
+
 class InvalidRecord(StoreError):
     """A value the schema does not accept."""
 

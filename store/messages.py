@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store.base import ATTACHMENT_ROLES, MESSAGE_KINDS, OUTCOMES, PARSE_STATUSES
-from store.cleaning import header_text
-from store.errors import DuplicateMessage, InvalidRecord
+from store.cleaning import header_text, without_nul
+from store.errors import BatchRefused, DuplicateMessage, InvalidRecord
 from store.model import Attachment, Message
 
 
@@ -79,23 +79,53 @@ def add_message(
     warnings: Sequence[str] = (), failure_count: int = 0, provider_trusted: bool | None = None,
 ) -> Message:
     """Record a message; raise :class:`DuplicateMessage` if it is already there."""
-    _check_vocabulary("kind", kind, MESSAGE_KINDS)
-    _check_vocabulary("outcome", outcome, OUTCOMES)
-    message = Message(
+    message = Message(**message_values(
         sha256=sha256, size=size, archive_path=archive_path, source=source, kind=kind,
         outcome=outcome, reason=reason, mailbox=mailbox, folder=folder,
-        uidvalidity=uidvalidity, uid=uid, identificativo=header_text(identificativo),
-        message_id_header=header_text(message_id_header),
-        riferimento_message_id=header_text(riferimento_message_id),
-        sender=header_text(sender), subject=header_text(subject), legal_time=legal_time,
+        uidvalidity=uidvalidity, uid=uid, identificativo=identificativo,
+        message_id_header=message_id_header, riferimento_message_id=riferimento_message_id,
+        sender=sender, subject=subject, legal_time=legal_time,
         signature_present=signature_present, signature_valid=signature_valid,
-        provider_trusted=provider_trusted, warnings=list(warnings), failure_count=failure_count)
+        provider_trusted=provider_trusted, warnings=warnings, failure_count=failure_count))
     try:
         with session.begin_nested():
             session.add(message)
     except IntegrityError as exc:
         raise _explain_refusal(session, message, exc) from exc
     return message
+
+
+def message_values(*, kind: str, outcome: str, identificativo: str | None = None,
+                   message_id_header: str | None = None,
+                   riferimento_message_id: str | None = None, sender: str | None = None,
+                   subject: str | None = None, warnings: Sequence[str] = (),
+                   **columns: Any) -> dict[str, Any]:
+    """The columns of a new message row, checked and cleaned as :func:`add_message` writes
+    them (header values without control characters; see :mod:`store.cleaning`)."""
+    _check_vocabulary("kind", kind, MESSAGE_KINDS)
+    _check_vocabulary("outcome", outcome, OUTCOMES)
+    return {**columns, "kind": kind, "outcome": outcome,
+            "identificativo": header_text(identificativo),
+            "message_id_header": header_text(message_id_header),
+            "riferimento_message_id": header_text(riferimento_message_id),
+            "sender": header_text(sender), "subject": header_text(subject),
+            "warnings": list(warnings)}
+
+
+def add_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Record many messages at once (``rows`` from :func:`message_values`), in one INSERT;
+    returns their ids in the order of ``rows``. All or none: if any is already there (or the
+    database refuses one), none is written and :class:`BatchRefused` is raised (the caller
+    then writes them one by one, where :func:`add_message` says which is the duplicate)."""
+    if not rows:
+        return []
+    values = [{key: without_nul(value) for key, value in row.items()} for row in rows]
+    statement = insert(Message).returning(Message.id, sort_by_parameter_order=True)
+    try:
+        with session.begin_nested():
+            return list(session.scalars(statement, values))
+    except IntegrityError as exc:
+        raise BatchRefused(f"{len(rows)} messaggi non scritti insieme: {exc.orig}") from exc
 
 
 def _explain_refusal(session: Session, message: Message, exc: IntegrityError) -> Exception:

@@ -8,13 +8,15 @@ these functions only record.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from store.base import RECEIPT_KINDS
-from store.cleaning import header_text
+from store.cleaning import header_text, without_nul
 from store.errors import InvalidRecord
 from store.model import Acknowledgement, Message, Receipt, Submission
 
@@ -49,6 +51,36 @@ def find_acknowledgement(session: Session, message_id: str | None) -> Acknowledg
         return None
     return session.scalars(
         select(Acknowledgement).where(Acknowledgement.message_id == normalised)).one_or_none()
+
+
+def acknowledged(session: Session, message_ids: Iterable[str | None]) -> set[str]:
+    """Of these Message-IDs (normalised), those of our acknowledgements (one query)."""
+    wanted = sorted({n for n in map(normalise_message_id, message_ids) if n is not None})
+    if not wanted:
+        return set()
+    return set(session.scalars(select(Acknowledgement.message_id).where(
+        Acknowledgement.message_id.in_(wanted))))
+
+
+def receipt_values(*, kind: str, referenced_message_id: str | None,
+                   legal_time: datetime | None = None, errore: str | None = None,
+                   errore_esteso: str | None = None,
+                   recipient: str | None = None) -> dict[str, Any]:
+    """The columns of a receipt row not linked to an acknowledgement (checked as
+    :func:`add_receipt` checks them)."""
+    if kind not in RECEIPT_KINDS:
+        raise InvalidRecord(f"tipo di ricevuta {kind!r} non ammesso")
+    return {"kind": kind, "referenced_message_id": normalise_message_id(referenced_message_id),
+            "legal_time": legal_time, "errore": errore, "errore_esteso": errore_esteso,
+            "recipient": recipient}
+
+
+def add_receipts(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Record many receipts at once (``rows`` from :func:`receipt_values` plus their
+    ``message_id``), in one INSERT; none of them moves an acknowledgement."""
+    if rows:
+        session.execute(insert(Receipt), [{k: without_nul(v) for k, v in row.items()}
+                                          for row in rows])
 
 
 def add_receipt(session: Session, message: Message, *, kind: str,

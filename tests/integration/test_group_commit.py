@@ -124,6 +124,7 @@ def test_a_message_failing_inside_its_batch_is_written_alone(
         return real(session, base, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(recording, "record_receipt", fail_the_first_time)
+    monkeypatch.setattr(recording, "plain_receipt", lambda *_a: None)  # not in bulk: one each
     report = Poller(dataclasses.replace(config, mailboxes=(box,)), sessions,
                     pipeline).poll_mailbox(box)
     assert report.ok, report.error
@@ -177,3 +178,76 @@ def test_at_most_two_batches_are_in_flight(
     report = poller.poll_mailbox(box)
     assert report.ok and report.outcomes["receipt"] == 12
     assert len(in_flight) == 4 and max(in_flight) == 6  # the batch in hand and the one before
+
+
+def _rows(sessions: sessionmaker[Session]) -> tuple[list[tuple[object, ...]],
+                                                    list[tuple[object, ...]]]:
+    """Messages and receipts, without what differs by nature (ids, insertion times)."""
+    from store.model import Receipt
+
+    skip = {"id", "first_seen_at", "created_at", "message_id"}
+    with sessions() as session:
+        messages = [tuple(getattr(m, c.key) for c in Message.__table__.columns
+                          if c.key not in skip)
+                    for m in session.scalars(select(Message).order_by(Message.uid))]
+        receipts = [(r.message.uid, *(getattr(r, c.key) for c in Receipt.__table__.columns
+                                      if c.key not in skip))
+                    for r in session.scalars(select(Receipt))]
+    return messages, sorted(receipts, key=lambda r: str(r[0]))
+
+
+def test_bulk_rows_are_the_rows_written_one_by_one(
+        dovecot: DovecotServer, imap_user: str, config: Config,
+        sessions: sessionmaker[Session], pipeline: Pipeline, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Receipts and unrelated mail are written in bulk (one INSERT each per batch): the rows
+    are exactly those the one-by-one functions write (compared on a second database)."""
+    invoice = b"<?xml version='1.0'?><FatturaElettronica versione='FPR12'/>\n"
+    dovecot.append(imap_user, [pec_receipt(n, "bulk") for n in range(3)]
+                   + [pec_envelope(n, attachment=invoice, tag="bulk") for n in range(3)])
+    box = dovecot.section(imap_user, batch_size=10)
+    box_config = dataclasses.replace(config, mailboxes=(box,))
+    bulk = Counter[str]()
+    real = recording.write_plain
+
+    def counted(session: Session, items: object) -> object:
+        written = real(session, items)  # type: ignore[arg-type]
+        bulk["rows"] += len(written)
+        return written
+
+    monkeypatch.setattr(recording, "write_plain", counted)
+    report = Poller(box_config, sessions, pipeline).poll_mailbox(box)
+    assert report.ok and report.outcomes == {"receipt": 3, "ignored": 3}, report
+    assert bulk["rows"] == 6  # every one of them went through the bulk path
+    together = _rows(sessions)
+
+    other = session_factory(make_engine(f"sqlite:///{tmp_path / 'one-by-one.db'}"))
+    upgrade(other.kw["bind"])
+    monkeypatch.setattr(recording, "plain_receipt", lambda *_a: None)
+    monkeypatch.setattr(recording, "plain_ignored", lambda *_a: None)
+    with Pipeline(box_config, other, parse=pipeline.parse) as alone:
+        report = Poller(box_config, other, alone).poll_mailbox(box)
+    assert report.ok and report.outcomes == {"receipt": 3, "ignored": 3}, report
+    assert bulk["rows"] == 6  # nothing more in bulk
+    assert _rows(other) == together
+
+
+def test_a_duplicate_inside_a_bulk_write_sends_the_batch_one_by_one(
+        dovecot: DovecotServer, imap_user: str, config: Config,
+        sessions: sessionmaker[Session], pipeline: Pipeline) -> None:
+    """Two different messages with the same PEC identificativo in one batch: the bulk INSERT
+    is refused as a whole, rolled back, and the rows are written one by one: the first is
+    recorded, the second is the duplicate; nothing else is lost."""
+    first = pec_receipt(1, "twin")
+    second = first.replace(b"Subject: ", b"X-Copia: 2\r\nSubject: ", 1)
+    assert second != first
+    dovecot.append(imap_user, [first, second, pec_receipt(2, "twin")])
+    box = dovecot.section(imap_user, batch_size=10)
+    report = Poller(dataclasses.replace(config, mailboxes=(box,)), sessions,
+                    pipeline).poll_mailbox(box)
+    assert report.ok, report.error
+    assert report.outcomes == {"receipt": 2, "duplicate": 1}, report.outcomes
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 2
+        state = states.get_state(session, box.name, "INBOX")
+    assert state is not None and state.last_uid == 3
