@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import email.policy
+import functools
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesHeaderParser
@@ -102,7 +103,10 @@ def _classify(headers: Message) -> tuple[str, str]:
     return "receipt" if ricevuta else "envelope" if trasporto else "not-pec", trasporto
 
 
+@functools.lru_cache(maxsize=1024)
 def _headers(raw: bytes) -> Message:
+    """Parsed once per header block: :func:`needs_structure` and then :func:`judge` read the
+    same batch (deterministic; the Message is only read, never changed)."""
     return BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
 
 
