@@ -19,8 +19,8 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 
 HEADER_FIELDS = ("MESSAGE-ID", "SUBJECT", "FROM", "X-TRASPORTO", "X-RICEVUTA",
                  "X-RIFERIMENTO-MESSAGE-ID", "AUTO-SUBMITTED", "CONTENT-TYPE")
-FIRST_LOOK = (f"BODY.PEEK[HEADER.FIELDS ({' '.join(HEADER_FIELDS)})]", "BODYSTRUCTURE",
-              "RFC822.SIZE", "INTERNALDATE")
+HEADER_LOOK = (f"BODY.PEEK[HEADER.FIELDS ({' '.join(HEADER_FIELDS)})]", "RFC822.SIZE",
+               "INTERNALDATE")
+FIRST_LOOK = (*HEADER_LOOK, "BODYSTRUCTURE")
 
 
 class LoginRefused(MailboxError):
@@ -167,25 +168,42 @@ class Mailbox:
             found = self.client.search(criteria)
         return sorted(int(u) for u in found if int(u) > last_uid)
 
-    def first_look(self, uids: Sequence[int]) -> dict[int, FirstLook]:
-        """Size, headers and BODYSTRUCTURE of ``uids`` (one round trip; nothing marked)."""
+    def first_look(self, uids: Sequence[int],
+                   needs_structure: Callable[[FirstLook], bool] | None = None,
+                   ) -> dict[int, FirstLook]:
+        """Size, headers, INTERNALDATE and BODYSTRUCTURE of ``uids`` (nothing marked).
+
+        Without ``needs_structure``: everything in one round trip. With it: size, headers and
+        date of all first, then BODYSTRUCTURE (the costly part to read) only of the messages
+        whose look ``needs_structure`` accepts; the others keep ``structure=None``. Either
+        FETCH may raise :class:`FetchRefused`."""
         if not uids:
             return {}
+        if needs_structure is None:
+            return {uid: _as_look(uid, data)
+                    for uid, data in self._fetch_look(uids, FIRST_LOOK).items()}
+        looks = {uid: _as_look(uid, data)
+                 for uid, data in self._fetch_look(uids, HEADER_LOOK).items()}
+        wanted = [uid for uid, look in looks.items() if needs_structure(look)]
+        structures = self._fetch_look(wanted, ("BODYSTRUCTURE",)) if wanted else {}
+        for uid in wanted:
+            if uid in structures:
+                looks[uid] = replace(looks[uid], structure=structures[uid].get(b"BODYSTRUCTURE"))
+            else:  # expunged between the two FETCHes: as if absent from a single one
+                del looks[uid]
+        return looks
+
+    def _fetch_look(self, uids: Sequence[int],
+                    items: Sequence[str]) -> dict[int, dict[bytes, Any]]:
         with _guard(self.where, "lettura delle intestazioni"):
             try:
-                answer = self.client.fetch(list(uids), list(FIRST_LOOK))
+                answer = self.client.fetch(list(uids), list(items))
             except imaplib.IMAP4.abort:
                 raise  # the connection went away: a network problem, not the messages
             except imaplib.IMAP4.error as exc:  # also imapclient's ProtocolError
                 raise FetchRefused(f"{self.where}: risposta illeggibile alla lettura delle "
                                    f"intestazioni: {_text(exc)[:200]}") from exc
-        out = {}
-        for uid, data in answer.items():
-            header = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
-            out[int(uid)] = FirstLook(int(uid), int(data.get(b"RFC822.SIZE", 0)),
-                                      header or b"", data.get(b"BODYSTRUCTURE"),
-                                      _aware(data.get(b"INTERNALDATE")))
-        return out
+        return {int(uid): data for uid, data in answer.items()}
 
     def fetch_raw(self, uids: Sequence[int]) -> dict[int, bytes]:
         """The exact bytes of ``uids`` (BODY.PEEK[]); messages gone meanwhile are absent."""
@@ -282,6 +300,12 @@ def _guard(where: str, what: str) -> Iterator[None]:
         raise MailboxError(f"{where}: {what}: tempo scaduto") from exc
     except (imaplib.IMAP4.error, OSError) as exc:
         raise MailboxError(f"{where}: {what} non riuscita: {_text(exc)}") from exc
+
+
+def _as_look(uid: int, data: dict[bytes, Any]) -> FirstLook:
+    header = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
+    return FirstLook(uid, int(data.get(b"RFC822.SIZE", 0)), header or b"",
+                     data.get(b"BODYSTRUCTURE"), _aware(data.get(b"INTERNALDATE")))
 
 
 def _aware(value: Any) -> datetime | None:

@@ -45,7 +45,7 @@ from pec_ingest.errors import MailboxError
 from pec_ingest.mailbox import FetchRefused, FirstLook, FolderStatus, Mailbox
 from pec_ingest.pipeline import Outcome, Pipeline, Prepared, Source, registration_order
 from pec_ingest.settings_imap import MailboxSection
-from pec_ingest.triage import Verdict, judge
+from pec_ingest.triage import Verdict, judge, needs_structure
 from store import mailbox_state as states
 from store.engine import reading
 
@@ -207,7 +207,7 @@ class FolderScan:
         """The first look at ``uids``; a batch the client cannot read is split in halves (on a
         new connection each time) until the message at fault is alone: it goes in ``refused``."""
         try:
-            return self.mb.first_look(uids)
+            return self.mb.first_look(uids, lambda look: needs_structure(look, self.box))
         except FetchRefused as exc:
             log.warning("%s/%s: first look at %d messages (uid %d-%d) unreadable: %s",
                         self.box.name, self.folder, len(uids), uids[0], uids[-1], exc)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import email.policy
+import functools
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesHeaderParser
@@ -48,12 +49,22 @@ class Verdict:
     sender: str | None = None
 
 
+def needs_structure(look: FirstLook, box: MailboxSection) -> bool:
+    """Whether :func:`judge`'s verdict on ``look`` depends on its BODYSTRUCTURE: only PEC
+    envelopes (and non-PEC mail when ``skip_non_pec`` is off) within the size limit. Decided
+    from the headers and the size alone, so the structure is fetched only when it counts."""
+    if look.size > box.max_message_mb * 1024 * 1024:
+        return False
+    kind, trasporto = _classify(_headers(look.header))
+    if kind == "envelope":
+        return trasporto in ENVELOPES
+    return kind == "not-pec" and not box.skip_non_pec
+
+
 def judge(look: FirstLook, box: MailboxSection) -> Verdict:
     """The verdict on one message from its first look."""
     headers = _headers(look.header)
-    ricevuta = _value(headers, "X-Ricevuta")
-    trasporto = (_value(headers, "X-Trasporto") or "").lower()
-    kind = "receipt" if ricevuta else "envelope" if trasporto else "not-pec"
+    kind, trasporto = _classify(headers)
     base: dict[str, Any] = {
         "uid": look.uid, "size": look.size, "kind": kind,
         "message_id": _value(headers, "Message-ID"), "subject": _value(headers, "Subject"),
@@ -85,7 +96,17 @@ def judge(look: FirstLook, box: MailboxSection) -> Verdict:
     return Verdict(download=True, **base)
 
 
+def _classify(headers: Message) -> tuple[str, str]:
+    """(receipt | envelope | not-pec, the lowercased X-Trasporto or "")."""
+    ricevuta = _value(headers, "X-Ricevuta")
+    trasporto = (_value(headers, "X-Trasporto") or "").lower()
+    return "receipt" if ricevuta else "envelope" if trasporto else "not-pec", trasporto
+
+
+@functools.lru_cache(maxsize=1024)
 def _headers(raw: bytes) -> Message:
+    """Parsed once per header block: :func:`needs_structure` and then :func:`judge` read the
+    same batch (deterministic; the Message is only read, never changed)."""
     return BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
 
 

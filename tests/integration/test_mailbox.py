@@ -22,7 +22,7 @@ from pec_ingest.mailbox import FirstLook, LoginRefused, Mailbox
 from pec_ingest.pipeline import Pipeline
 from pec_ingest.poller import Poller
 from pec_ingest.settings_imap import MailboxSection
-from pec_ingest.triage import judge
+from pec_ingest.triage import judge, needs_structure
 from store.engine import make_engine, session_factory
 from store.migration import upgrade
 from tests.dovecot import DovecotServer, pec_envelope, pec_receipt, plain_mail
@@ -114,6 +114,30 @@ def test_first_look_triage_on_real_structures(dovecot: DovecotServer, imap_user:
     assert small.download
     huge = FirstLook(9, 2 * 1024 * 1024, looks[1].header, looks[1].structure)
     assert judge(huge, dataclasses.replace(box, max_message_mb=1)).reason == "too_big"
+
+
+@pytest.mark.parametrize("skip_non_pec", [True, False])
+def test_two_step_first_look_fetches_structure_only_where_it_counts(
+        dovecot: DovecotServer, imap_user: str, skip_non_pec: bool) -> None:
+    messages = [pec_envelope(1), pec_envelope(2, attachment=None), pec_receipt(3),
+                plain_mail(4), b"X-Trasporto: avvenuta-consegna\r\nSubject: x\r\n\r\nx\r\n"]
+    dovecot.append(imap_user, messages)
+    box = dovecot.section(imap_user, skip_non_pec=skip_non_pec)
+    with Mailbox.open(box) as mailbox:
+        mailbox.examine("INBOX")
+        one_trip = mailbox.first_look([1, 2, 3, 4, 5])
+        two_step = mailbox.first_look([1, 2, 3, 4, 5, 6],  # 6 does not exist
+                                      lambda look: needs_structure(look, box))
+        assert mailbox.first_look([], lambda look: needs_structure(look, box)) == {}
+    assert sorted(two_step) == [1, 2, 3, 4, 5]
+    with_structure = {uid for uid, look in two_step.items() if look.structure is not None}
+    assert with_structure == ({1, 2} if skip_non_pec else {1, 2, 4})
+    for uid, look in two_step.items():
+        assert look.header == one_trip[uid].header and look.size == one_trip[uid].size
+        assert look.internal_date == one_trip[uid].internal_date is not None
+        if uid in with_structure:
+            assert look.structure == one_trip[uid].structure
+        assert judge(look, box) == judge(one_trip[uid], box)
 
 
 def test_triage_of_an_envelope_whose_structure_hides_the_original() -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+from imapclient.response_parser import parse_fetch_response
+
 from pec_ingest.mailbox import FirstLook
 from pec_ingest.settings_imap import MailboxSection
-from pec_ingest.triage import judge
+from pec_ingest.triage import judge, needs_structure
 
 BOX = MailboxSection(name="p", host="127.0.0.1", username="u")
 
@@ -29,3 +34,33 @@ def test_receipt_of_the_protocol_office_mail_is_skipped_with_the_reason() -> Non
 
 def test_receipt_without_reference_is_downloaded_to_be_safe() -> None:
     assert judge(receipt(None), BOX).download
+
+
+# An envelope whose original (postacert.eml) has only a text body: no attachment.
+NO_ATTACHMENT = parse_fetch_response([
+    b'1 (UID 7 BODYSTRUCTURE (("text" "plain" NIL NIL NIL "7bit" 2 1 NIL NIL NIL NIL)'
+    b'("message" "rfc822" ("name" "postacert.eml") NIL NIL "7bit" 300 (NIL "x" NIL NIL NIL '
+    b'NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 2 1 NIL NIL NIL '
+    b'NIL) 10 NIL ("inline" NIL) NIL NIL) "mixed" ("boundary" "b") NIL NIL NIL))'])[7][
+        b"BODYSTRUCTURE"]
+PLAIN = parse_fetch_response([b'1 (UID 7 BODYSTRUCTURE ("text" "plain" NIL NIL NIL "7bit" 2 1 '
+                              b'NIL NIL NIL NIL))'])[7][b"BODYSTRUCTURE"]
+
+
+@pytest.mark.parametrize("head", [
+    "X-Trasporto: posta-certificata", "X-Trasporto: ERRORE", "X-Trasporto: avvenuta-consegna",
+    "X-Ricevuta: accettazione\r\nX-Riferimento-Message-ID: <x@y>",
+    "X-Ricevuta: accettazione\r\nX-Trasporto: posta-certificata", "Subject: ciao",
+    "X-Trasporto: =?utf-8?q?posta-certificata?="])
+@pytest.mark.parametrize("size", [4000, 2 * 1024 * 1024])
+@pytest.mark.parametrize("skip_non_pec", [True, False])
+def test_structure_is_needed_only_where_the_verdict_depends_on_it(
+        head: str, size: int, skip_non_pec: bool) -> None:
+    box = dataclasses.replace(BOX, max_message_mb=1, skip_non_pec=skip_non_pec)
+    look = FirstLook(uid=7, size=size, header=f"{head}\r\n\r\n".encode(),
+                     structure=PLAIN if head.startswith("Subject") else NO_ATTACHMENT)
+    without = dataclasses.replace(look, structure=None)
+    if not needs_structure(without, box):
+        assert judge(without, box) == judge(look, box)
+    else:
+        assert judge(without, box) != judge(look, box)  # the structure did count here
