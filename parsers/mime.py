@@ -22,7 +22,14 @@ from email.policy import default as default_policy
 from functools import cached_property
 
 from parsers.limits import DEFAULT_LIMITS, Limits
-from parsers.mime_params import UNSTRUCTURED, SimpleField, simple_field_of, simple_unstructured
+from parsers.mime_params import (
+    PLAIN_STRUCTURED,
+    UNSTRUCTURED,
+    SimpleField,
+    simple_field_of,
+    simple_structured,
+    simple_unstructured,
+)
 from parsers.origin import raised_within
 
 _HEADER_ERRORS = (
@@ -219,11 +226,18 @@ def header_field(msg: Message, name: str) -> BaseHeader | None:
 
 def header(msg: Message, name: str) -> str | None:
     """The decoded value of header ``name`` (case-insensitive), or None; never raises."""
-    if name.lower() in UNSTRUCTURED:
-        raw = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
+    wanted = name.lower()
+    if wanted in UNSTRUCTURED:
+        raw = next((v for k, v in msg.raw_items() if k.lower() == wanted), None)
         plain = simple_unstructured(raw) if isinstance(raw, str) else None
         if raw is None or plain is not None:
             return plain.strip() if plain is not None else None
+    elif wanted in PLAIN_STRUCTURED:
+        raw = next((v for k, v in msg.raw_items() if k.lower() == wanted), None)
+        if raw is None:
+            return None
+        if isinstance(raw, str) and simple_structured(wanted, raw) is not None:
+            return raw
     parsed = header_field(msg, name)
     if parsed is not None:
         return clean_text(str(parsed)).strip()
@@ -344,8 +358,13 @@ def walk_attachments(
 def walk(raw: bytes, limits: Limits = DEFAULT_LIMITS, prefix: str = "") -> WalkResult:
     """Walk a message: attachments (leaf parts that are not the body text), embedded
     messages (descended into as well) and warnings, within ``limits``."""
+    return walk_part(split_message(raw), limits, prefix)
+
+
+def walk_part(part: MimePart, limits: Limits = DEFAULT_LIMITS, prefix: str = "") -> WalkResult:
+    """:func:`walk` of a message already split by :func:`split_message`."""
     walker = _Walker(limits)
-    walker.visit(split_message(raw), prefix, 0)
+    walker.visit(part, prefix, 0)
     return WalkResult(tuple(walker.found), tuple(dict.fromkeys(walker.warnings)),
                       tuple(walker.messages))
 

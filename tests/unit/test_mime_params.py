@@ -10,8 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from parsers.mime import header, split_message, split_multipart
-from parsers.mime_params import ABSENT, simple_field, simple_field_of, simple_unstructured
+from parsers.mime import clean_text, header, header_field, split_message, split_multipart
+from parsers.mime_params import (
+    ABSENT,
+    simple_field,
+    simple_field_of,
+    simple_structured,
+    simple_unstructured,
+)
 from tests.dovecot import pec_envelope, pec_receipt
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
@@ -168,3 +174,53 @@ def test_random_parameters_read_as_the_full_parser_reads_them() -> None:
                           ("Content-Disposition", f"attachment; filename={name}")):
             plain += _agrees(kind, raw)
     assert plain > 3000
+
+
+def _full_header(raw: bytes, name: str) -> str | None:
+    """What :func:`parsers.mime.header` gave before the plain path: the full parser's reading."""
+    headers = split_message(raw).headers
+    parsed = header_field(headers, name)
+    if parsed is not None:
+        return clean_text(str(parsed)).strip()
+    value = next((v for k, v in headers.raw_items() if k.lower() == name.lower()), None)
+    return clean_text(" ".join(str(value).split())) if value is not None else None
+
+
+def test_plain_structured_fields_read_as_the_full_parser_reads_them() -> None:
+    rnd = random.Random(21)
+    atext = list("abzAZ09!#$%&'*+/^_`{|}~-")
+    junk = [chr(i) for i in range(33, 127)] + list(" \t=?.@<>()\"\\[]:;,")
+    plain = total = 0
+    for _ in range(1000):
+        atoms = ["".join(rnd.choice(atext) for _ in range(rnd.randint(1, 6)))
+                 for _ in range(rnd.randint(1, 5))]
+        dot_atom = ".".join(atoms)
+        candidates = [
+            f"<{dot_atom}@{rnd.choice(atoms)}.example>",
+            f"<{dot_atom}>",
+            "".join(rnd.choice(junk) for _ in range(rnd.randint(0, 30))),
+            "".join(rnd.choice([*atext, ".", "@", "<", ">"]) for _ in range(rnd.randint(0, 20))),
+            "".join(rnd.choice("aB9-_. \t=?") for _ in range(rnd.randint(0, 10))),
+        ]
+        for value in candidates:
+            for name in ("Message-ID", "Content-Transfer-Encoding", "content-transfer-encoding"):
+                raw = f"{name}: {value}\r\nX-Altro: 1\r\n\r\n".encode()
+                got = header(split_message(raw).headers, name)
+                assert got == _full_header(raw, name), (name, value)
+                total += 1
+                plain += simple_structured(name.lower(), value.lstrip(" \t")) is not None
+    assert plain > 1000 and total - plain > 3000, (plain, total)
+    absent = split_message(b"Subject: x\r\n\r\n").headers
+    assert header(absent, "Message-ID") is None and _full_header(b"Subject: x\r\n\r\n",
+                                                                 "Message-ID") is None
+
+
+def test_structured_fields_that_are_not_plain_take_the_full_parser() -> None:
+    for name, value in (("message-id", "<a..b@c>"), ("message-id", "<=?utf-8?q?a?=@b>"),
+                        ("message-id", "<a@b> (comment)"), ("message-id", " <a@b>"),
+                        ("content-transfer-encoding", "base64 "),
+                        ("content-transfer-encoding", "base64 (x)")):
+        assert simple_structured(name, value) is None
+    for name, value in (("message-id", "<opec.1.2@pec.example.it>"),
+                        ("content-transfer-encoding", "BASE64")):
+        assert simple_structured(name, value) == value
