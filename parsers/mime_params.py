@@ -11,8 +11,8 @@ the full parser, so the result is the same as the full parser's.
 
 The same holds for the unstructured fields the envelope reads (Subject, the PEC ``X-`` fields):
 plain ASCII without ``=?`` reads as itself with the line breaks removed; and for the structured
-fields of :data:`PLAIN_STRUCTURED` (Content-Transfer-Encoding, Message-ID): a bare token or a
-plain ``<dot-atom@dot-atom>`` reads as itself.
+fields of :data:`PLAIN_STRUCTURED` (Content-Transfer-Encoding, Message-ID, From, Reply-To): a
+bare token, a plain ``<dot-atom@dot-atom>`` or a bare ``dot-atom@dot-atom`` reads as itself.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ _DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
 PLAIN_STRUCTURED = {
     "content-transfer-encoding": re.compile(r"[A-Za-z0-9-]+"),
     "message-id": re.compile(rf"<{_DOT_ATOM}@{_DOT_ATOM}>"),
+    "from": re.compile(rf"{_DOT_ATOM}@{_DOT_ATOM}"),  # a bare address, no display name
+    "reply-to": re.compile(rf"{_DOT_ATOM}@{_DOT_ATOM}"),
 }
 
 
