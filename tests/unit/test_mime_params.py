@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import random
 import re
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import compat32
 from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
 
-from parsers.mime import clean_text, header, header_field, split_message, split_multipart
+from parsers.mime import (
+    _plain_headers,
+    clean_text,
+    header,
+    header_field,
+    split_message,
+    split_multipart,
+)
 from parsers.mime_params import (
     ABSENT,
     simple_field,
@@ -228,3 +238,36 @@ def test_structured_fields_that_are_not_plain_take_the_full_parser() -> None:
     for name, value in (("message-id", "<opec.1.2@pec.example.it>"),
                         ("content-transfer-encoding", "BASE64"), ("from", "posta@pec.it")):
         assert simple_structured(name, value) == value
+
+
+def _parsed_state(message: Message) -> dict[str, object]:
+    state = dict(vars(message))
+    state["defects"] = [(type(d), d.args) for d in message.defects]
+    return state
+
+
+def test_plain_header_split_builds_what_the_feed_parser_builds() -> None:
+    rnd = random.Random(5)
+    pieces = ["Subject: a", "X-Ricevuta:accettazione", "From: a@b", " cont", "\tcont", "Name:",
+              "Ab-C:  v ", "To: caff\udce8", "A:\x0b\x0c\x1c b", "N: a\x7f",  # plain so far
+              "From x", "From :x", ":x", "a b: c", "x", "", "\r", "caff\udce8: x", "A: b\rc",
+              "N\x7f: v", "N\udc85: v", " first"]
+    plain = 0
+    for _ in range(4000):
+        choices = pieces[: rnd.choice((10, 10, len(pieces)))]
+        lines = [rnd.choice(choices) for _ in range(rnd.randint(0, 6))]
+        ending = rnd.choice(("\n", "\r\n", "\n", ""))
+        text = "\n".join(line + (ending[:-1] if ending else "") for line in lines) + ending
+        head = text.encode("ascii", "surrogateescape")
+        built = _plain_headers(head)
+        if built is not None:
+            plain += 1
+            parsed = BytesParser(policy=compat32).parsebytes(head + b"\n", headersonly=True)
+            assert _parsed_state(built) == _parsed_state(parsed), head
+    assert plain > 1000, plain
+    for sample in (pec_envelope(3, attachment=b"x", tag="t"), pec_receipt(4, "t")):
+        head = sample[: sample.index(b"\r\n\r\n") + 2]
+        assert _plain_headers(head) is not None
+        assert _parsed_state(split_message(sample).headers) == _parsed_state(
+            BytesParser(policy=compat32).parsebytes(head + b"\n", headersonly=True)
+        )
