@@ -96,6 +96,14 @@ def to_definite(data: bytes, max_depth: int) -> Definite:
     Raises :class:`SignedDataError` on truncated or malformed input and
     :class:`LimitExceeded` when constructed elements nest deeper than ``max_depth``.
     """
+    end = _definite_der_end(data, max_depth)
+    if end is not None:  # nothing to rewrite: the element as received
+        return Definite(data[:end], False, len(data) - end)
+    return rewrite(data, max_depth)
+
+
+def rewrite(data: bytes, max_depth: int) -> Definite:
+    """The full rewrite behind :func:`to_definite`, element by element (no shortcut)."""
     stack: list[_Frame] = []
     size = len(data)
     pos = 0
@@ -127,6 +135,53 @@ def to_definite(data: bytes, max_depth: int) -> Definite:
         end = None if length is None else start + length
         stack.append(_Frame(ident, flatten or is_chunked, bound if end is None else end, end))
         pos = start
+
+
+def _definite_der_end(data: bytes, max_depth: int) -> int | None:
+    """Where the first element ends when :func:`to_definite` would return it unchanged.
+
+    That is when every length is definite and minimal, no tag is a constructed OCTET STRING
+    (0x24) or a high tag number, every element fits its parent and nesting stays within
+    ``max_depth``. Anything else (including every malformed input) answers None, and the full
+    rewrite decides: it builds the same bytes or raises the same error as it always did.
+    """
+    if type(data) is not bytes:  # the rewrite's slices keep the input's type
+        return None
+    ends: list[int] = []  # where each open constructed element ends
+    bound = len(data)
+    pos = 0
+    while True:
+        if pos + 1 >= bound:
+            return None
+        first = data[pos]
+        if first & 0x1F == 0x1F or first == 0x24:
+            return None
+        lead = data[pos + 1]
+        if lead < 0x80:
+            start = pos + 2
+            end = start + lead
+        else:
+            start = pos + 2 + (lead & 0x7F)
+            if lead == 0x80 or lead > 0x88 or start > bound or data[pos + 2] == 0:
+                return None  # indefinite, absurd, truncated or non-minimal
+            length = int.from_bytes(data[pos + 2 : start], "big")
+            if length < 0x80:
+                return None  # non-minimal
+            end = start + length
+        if end > bound:
+            return None
+        if first & 0x20:
+            if len(ends) >= max_depth:
+                return None
+            ends.append(end)
+            pos = start
+        else:
+            pos = end
+        while ends and pos == ends[-1]:
+            ends.pop()
+        if not ends:
+            return pos
+        bound = ends[-1]
 
 
 def _at_end(data: bytes, pos: int, frame: _Frame) -> bool:

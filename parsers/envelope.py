@@ -28,6 +28,7 @@ from parsers.mime import (
     split_multipart,
     walk,
     walk_attachments,
+    walk_part,
 )
 from parsers.smime import ABSENT, SignatureCheck, canonicalize, verify_detached
 from parsers.sniff import detect_format
@@ -133,6 +134,7 @@ def _parse(raw: bytes, limits: Limits, nesting: int) -> PecMessage:
     )
     kind, kind_warnings = _classify(root.headers, daticert, layout)
     walked: WalkResult | None
+    postacert: MimePart | None = None  # split once: walked and read for its headers
     if kind == "not-pec":
         walked = walk(raw, limits)
         if nesting < _MAX_NESTED_ENVELOPES:
@@ -140,8 +142,11 @@ def _parse(raw: bytes, limits: Limits, nesting: int) -> PecMessage:
             if nested is not None:
                 return nested
         daticert, daticert_warnings = None, ()
+    elif layout.postacert:
+        postacert = split_message(layout.postacert)
+        walked = walk_part(postacert, limits, "postacert.eml/")
     else:
-        walked = walk(layout.postacert, limits, "postacert.eml/") if layout.postacert else None
+        walked = None
     warnings = [*layout.warnings, *kind_warnings, *daticert_warnings]
     warnings.extend(_structure_warnings(root, kind, layout))
     signature = _check_signature(layout)
@@ -149,7 +154,7 @@ def _parse(raw: bytes, limits: Limits, nesting: int) -> PecMessage:
         warnings.append(f"firma del gestore non valida: {signature.reason}")
     if walked is not None:
         warnings.extend(walked.warnings)
-    return _assemble(root, kind, daticert, layout, signature, walked, warnings)
+    return _assemble(root, kind, daticert, layout, signature, walked, warnings, postacert)
 
 
 def _assemble(
@@ -160,10 +165,13 @@ def _assemble(
     signature: SignatureCheck,
     walked: WalkResult | None,
     warnings: list[str],
+    postacert: MimePart | None = None,
 ) -> PecMessage:
     headers = root.headers
     original = layout.postacert if kind != "not-pec" else None
-    inner = split_message(original).headers if original is not None else None
+    if original is not None and postacert is None:
+        postacert = split_message(original)
+    inner = postacert.headers if original is not None and postacert is not None else None
     riferimento = header(headers, "X-Riferimento-Message-ID") or (
         daticert.msgid if daticert else None
     )

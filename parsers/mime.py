@@ -22,7 +22,14 @@ from email.policy import default as default_policy
 from functools import cached_property
 
 from parsers.limits import DEFAULT_LIMITS, Limits
-from parsers.mime_params import UNSTRUCTURED, SimpleField, simple_field_of, simple_unstructured
+from parsers.mime_params import (
+    PLAIN_STRUCTURED,
+    UNSTRUCTURED,
+    SimpleField,
+    simple_field_of,
+    simple_structured,
+    simple_unstructured,
+)
 from parsers.origin import raised_within
 
 _HEADER_ERRORS = (
@@ -39,6 +46,7 @@ _HEADER_ERRORS = (
 _HEADER_ANSWERS = (ValueError, RecursionError, email.errors.MessageError)
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 _FIELD_START = re.compile(rb"\n(?=[^ \t])")
+_FIELD_NAME = re.compile(r"[\041-\071\073-\176]+:")  # the email feed parser's header line
 _MAX_HEAD_BYTES = 256 * 1024
 MAX_HEAD_BYTES = _MAX_HEAD_BYTES  # public: a caller may judge what the cut could hide
 _MAX_FIELD_BYTES = 4096
@@ -163,6 +171,9 @@ def split_message(raw: bytes) -> MimePart:
             head, body = raw[: match.start() + 1], raw[match.end() :]
     head, tamed = _tame(head)
     warnings = ("intestazioni troppo lunghe o malformate: accorciate",) if tamed else ()
+    plain = _plain_headers(head)
+    if plain is not None:
+        return MimePart(headers=plain, body=body, warnings=warnings)
     try:
         headers = BytesParser(policy=compat32).parsebytes(head + b"\n", headersonly=True)
     except _HEADER_ERRORS as exc:
@@ -170,6 +181,31 @@ def split_message(raw: bytes) -> MimePart:
             raise
         headers, warnings = Message(), ("intestazioni illeggibili",)
     return MimePart(headers=headers, body=body, warnings=warnings)
+
+
+def _plain_headers(head: bytes) -> Message | None:
+    """The fields of ``head`` as ``BytesParser(policy=compat32)`` reads them (headers only),
+    built directly when every line is a plain ``name:`` field or a continuation and every CR
+    ends a line; None otherwise (a Unix From line, a stray line, a lone CR...): the parser
+    decides, with its defects."""
+    text = head.decode("ascii", "surrogateescape")
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        return None
+    message = Message(policy=compat32)
+    lines: list[str] = []  # the field being read: its first line and continuations
+    for line in text.removesuffix("\n").split("\n") if text else ():
+        if line[:1] in (" ", "\t") and lines:
+            lines.append(line + "\n")
+            continue
+        if _FIELD_NAME.match(line) is None:
+            return None
+        if lines:
+            message.set_raw(*compat32.header_source_parse(lines))
+        lines = [line + "\n"]
+    if lines:
+        message.set_raw(*compat32.header_source_parse(lines))
+    message.set_payload("")
+    return message
 
 
 def _malformed_header(exc: BaseException) -> bool:
@@ -219,11 +255,18 @@ def header_field(msg: Message, name: str) -> BaseHeader | None:
 
 def header(msg: Message, name: str) -> str | None:
     """The decoded value of header ``name`` (case-insensitive), or None; never raises."""
-    if name.lower() in UNSTRUCTURED:
-        raw = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
+    wanted = name.lower()
+    if wanted in UNSTRUCTURED:
+        raw = next((v for k, v in msg.raw_items() if k.lower() == wanted), None)
         plain = simple_unstructured(raw) if isinstance(raw, str) else None
         if raw is None or plain is not None:
             return plain.strip() if plain is not None else None
+    elif wanted in PLAIN_STRUCTURED:
+        raw = next((v for k, v in msg.raw_items() if k.lower() == wanted), None)
+        if raw is None:
+            return None
+        if isinstance(raw, str) and simple_structured(wanted, raw) is not None:
+            return raw
     parsed = header_field(msg, name)
     if parsed is not None:
         return clean_text(str(parsed)).strip()
@@ -344,8 +387,13 @@ def walk_attachments(
 def walk(raw: bytes, limits: Limits = DEFAULT_LIMITS, prefix: str = "") -> WalkResult:
     """Walk a message: attachments (leaf parts that are not the body text), embedded
     messages (descended into as well) and warnings, within ``limits``."""
+    return walk_part(split_message(raw), limits, prefix)
+
+
+def walk_part(part: MimePart, limits: Limits = DEFAULT_LIMITS, prefix: str = "") -> WalkResult:
+    """:func:`walk` of a message already split by :func:`split_message`."""
     walker = _Walker(limits)
-    walker.visit(split_message(raw), prefix, 0)
+    walker.visit(part, prefix, 0)
     return WalkResult(tuple(walker.found), tuple(dict.fromkeys(walker.warnings)),
                       tuple(walker.messages))
 

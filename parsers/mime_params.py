@@ -10,7 +10,9 @@ backslashes, a repeated parameter, an invalid shape) returns None and the caller
 the full parser, so the result is the same as the full parser's.
 
 The same holds for the unstructured fields the envelope reads (Subject, the PEC ``X-`` fields):
-plain ASCII without ``=?`` reads as itself with the line breaks removed.
+plain ASCII without ``=?`` reads as itself with the line breaks removed; and for the structured
+fields of :data:`PLAIN_STRUCTURED` (Content-Transfer-Encoding, Message-ID, From, Reply-To): a
+bare token, a plain ``<dot-atom@dot-atom>`` or a bare ``dot-atom@dot-atom`` reads as itself.
 """
 
 from __future__ import annotations
@@ -33,6 +35,15 @@ _LINE_BREAK = re.compile(r"\r|\n")
 # map, or Subject): only these take the plain path of :func:`simple_unstructured`.
 UNSTRUCTURED = frozenset({"subject", "auto-submitted", "x-ricevuta", "x-trasporto",
                           "x-tiporicevuta", "x-verificasicurezza", "x-riferimento-message-id"})
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/^_`{|}~-]"  # RFC 5322 atext without = and ? (encoded words)
+_DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
+# Structured fields whose plain values email.policy.default gives back unchanged.
+PLAIN_STRUCTURED = {
+    "content-transfer-encoding": re.compile(r"[A-Za-z0-9-]+"),
+    "message-id": re.compile(rf"<{_DOT_ATOM}@{_DOT_ATOM}>"),
+    "from": re.compile(rf"{_DOT_ATOM}@{_DOT_ATOM}"),  # a bare address, no display name
+    "reply-to": re.compile(rf"{_DOT_ATOM}@{_DOT_ATOM}"),
+}
 
 
 @dataclass(frozen=True)
@@ -81,4 +92,12 @@ def simple_unstructured(raw: str) -> str | None:
     plain ASCII without encoded words; None when only the full parser can read it."""
     if not raw.isascii() or "=?" in raw:
         return None
+    if "\r" not in raw and "\n" not in raw:
+        return raw
     return _LINE_BREAK.sub("", raw)
+
+
+def simple_structured(name: str, raw: str) -> str | None:
+    """A field of :data:`PLAIN_STRUCTURED` (``name`` lower-cased) as ``email.policy.default``
+    reads it, when ``raw`` is plain; None when only the full parser can read it."""
+    return raw if PLAIN_STRUCTURED[name].fullmatch(raw) else None

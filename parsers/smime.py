@@ -49,7 +49,11 @@ def canonicalize(content: bytes) -> bytes:
     Trailing carriage returns before a line break, and at the very end, are dropped as
     OpenSSL does when it splits a multipart/signed message.
     """
-    return _LINE_BREAK.sub(b"\r\n", content).rstrip(b"\r") if content else content
+    if not content:
+        return content
+    if b"\r\r" not in content and content.count(b"\n") == content.count(b"\r\n"):
+        return content.rstrip(b"\r")  # every line break is already one CRLF: nothing to replace
+    return _LINE_BREAK.sub(b"\r\n", content).rstrip(b"\r")
 
 
 def verify_detached(content: bytes, signature: bytes) -> SignatureCheck:

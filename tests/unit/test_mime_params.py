@@ -5,13 +5,29 @@ from __future__ import annotations
 
 import random
 import re
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import compat32
 from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
 
-from parsers.mime import header, split_message, split_multipart
-from parsers.mime_params import ABSENT, simple_field, simple_field_of, simple_unstructured
+from parsers.mime import (
+    _plain_headers,
+    clean_text,
+    header,
+    header_field,
+    split_message,
+    split_multipart,
+)
+from parsers.mime_params import (
+    ABSENT,
+    simple_field,
+    simple_field_of,
+    simple_structured,
+    simple_unstructured,
+)
 from tests.dovecot import pec_envelope, pec_receipt
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
@@ -168,3 +184,90 @@ def test_random_parameters_read_as_the_full_parser_reads_them() -> None:
                           ("Content-Disposition", f"attachment; filename={name}")):
             plain += _agrees(kind, raw)
     assert plain > 3000
+
+
+def _full_header(raw: bytes, name: str) -> str | None:
+    """What :func:`parsers.mime.header` gave before the plain path: the full parser's reading."""
+    headers = split_message(raw).headers
+    parsed = header_field(headers, name)
+    if parsed is not None:
+        return clean_text(str(parsed)).strip()
+    value = next((v for k, v in headers.raw_items() if k.lower() == name.lower()), None)
+    return clean_text(" ".join(str(value).split())) if value is not None else None
+
+
+def test_plain_structured_fields_read_as_the_full_parser_reads_them() -> None:
+    rnd = random.Random(21)
+    atext = list("abzAZ09!#$%&'*+/^_`{|}~-")
+    junk = [chr(i) for i in range(33, 127)] + list(" \t=?.@<>()\"\\[]:;,")
+    plain = total = 0
+    for _ in range(300):
+        atoms = ["".join(rnd.choice(atext) for _ in range(rnd.randint(1, 6)))
+                 for _ in range(rnd.randint(1, 5))]
+        dot_atom = ".".join(atoms)
+        candidates = [
+            f"<{dot_atom}@{rnd.choice(atoms)}.example>",
+            f"{dot_atom}@{rnd.choice(atoms)}.{rnd.choice(atoms)}",
+            f"{rnd.choice(atoms)} <{dot_atom}@{rnd.choice(atoms)}>",
+            f"<{dot_atom}>",
+            "".join(rnd.choice(junk) for _ in range(rnd.randint(0, 30))),
+            "".join(rnd.choice([*atext, ".", "@", "<", ">"]) for _ in range(rnd.randint(0, 20))),
+            "".join(rnd.choice("aB9-_. \t=?") for _ in range(rnd.randint(0, 10))),
+        ]
+        for value in candidates:
+            for name in ("Message-ID", "Content-Transfer-Encoding", "content-transfer-encoding",
+                         "From", "Reply-To"):
+                raw = f"{name}: {value}\r\nX-Altro: 1\r\n\r\n".encode()
+                got = header(split_message(raw).headers, name)
+                assert got == _full_header(raw, name), (name, value)
+                total += 1
+                plain += simple_structured(name.lower(), value.lstrip(" \t")) is not None
+    assert plain > 500 and total - plain > 3000, (plain, total)
+    absent = split_message(b"Subject: x\r\n\r\n").headers
+    assert header(absent, "Message-ID") is None and _full_header(b"Subject: x\r\n\r\n",
+                                                                 "Message-ID") is None
+
+
+def test_structured_fields_that_are_not_plain_take_the_full_parser() -> None:
+    for name, value in (("message-id", "<a..b@c>"), ("message-id", "<=?utf-8?q?a?=@b>"),
+                        ("message-id", "<a@b> (comment)"), ("message-id", " <a@b>"),
+                        ("content-transfer-encoding", "base64 "),
+                        ("content-transfer-encoding", "base64 (x)"), ("from", "a@b."),
+                        ("from", "Name <a@b>"), ("from", "a@b, c@d"), ("reply-to", "a@b@c")):
+        assert simple_structured(name, value) is None
+    for name, value in (("message-id", "<opec.1.2@pec.example.it>"),
+                        ("content-transfer-encoding", "BASE64"), ("from", "posta@pec.it")):
+        assert simple_structured(name, value) == value
+
+
+def _parsed_state(message: Message) -> dict[str, object]:
+    state = dict(vars(message))
+    state["defects"] = [(type(d), d.args) for d in message.defects]
+    return state
+
+
+def test_plain_header_split_builds_what_the_feed_parser_builds() -> None:
+    rnd = random.Random(5)
+    pieces = ["Subject: a", "X-Ricevuta:accettazione", "From: a@b", " cont", "\tcont", "Name:",
+              "Ab-C:  v ", "To: caff\udce8", "A:\x0b\x0c\x1c b", "N: a\x7f",  # plain so far
+              "From x", "From :x", ":x", "a b: c", "x", "", "\r", "caff\udce8: x", "A: b\rc",
+              "N\x7f: v", "N\udc85: v", " first"]
+    plain = 0
+    for _ in range(4000):
+        choices = pieces[: rnd.choice((10, 10, len(pieces)))]
+        lines = [rnd.choice(choices) for _ in range(rnd.randint(0, 6))]
+        ending = rnd.choice(("\n", "\r\n", "\n", ""))
+        text = "\n".join(line + (ending[:-1] if ending else "") for line in lines) + ending
+        head = text.encode("ascii", "surrogateescape")
+        built = _plain_headers(head)
+        if built is not None:
+            plain += 1
+            parsed = BytesParser(policy=compat32).parsebytes(head + b"\n", headersonly=True)
+            assert _parsed_state(built) == _parsed_state(parsed), head
+    assert plain > 1000, plain
+    for sample in (pec_envelope(3, attachment=b"x", tag="t"), pec_receipt(4, "t")):
+        head = sample[: sample.index(b"\r\n\r\n") + 2]
+        assert _plain_headers(head) is not None
+        assert _parsed_state(split_message(sample).headers) == _parsed_state(
+            BytesParser(policy=compat32).parsebytes(head + b"\n", headersonly=True)
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 import shutil
 import subprocess
 from datetime import datetime, timedelta, timezone
@@ -114,6 +116,18 @@ def test_garbage(junk: bytes) -> None:
 )
 def test_canonicalize(raw: bytes, canonical: bytes) -> None:
     assert canonicalize(raw) == canonical
+
+
+def test_canonicalize_answers_as_the_line_break_substitution() -> None:
+    rnd = random.Random(11)
+    unchanged = 0
+    for _ in range(4000):
+        pieces = (b"\r\n", b"\r\n", b"\n", b"\r", b"\r\r\n", b"a", b"bc", b" ")
+        raw = b"".join(rnd.choice(pieces[: rnd.choice((2, 8))]) for _ in range(rnd.randint(0, 12)))
+        expected = re.sub(rb"\r*\n", b"\r\n", raw).rstrip(b"\r") if raw else raw
+        assert canonicalize(raw) == expected, raw
+        unchanged += expected == raw
+    assert unchanged > 500
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl command not installed")
