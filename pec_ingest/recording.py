@@ -327,7 +327,8 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
                                                    current.message.sender, current.pec,
                                                    facts.sender))
     for reason in reasons + review.skipped_reasons(parsed, form_att):
-        add_review_reason(session, code=reason.code, detail=reason.detail, submission=submission)
+        add_review_reason(session, code=reason.code, detail=reason.detail, submission=submission,
+                          flush=False)  # written together by the next flush
     queue_for_submission(session, config, submission, env, facts.sender)
     return _outcome("submission", decision.reason, env.kind, message_id=message.id,
                     submission_id=submission.id,
@@ -372,5 +373,7 @@ def _attachments(session: Session, message: model.Message, env: PecMessage,
                      for s in (signature or {}).get("signers", [])],
             role=role,
             parse_status=_PARSE_STATUS.get(result.outcome, "failed") if result else "skipped",
-            parse_error=result.error if result is not None and not result.ok else None)
+            parse_error=result.error if result is not None and not result.ok else None,
+            flush=False)
+    session.flush()  # all the files at once
     return rows

@@ -169,9 +169,10 @@ def add_attachment(
     filename: str | None = None, content_type: str | None = None, format: str | None = None,
     signed: bool = False, signature_valid: bool | None = None,
     signers: Sequence[Mapping[str, Any]] = (), role: str = "other",
-    parse_status: str = "not_attempted", parse_error: str | None = None,
+    parse_status: str = "not_attempted", parse_error: str | None = None, flush: bool = True,
 ) -> Attachment:
-    """Record one file of ``message``; ``signers`` as ``[{"name": ..., "codice_fiscale": ...}]``."""
+    """Record one file of ``message``; ``signers`` as ``[{"name": ..., "codice_fiscale": ...}]``.
+    ``flush=False``: written with the next flush (several files at once)."""
     _check_vocabulary("role", role, ATTACHMENT_ROLES)
     _check_vocabulary("parse_status", parse_status, PARSE_STATUSES)
     attachment = Attachment(
@@ -180,7 +181,8 @@ def add_attachment(
         signature_valid=signature_valid, signers=[dict(s) for s in signers], role=role,
         parse_status=parse_status, parse_error=parse_error)
     session.add(attachment)
-    session.flush()
+    if flush:
+        session.flush()
     return attachment
 
 

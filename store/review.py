@@ -18,10 +18,11 @@ from store.model import Message, ReviewReason, Submission
 
 def add_review_reason(session: Session, *, code: str, detail: str,
                       submission: Submission | None = None,
-                      message: Message | None = None) -> ReviewReason:
+                      message: Message | None = None, flush: bool = True) -> ReviewReason:
     """Put a submission (or, when there is none, a message) in the review queue with a reason.
 
     A submission that was not under review becomes ``review_state = "pending"``.
+    ``flush=False``: written with the next flush (several reasons at once).
     """
     if (submission is None) == (message is None):
         raise InvalidRecord("motivo di revisione: indicare la domanda oppure il messaggio")
@@ -31,7 +32,8 @@ def add_review_reason(session: Session, *, code: str, detail: str,
     if submission is not None and submission.review_state == "none":
         submission.review_state = "pending"
     session.add(reason)
-    session.flush()
+    if flush:
+        session.flush()
     return reason
 
 
