@@ -1,0 +1,105 @@
+"""Envelopes read in worker processes (pec_ingest/envelopes.py): the same envelope as in
+process, the reader's own errors raised again here, a worker killed in the middle replaced
+without losing the message, and no worker outliving a SIGKILLed service."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from parsers.envelope import parse_envelope
+from parsers.limits import DEFAULT_LIMITS
+from pec_ingest.envelopes import EnvelopeReader
+from tests.dovecot import pec_envelope, pec_receipt
+from tests.integration.test_parser_orphans import _descendants, _running
+
+
+def test_workers_read_the_same_envelope_as_the_service() -> None:
+    reader = EnvelopeReader(DEFAULT_LIMITS, workers=2, memory_mb=768)
+    try:
+        for raw in (pec_envelope(1), pec_receipt(2), b"From: a@b.example\r\n\r\nciao\r\n"):
+            assert reader.read(raw) == parse_envelope(raw, DEFAULT_LIMITS)
+    finally:
+        reader.close()
+
+
+def test_what_the_reader_raises_in_a_worker_is_raised_here() -> None:
+    """The reader tolerates any bytes (warnings, never an exception); what it raises is a bug
+    of ours, here provoked with text instead of bytes: the same exception, the worker's
+    traceback attached, for the per-message guard to log and count."""
+    with pytest.raises(Exception) as in_process:
+        parse_envelope("testo, non byte", DEFAULT_LIMITS)  # type: ignore[arg-type]
+    reader = EnvelopeReader(DEFAULT_LIMITS, workers=1, memory_mb=768)
+    try:
+        with pytest.raises(Exception) as in_worker:
+            reader.read("testo, non byte")  # type: ignore[arg-type]
+    finally:
+        reader.close()
+    assert type(in_worker.value) is type(in_process.value)
+    assert str(in_worker.value) == str(in_process.value)
+    assert "parse_envelope" in str(in_worker.value.__cause__)  # the worker's traceback
+
+
+def test_a_worker_killed_mid_read_is_replaced_and_the_message_read_again() -> None:
+    reader = EnvelopeReader(DEFAULT_LIMITS, workers=1, memory_mb=768)
+    try:
+        reader.read(pec_receipt(4))  # the worker is up
+        pool = reader._current()
+        (worker,) = pool._processes.values()  # type: ignore[attr-defined]
+        killer = threading.Timer(0.05, os.kill, (worker.pid, signal.SIGKILL))
+        killer.start()
+        big = pec_envelope(5, attachment=b"x" * 30_000_000)  # long enough to be killed in it
+        assert reader.read(big) == parse_envelope(big, DEFAULT_LIMITS)
+        assert reader._current() is not pool  # a new pool read it
+    finally:
+        reader.close()
+
+
+PARENT = """
+import sys, time
+from parsers.limits import DEFAULT_LIMITS
+from pec_ingest.envelopes import EnvelopeReader
+from tests.dovecot import pec_receipt
+
+def main():
+    reader = EnvelopeReader(DEFAULT_LIMITS, workers=2, memory_mb=768)
+    for n in range(4):
+        reader.read(pec_receipt(n))
+    print("ready", flush=True)
+    time.sleep(600)
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_no_envelope_worker_outlives_a_sigkilled_service(tmp_path: Path) -> None:
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT)
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+    family: set[int] = set()
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+        family = _descendants(proc.pid)
+        assert len(family) >= 3  # the forkserver and two workers
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_running(p) for p in family):
+            time.sleep(0.1)
+        left = sorted(p for p in family if _running(p))
+        assert not left, f"envelope workers still running: {left}"
+    finally:
+        proc.kill()
+        for p in family:
+            if _running(p):
+                os.kill(p, signal.SIGKILL)
