@@ -13,9 +13,11 @@ single writer records what was read.
 * What the reader raises in a worker is raised again here, with the worker's traceback as its
   cause: bad input (``EnvelopeError`` and friends) and our own bugs reach the pipeline's
   per-message guard exactly as they did in-process.
-* A worker that dies (killed, crashed) breaks the pool: a new pool is started and the message
-  is read once more; a message that breaks the pool twice is failed alone
-  (:class:`EnvelopeReaderDied`), every other message goes on.
+* A worker that dies (killed, crashed) breaks the pool, and every message in it at that
+  moment: a new pool is started for the others, and each of those messages is read again
+  alone, in a worker of its own; only a message that kills that worker too is failed
+  (:class:`EnvelopeReaderDied`, retried by the next poll, then quarantined): its neighbours
+  are never counted against.
 
 ``workers = 0`` reads in the calling thread (single-message commands and the tests that do not
 poll).
@@ -76,22 +78,28 @@ class EnvelopeReader:
     def read(self, raw: bytes) -> PecMessage:
         if self.workers <= 0:
             return parse_envelope(raw, self.limits)
-        for attempt in (1, 2):
-            pool = self._current()
+        pool = self._current()
+        try:
+            return pool.submit(_read, raw).result()
+        except BrokenProcessPool:
+            self._replace(pool)
+        log.warning("an envelope reader died: the message it may have been reading is read "
+                    "again alone")
+        with self._executor(1) as alone:  # this message only: its own fault or none
             try:
-                return pool.submit(_read, raw).result()
+                return alone.submit(_read, raw).result()
             except BrokenProcessPool:
-                self._replace(pool)
-                log.warning("envelope reader worker died (attempt %d of 2)", attempt)
-        raise EnvelopeReaderDied("il processo che legge la busta PEC è terminato due volte "
-                                 "leggendo questo messaggio")
+                raise EnvelopeReaderDied("il processo che legge la busta PEC è terminato "
+                                         "leggendo questo messaggio") from None
+
+    def _executor(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, mp_context=forkserver_context(), initializer=_start,
+                                   initargs=(self.limits, self.memory_mb, os.getpid()))
 
     def _current(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    self.workers, mp_context=forkserver_context(),
-                    initializer=_start, initargs=(self.limits, self.memory_mb, os.getpid()))
+                self._pool = self._executor(self.workers)
             return self._pool
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -48,7 +49,7 @@ from store.archive import Archive, Staged
 from store.base import RECEIPT_KINDS
 from store.engine import reading
 from store.errors import DuplicateMessage, StoreError
-from store.messages import find_message, find_messages, find_related
+from store.messages import find_message, find_messages, find_related, stored_identificativo
 from store.model import Message
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,18 @@ class Written:
 
     outcomes: list[Outcome]
     together: bool
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What the database already holds of a batch (:meth:`Pipeline._lookup`), by position:
+    ``same``: identificativo recorded for other bytes (their ``duplicate`` outcome);
+    ``known``: identificativo recorded at all; ``fresh``: the sha256 with no row (no failed
+    placeholder to replace when written)."""
+
+    same: dict[int, Outcome]
+    fresh: set[str]
+    known: set[int]
 
 
 def registration_order(item: Prepared, position: int) -> tuple[bool, datetime, int]:
@@ -237,7 +250,7 @@ class Pipeline:
             self._finish(item.source, item.sha, outcome)
             return outcome
         try:
-            outcome = self._lookup([item.key])[0].get(0) or self._write(item.record)
+            outcome = self._lookup([item.key]).same.get(0) or self._write(item.record)
         except Exception as exc:  # the single per-message guard (house style)
             log.exception("uid=%s sha256=%s failed", item.source.uid, item.sha[:12])
             outcome = self._record_failure(item.raw, item.sha, item.rel_path, item.source, exc)
@@ -266,16 +279,22 @@ class Pipeline:
         return Written(outcomes, together=True)
 
     def _write_many(self, items: Sequence[Prepared], finish: BatchFinish) -> list[Outcome | None]:
-        same, fresh = self._lookup([i.key for i in items])  # read-only, before the writing
+        found = self._lookup([i.key for i in items])  # read-only, before the writing
         outcomes: list[Outcome | None] = []
+        # in bulk: only rows nothing else in the batch or the database can collide with (a
+        # collision is then settled one by one, in the batch's order)
+        shas = Counter(i.sha for i in items)
+        idents = Counter(i.identificativo for i in items if i.identificativo is not None)
         bulk = [(i, item.plain) for i, item in enumerate(items)
-                if item.plain is not None and item.sha in fresh and i not in same]
+                if item.plain is not None and item.sha in found.fresh and i not in found.known
+                and shas[item.sha] == 1 and idents.get(item.identificativo or "", 0) <= 1]
         with self.sessions() as session, session.begin():
-            recording.never_recorded(session, fresh)
+            recording.never_recorded(session, found.fresh)
             plain = recording.write_plain(session, [p for _i, p in bulk])
             written = {bulk[k][0]: outcome for k, outcome in plain.items()}
             for i, item in enumerate(items):
-                outcomes.append(same.get(i) or written.get(i) or _write_nested(session, item))
+                outcomes.append(found.same.get(i) or written.get(i)
+                                or _write_nested(session, item))
             finish(session, outcomes)
             if self.before_commit is not None:
                 self.before_commit()
@@ -285,11 +304,8 @@ class Pipeline:
         self.last_progress = time.monotonic()  # the service's watchdog: work goes on
         _log_outcome(source, sha, outcome)
 
-    def _lookup(self, keys: Sequence[tuple[str, str | None, str]]) -> tuple[dict[int, Outcome],
-                                                                             set[str]]:
-        """One read-only query for a batch of ``(sha256, identificativo, kind)``: the messages
-        whose identificativo is recorded for other bytes (by position: their ``duplicate``
-        outcome), and the sha256 with no row at all (nothing to replace when written)."""
+    def _lookup(self, keys: Sequence[tuple[str, str | None, str]]) -> Lookup:
+        """One read-only query for a batch of ``(sha256, identificativo, kind)``."""
         idents = [ident for _sha, ident, _kind in keys if ident is not None]
         with reading(self.sessions) as session:
             rows = find_related(session, [sha for sha, _ident, _kind in keys], idents)
@@ -299,13 +315,18 @@ class Pipeline:
             if row.identificativo is not None:
                 by_ident.setdefault(row.identificativo, (row.id, row.sha256, row.outcome))
         same: dict[int, Outcome] = {}
+        known: set[int] = set()
         for position, (sha, ident, kind) in enumerate(keys):
-            found = by_ident.get(ident or "")
-            if found is not None and found[1] != sha and found[2] not in RETRYABLE:
+            stored = stored_identificativo(ident)
+            found = by_ident.get(stored) if stored is not None else None
+            if found is None:
+                continue
+            known.add(position)
+            if found[1] != sha and found[2] not in RETRYABLE:
                 same[position] = Outcome("duplicate", f"stesso identificativo PEC del "
                                                       f"messaggio {found[0]}", kind,
                                          message_id=found[0], duplicate=True)
-        return same, {sha for sha, _ident, _kind in keys} - by_sha
+        return Lookup(same, {sha for sha, _ident, _kind in keys} - by_sha, known)
 
     def _already_done(self, sha: str) -> Outcome | None:
         with reading(self.sessions) as session:
@@ -354,7 +375,7 @@ class Pipeline:
             return later(lambda s: recording.record_headers_cut(s, base, MAX_HEAD_BYTES))
         limit = self.config.parser.max_attachment_mb * 1024 * 1024
         if form_candidates(envelope.attachments, limit) and (  # before reading: seen already?
-                same := self._lookup([(sha, ident, envelope.kind)])[0].get(0)) is not None:
+                same := self._lookup([(sha, ident, envelope.kind)]).same.get(0)) is not None:
             return same
         decision, parsed = self._decide(envelope)
         if not decision.relevant:

@@ -102,8 +102,8 @@ class Poller:
         self.stop_event = threading.Event()  # set: finish the batch in hand, then return
         self.on_scan: Callable[[FolderScan], None] | None = None  # test hook
         pipeline.parse([])  # start the lazily-built parser pool here, not in racing threads
-        cores = os.cpu_count() or 1
-        pipeline.read_envelopes_in(cores if cores > 1 else 0)  # both cores (envelopes.py)
+        cores = len(os.sched_getaffinity(0))  # the cores this service may use
+        pipeline.read_envelopes_in(cores if cores > 1 else 0)  # all of them (envelopes.py)
 
     def poll_all(self) -> list[MailboxReport]:
         """One cycle over every mailbox; a mailbox still in its backoff is not contacted.

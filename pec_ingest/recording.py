@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from parsers.envelope import Attachment, PecMessage
@@ -21,7 +22,7 @@ from pec_ingest.relevance import Decision, find_keyword
 from pec_ingest.trust import Certification
 from store import model
 from store.base import CANONICAL_FIELDS
-from store.errors import BatchRefused
+from store.errors import StoreError
 from store.messages import add_attachment, add_message, add_messages, find_message, message_values
 from store.messages import record_failure as count
 from store.reading import save_reading
@@ -121,8 +122,8 @@ def own_identificativo(env: PecMessage) -> str | None:
     if env.kind == "not-pec":
         return None
     if env.kind == "posta-certificata" and env.daticert is not None:
-        return env.daticert.identificativo or env.message_id
-    return env.message_id
+        return env.daticert.identificativo or env.message_id or None
+    return env.message_id or None  # an empty Message-ID identifies nothing
 
 
 _NEVER_RECORDED = "pec_ingest.never_recorded"
@@ -207,22 +208,28 @@ def plain_receipt(facts: MessageFacts, env: PecMessage) -> Plain | None:
 
 
 def write_plain(session: Session, items: Sequence[Plain]) -> dict[int, Outcome]:
-    """Write ``items`` in bulk: one INSERT of their messages, one of their receipts. Returns
-    the outcomes by position; an item left out (a receipt of one of our acknowledgements,
-    which moves it) or a batch refused by the database (a duplicate among them: nothing
-    written) is for the caller to write one by one."""
+    """Write ``items`` in bulk, in a savepoint: one INSERT of their messages, one of their
+    receipts. Returns the outcomes by position; an item left out (a receipt of one of our
+    acknowledgements, which moves it) is for the caller to write one by one, and so is every
+    item when the database refuses the bulk write (a duplicate among them, a value it does not
+    take): the savepoint is rolled back, nothing of it is written."""
     ours = acknowledged(session, [p.receipt["referenced_message_id"] for p in items
                                   if p.receipt is not None])
     chosen = [(i, p) for i, p in enumerate(items)
               if p.receipt is None or p.receipt["referenced_message_id"] not in ours]
-    try:
-        ids = add_messages(session, [p.facts.values(p.outcome, p.reason) for _i, p in chosen])
-    except BatchRefused as exc:
-        log.info("%s: written one by one", exc)
+    if not chosen:
         return {}
-    add_receipts(session, [{**p.receipt, "message_id": message_id}
-                           for (_i, p), message_id in zip(chosen, ids, strict=True)
-                           if p.receipt is not None])
+    try:
+        with session.begin_nested():
+            ids = add_messages(session, [p.facts.values(p.outcome, p.reason)
+                                         for _i, p in chosen])
+            add_receipts(session, [{**p.receipt, "message_id": message_id}
+                                   for (_i, p), message_id in zip(chosen, ids, strict=True)
+                                   if p.receipt is not None])
+    except (StoreError, SQLAlchemyError) as exc:  # refused by the database or the store's checks
+        log.info("bulk write of %d messages refused, written one by one: %s", len(chosen),
+                 exc)
+        return {}
     return {i: p.result(message_id) for (i, p), message_id in zip(chosen, ids, strict=True)}
 
 

@@ -76,7 +76,12 @@ class Archive:
                 return Staged(relative, digest, found=True)
             self._make_dirs(target.parent)
             temporary = target.parent / f".{digest[:16]}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            try:
+                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            except FileNotFoundError:  # a folder removed from outside: look at them again
+                self._folders.clear()
+                self._make_dirs(target.parent)
+                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(raw)
         except OSError as exc:

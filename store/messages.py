@@ -46,6 +46,14 @@ def find_messages(session: Session, sha256s: Sequence[str]) -> list[Message]:
     return list(session.scalars(select(Message).where(Message.sha256.in_(sorted(set(sha256s))))))
 
 
+def stored_identificativo(value: str | None) -> str | None:
+    """``value`` as the ``identificativo`` column keeps it (cleaned as a header value, cut to
+    the column's length): what to compare a stored row's identificativo with."""
+    cleaned = header_text(value)
+    length = Message.__table__.c.identificativo.type.impl.length  # type: ignore[attr-defined]
+    return cleaned[:length] if cleaned is not None else None
+
+
 def find_related(session: Session, sha256s: Sequence[str],
                  identificativi: Sequence[str]) -> list[Message]:
     """The messages with any of these sha256 or identificativi (one indexed query, for a
@@ -54,7 +62,8 @@ def find_related(session: Session, sha256s: Sequence[str],
     if sha256s:
         conditions.append(Message.sha256.in_(sorted(set(sha256s))))
     if identificativi:
-        conditions.append(Message.identificativo.in_(sorted(set(identificativi))))
+        conditions.append(Message.identificativo.in_(sorted(
+            {v for v in map(stored_identificativo, identificativi) if v is not None})))
     if not conditions:
         return []
     return list(session.scalars(select(Message).where(or_(*conditions))))
@@ -113,19 +122,25 @@ def message_values(*, kind: str, outcome: str, identificativo: str | None = None
 
 
 def add_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-    """Record many messages at once (``rows`` from :func:`message_values`), in one INSERT;
-    returns their ids in the order of ``rows``. All or none: if any is already there (or the
-    database refuses one), none is written and :class:`BatchRefused` is raised (the caller
-    then writes them one by one, where :func:`add_message` says which is the duplicate)."""
+    """Record many messages at once (``rows`` from :func:`message_values`, distinct sha256),
+    in one INSERT (batched "insertmanyvalues" on both backends); returns their ids in the
+    order of ``rows``. All or none: if any is already there (or the database refuses one),
+    none is written and :class:`BatchRefused` is raised (the caller then writes them one by
+    one, where :func:`add_message` says which is the duplicate)."""
     if not rows:
         return []
     values = [{key: without_nul(value) for key, value in row.items()} for row in rows]
-    statement = insert(Message).returning(Message.id, sort_by_parameter_order=True)
+    if len({row["sha256"] for row in values}) != len(values):
+        raise BatchRefused(f"{len(rows)} messaggi non scritti insieme: sha256 ripetuto")
+    # ids matched by sha256 (UNIQUE): asking the database to keep the order of the rows would
+    # make SQLite fall back to one INSERT per row
+    statement = insert(Message).returning(Message.id, Message.sha256)
     try:
         with session.begin_nested():
-            return list(session.scalars(statement, values))
+            ids = {sha: ident for ident, sha in session.execute(statement, values)}
     except IntegrityError as exc:
         raise BatchRefused(f"{len(rows)} messaggi non scritti insieme: {exc.orig}") from exc
+    return [ids[row["sha256"]] for row in values]
 
 
 def _explain_refusal(session: Session, message: Message, exc: IntegrityError) -> Exception:

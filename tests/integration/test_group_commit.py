@@ -56,7 +56,8 @@ def main():
         pipeline.before_commit = die_in_second_batch
         Poller(config, sessions, pipeline).poll_mailbox(box)
 
-main()
+if __name__ == "__main__":  # the service's children (forkserver) import this module too
+    main()
 """
 
 
@@ -81,7 +82,7 @@ def test_worker_killed_inside_a_batch_transaction_loses_and_repeats_nothing(
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-3000:]
 
     # Batch 1 committed with its last UID; batch 2 (killed) left only durable archive files.
-    assert _uids(sessions) == [1, 2, 3]
+    assert _uids(sessions) == [1, 2, 3], proc.stderr.decode()[-6000:]
     with sessions() as session:
         state = states.get_state(session, box.name, "INBOX")
         assert state is not None and state.last_uid == 3
@@ -251,3 +252,22 @@ def test_a_duplicate_inside_a_bulk_write_sends_the_batch_one_by_one(
         assert session.scalar(select(func.count()).select_from(Message)) == 2
         state = states.get_state(session, box.name, "INBOX")
     assert state is not None and state.last_uid == 3
+
+
+def test_the_batch_lookup_matches_identificativi_as_stored(
+        config: Config, sessions: sessionmaker[Session], pipeline: Pipeline) -> None:
+    """A message without identificativo is never the duplicate of a row stored with an empty
+    one (rows written before empty Message-IDs were made None); an identificativo longer
+    than its column is compared as the column keeps it (cut)."""
+    from store.messages import add_message
+
+    long_id = "<" + "x" * 600 + "@pec.example>"
+    with sessions() as session, session.begin():
+        for n, ident in enumerate(("", long_id)):
+            add_message(session, sha256=f"{n:064d}", size=1, archive_path="x", source="file",
+                        kind="posta-certificata", outcome="ignored", identificativo=ident)
+    found = pipeline._lookup([("a" * 64, None, "not-pec"), ("b" * 64, long_id,
+                                                             "posta-certificata")])
+    assert 0 not in found.same and 0 not in found.known
+    assert found.same[1].duplicate and 1 in found.known
+    assert found.fresh == {"a" * 64, "b" * 64}
