@@ -113,3 +113,22 @@ def test_no_envelope_worker_outlives_a_sigkilled_service(tmp_path: Path) -> None
         for p in family:
             if _running(p):
                 os.kill(p, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_the_largest_message_read_in_full_fits_in_a_worker() -> None:
+    """A message just under the reader's input limit (read in full: about 8.5 times its size
+    at the peak) fits in a worker under the default memory limit, as in process."""
+    from pec_ingest.config import Config
+
+    config = Config()
+    size = int(config.limits.max_input_bytes * 0.72)  # base64 and the envelope around it
+    raw = pec_envelope(8, attachment=bytes(range(256)) * (size // 256))
+    assert config.limits.max_input_bytes * 0.9 < len(raw) < config.limits.max_input_bytes
+    reader = EnvelopeReader(config.limits, workers=1, memory_mb=config.parser.memory_limit_mb)
+    try:
+        envelope = reader.read(raw)
+    finally:
+        reader.close()
+    assert not envelope.warnings and len(envelope.attachments) == 1
+    assert envelope.attachments[0].size == size // 256 * 256
