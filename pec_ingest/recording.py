@@ -86,21 +86,15 @@ class MessageFacts:
         return self.source.internal_date or datetime.now(UTC), False
 
     def add(self, session: Session, outcome: str, reason: str) -> model.Message:
-        s = self.source
-        return add_message(
-            session, sha256=self.sha256, size=self.size, archive_path=self.archive_path,
-            source=s.kind, kind=self.kind, outcome=outcome, reason=reason, mailbox=s.mailbox,
-            folder=s.folder, uidvalidity=s.uidvalidity, uid=s.uid,
-            identificativo=self.identificativo, message_id_header=self.message_id_header,
-            riferimento_message_id=self.riferimento, sender=self.sender, subject=self.subject,
-            legal_time=self.legal_time, signature_present=self.signature_present,
-            signature_valid=self.signature_valid, warnings=self.warnings,
-            provider_trusted=self.certification.trusted)
+        return add_message(session, **self._columns(outcome, reason))
 
     def values(self, outcome: str, reason: str) -> dict[str, Any]:
         """The same row as :meth:`add` writes, as column values (for :func:`write_plain`)."""
+        return message_values(**self._columns(outcome, reason), failure_count=0)
+
+    def _columns(self, outcome: str, reason: str) -> dict[str, Any]:
         s = self.source
-        return message_values(
+        return dict(
             sha256=self.sha256, size=self.size, archive_path=self.archive_path,
             source=s.kind, kind=self.kind, outcome=outcome, reason=reason, mailbox=s.mailbox,
             folder=s.folder, uidvalidity=s.uidvalidity, uid=s.uid,
@@ -108,7 +102,7 @@ class MessageFacts:
             riferimento_message_id=self.riferimento, sender=self.sender, subject=self.subject,
             legal_time=self.legal_time, signature_present=self.signature_present,
             signature_valid=self.signature_valid, warnings=self.warnings,
-            provider_trusted=self.certification.trusted, failure_count=0)
+            provider_trusted=self.certification.trusted)
 
 
 def own_identificativo(env: PecMessage) -> str | None:

@@ -18,7 +18,7 @@ from parsers.envelope import parse_envelope
 from parsers.limits import DEFAULT_LIMITS
 from pec_ingest.envelopes import EnvelopeReader
 from tests.dovecot import pec_envelope, pec_receipt
-from tests.integration.test_parser_orphans import _descendants, _running
+from tests.integration.test_parser_orphans import _descendants, _running, sigkill_and_survivors
 
 
 def test_workers_read_the_same_envelope_as_the_service() -> None:
@@ -101,12 +101,7 @@ def test_no_envelope_worker_outlives_a_sigkilled_service(tmp_path: Path) -> None
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
         family = _descendants(proc.pid)
         assert len(family) >= 3  # the forkserver and two workers
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_running(p) for p in family):
-            time.sleep(0.1)
-        left = sorted(p for p in family if _running(p))
+        left = sigkill_and_survivors(proc, family)
         assert not left, f"envelope workers still running: {left}"
     finally:
         proc.kill()

@@ -77,6 +77,17 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
 
 
+def sigkill_and_survivors(proc: subprocess.Popen[bytes], family: set[int]) -> list[int]:
+    """SIGKILL ``proc`` (no clean-up code runs) and return which of ``family`` still run
+    after 10 s."""
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_running(p) for p in family):
+        time.sleep(0.1)
+    return sorted(p for p in family if _running(p))
+
+
 def test_no_parser_child_outlives_a_sigkilled_service(tmp_path: Path) -> None:
     pdf = tmp_path / "lento.pdf"
     pdf.write_bytes(slow_pdf())  # about 30 s of layout: the children are busy when we kill
@@ -89,12 +100,7 @@ def test_no_parser_child_outlives_a_sigkilled_service(tmp_path: Path) -> None:
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"busy"
         assert len(_busy_parsers(proc.pid)) >= 2  # two children in the middle of the parse
         family = _descendants(proc.pid)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_running(p) for p in family):
-            time.sleep(0.1)
-        left = sorted(p for p in family if _running(p))
+        left = sigkill_and_survivors(proc, family)
         assert not left, f"orphans still running: {left}"
     finally:
         proc.kill()
