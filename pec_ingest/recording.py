@@ -28,7 +28,12 @@ from store.messages import record_failure as count
 from store.reading import save_reading
 from store.receipts import acknowledged, add_receipt, add_receipts, receipt_values
 from store.review import add_review_reason
-from store.submissions import add_submission, get_or_create_organisation, sender_change
+from store.submissions import (
+    add_submission,
+    changed_sender,
+    find_or_create_organisation,
+    lineage,
+)
 
 if TYPE_CHECKING:
     from pec_ingest.pipeline import Outcome, Source
@@ -303,9 +308,10 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
     rows = _attachments(session, message, env, parsed, form_att, config)
     received, certified = facts.received
     fields: Mapping[str, Any] = (form or {}).get("fields") or dict.fromkeys(CANONICAL_FIELDS)
-    organisation = get_or_create_organisation(
+    organisation, created = find_or_create_organisation(
         session, fields.get("codice_fiscale"), facts.sender or env.original_from, None)
-    current = sender_change(session, organisation, facts.sender)
+    known = lineage(session, organisation, new=created)
+    current = changed_sender(organisation, known.current, facts.sender)
     if current is None and fields.get("denominazione"):
         organisation.denominazione = fields.get("denominazione")
     closing = config.closing
@@ -317,8 +323,8 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
         status=(form or {}).get("status", "needs_review"),
         warnings=(form or {}).get("warnings", []), parsed=provenance.without_ocr_text(form),
         attachment=rows.get(id(form_att)) if form_att is not None else None,
-        hold=current is not None)
-    save_reading(session, submission.id, sources, (form or {}).get("ocr"))
+        hold=current is not None, known=known)
+    save_reading(session, submission.id, sources, (form or {}).get("ocr"), new=True)
     reasons = _reasons(config, env, form, form_att, result, submission.out_of_procedure)
     if not certified:
         reasons += review.certification_reasons(env, facts.certification, received,

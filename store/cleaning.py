@@ -43,13 +43,31 @@ def without_nul(value: Any) -> Any:
     return value
 
 
+def has_nul(value: Any) -> bool:
+    """Whether ``value`` (a string, or JSON-like lists and dicts of them) holds a NUL."""
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    return False
+
+
 def replace_nul(session: Session, _context: Any, _instances: Any) -> None:
-    """``before_flush`` hook: no NUL reaches the database from a new or changed row."""
-    for obj in (*session.new, *session.dirty):
+    """``before_flush`` hook: no NUL reaches the database from a new or changed row (of a
+    changed row, only the attributes set since it was loaded are looked at)."""
+    for obj in session.new:
         state = inspect(obj)
-        for attr in state.mapper.column_attrs:
-            value = state.attrs[attr.key].loaded_value
-            if isinstance(value, str | list | dict):
-                cleaned = without_nul(value)
-                if cleaned != value:
-                    setattr(obj, attr.key, cleaned)
+        _clean(obj, state, (a.key for a in state.mapper.column_attrs))
+    for obj in session.dirty:
+        state = inspect(obj)
+        columns = {a.key for a in state.mapper.column_attrs}
+        _clean(obj, state, (key for key in state.committed_state if key in columns))
+
+
+def _clean(obj: Any, state: Any, keys: Any) -> None:
+    for key in keys:
+        value = state.attrs[key].loaded_value
+        if has_nul(value):
+            setattr(obj, key, without_nul(value))

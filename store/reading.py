@@ -32,9 +32,11 @@ class SubmissionReading(Base):
 
 
 def save_reading(session: Session, submission_id: int, provenance: Mapping[str, Any],
-                 ocr: Mapping[str, Any] | None = None) -> SubmissionReading:
-    """Record (or replace) the provenance and OCR text of a submission; flushes."""
-    row = session.get(SubmissionReading, submission_id)
+                 ocr: Mapping[str, Any] | None = None, *, new: bool = False) -> SubmissionReading:
+    """Record (or replace) the provenance and OCR text of a submission; flushes, unless ``new``
+    (a submission recorded in this transaction: nothing to replace, written by the next flush).
+    """
+    row = None if new else session.get(SubmissionReading, submission_id)
     if row is None:
         row = SubmissionReading(submission_id=submission_id)
         session.add(row)
@@ -42,7 +44,8 @@ def save_reading(session: Session, submission_id: int, provenance: Mapping[str, 
     row.ocr_text = (ocr or {}).get("text")
     row.ocr_pages = (ocr or {}).get("pages")
     row.ocr_seconds = (ocr or {}).get("seconds")
-    session.flush()
+    if not new:
+        session.flush()
     return row
 
 

@@ -28,6 +28,7 @@ caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -66,6 +67,14 @@ def provisional_organisation(session: Session, sender: str | None) -> Organisati
 def get_or_create_organisation(session: Session, codice_fiscale: str | None,
                                sender: str | None, denominazione: str | None) -> Organisation:
     """The organisation for this code (or, without a code, this sender), created if new."""
+    return find_or_create_organisation(session, codice_fiscale, sender, denominazione)[0]
+
+
+def find_or_create_organisation(session: Session, codice_fiscale: str | None,
+                                sender: str | None, denominazione: str | None
+                                ) -> tuple[Organisation, bool]:
+    """:func:`get_or_create_organisation`, and whether this transaction created it (then no
+    other transaction can see it yet: it has no versions, nothing to lock)."""
     code = (codice_fiscale or "").strip().upper() or None
     key = normalise_sender(sender)
     if code is None and key is None:
@@ -73,12 +82,13 @@ def get_or_create_organisation(session: Session, codice_fiscale: str | None,
     organisation = _by_code(session, code) if code else _by_sender(session, key)
     if organisation is None and code is not None:
         organisation = _adopt(session, code, key)
+    created = False
     if organisation is None:
-        organisation = _create(session, code, None if code else key)
+        organisation, created = _create(session, code, None if code else key)
     if denominazione:
         organisation.denominazione = denominazione
     session.flush()
-    return organisation
+    return organisation, created
 
 
 def _by_code(session: Session, code: str) -> Organisation | None:
@@ -111,8 +121,9 @@ def _adopt(session: Session, code: str, key: str | None) -> Organisation | None:
     return provisional
 
 
-def _create(session: Session, code: str | None, key: str | None) -> Organisation:
-    """Insert a new organisation; if a concurrent transaction won the race, return its row."""
+def _create(session: Session, code: str | None, key: str | None) -> tuple[Organisation, bool]:
+    """Insert a new organisation (and True); if a concurrent transaction won the race, its row
+    (and False)."""
     organisation = Organisation(codice_fiscale=code, sender_key=key)
     try:
         with session.begin_nested():
@@ -121,27 +132,29 @@ def _create(session: Session, code: str | None, key: str | None) -> Organisation
         existing = _by_code(session, code) if code else _by_sender(session, key)
         if existing is None:
             raise
-        return existing
-    return organisation
+        return existing, False
+    return organisation, True
 
 
 def next_registration(session: Session, procedure: str) -> tuple[int, str]:
     """The next registration number of ``procedure``: ``(7, "PDZ2019-0007")``.
 
-    The counter row is created if missing (INSERT ... ON CONFLICT DO NOTHING), then incremented
-    with UPDATE ... RETURNING, which keeps it locked on PostgreSQL until the caller's transaction
-    ends: concurrent transactions queue, none reuses or skips a number. On SQLite the whole
-    database is written by one transaction at a time (``BEGIN IMMEDIATE``, see ``engine.py``).
+    The counter row is incremented with UPDATE ... RETURNING (created first, INSERT ... ON
+    CONFLICT DO NOTHING, when the procedure has none yet), which keeps it locked on PostgreSQL
+    until the caller's transaction ends: concurrent transactions queue, none reuses or skips a
+    number. On SQLite the whole database is written by one transaction at a time (``BEGIN
+    IMMEDIATE``, see ``engine.py``).
     """
     table = cast(Table, ProcedureCounter.__table__)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(table).values(procedure=procedure, last_number=0)
-                    .on_conflict_do_nothing(index_elements=["procedure"]))
-    number = session.execute(
-        update(table).where(table.c.procedure == procedure)
-        .values(last_number=table.c.last_number + 1)
-        .returning(table.c.last_number)).scalar_one()
+    increment = (update(table).where(table.c.procedure == procedure)
+                 .values(last_number=table.c.last_number + 1).returning(table.c.last_number))
+    number = session.execute(increment).scalar_one_or_none()
+    if number is None:  # the procedure's first number (once): create the row, then count
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(insert(table).values(procedure=procedure, last_number=0)
+                        .on_conflict_do_nothing(index_elements=["procedure"]))
+        number = session.execute(increment).scalar_one()
     return int(number), f"{procedure}-{int(number):04d}"
 
 
@@ -150,18 +163,22 @@ def add_submission(
     fields: Mapping[str, str | None], tavoli: Sequence[tuple[str, int | None]],
     received_at: datetime, late: bool, out_of_procedure: bool, status: str,
     warnings: Sequence[str], parsed: Mapping[str, Any], attachment: Attachment | None = None,
-    review_state: str | None = None, hold: bool = False,
+    review_state: str | None = None, hold: bool = False, known: Lineage | None = None,
 ) -> Submission:
     """Record a new version for ``organisation``; the newest by ``received_at`` is current,
     unless ``hold``: then it is kept aside for staff (see :func:`sender_change`).
 
     ``review_state`` defaults to ``pending`` unless ``status`` is ``complete`` (a held version
-    is always ``pending``).
+    is always ``pending``). ``known``: the organisation's :func:`lineage`, read by the caller in
+    this transaction (not read again).
     """
     _validate(fields, tavoli, status, review_state, received_at)
-    _lock(session, organisation)
-    version = 1 + (session.scalar(select(func.max(Submission.version)).where(
-        Submission.organisation_id == organisation.id)) or 0)
+    if known is None:
+        _lock(session, organisation)
+        version = 1 + (session.scalar(select(func.max(Submission.version)).where(
+            Submission.organisation_id == organisation.id)) or 0)
+    else:
+        version = known.last_version + 1
     seq, number = next_registration(session, procedure)
     submission = Submission(
         organisation=organisation, message=message, attachment=attachment, version=version,
@@ -176,9 +193,31 @@ def add_submission(
         submission.is_current = False
         session.add(submission)
         session.flush()
-    else:
+    elif known is None:
         _make_current(session, organisation, submission)
+    else:
+        _place(session, submission, known.current)
     return submission
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """What a new version of an organisation follows: its current version, its last number."""
+
+    current: Submission | None
+    last_version: int
+
+
+def lineage(session: Session, organisation: Organisation, *, new: bool = False) -> Lineage:
+    """Lock ``organisation`` (row lock on PostgreSQL) and read its current version and last
+    version number; ``new``: created by this transaction (no other can see it: nothing to read).
+    """
+    if new:
+        return Lineage(None, 0)
+    _lock(session, organisation)
+    return Lineage(current_version(session, organisation), session.scalar(
+        select(func.max(Submission.version)).where(
+            Submission.organisation_id == organisation.id)) or 0)
 
 
 def current_version(session: Session, organisation: Organisation) -> Submission | None:
@@ -195,7 +234,12 @@ def sender_change(session: Session, organisation: Organisation,
     PEC it declares (nor the address the organisation was first known by). None otherwise
     (also when there is no current version, or it names no address to compare with)."""
     _lock(session, organisation)
-    current = current_version(session, organisation)
+    return changed_sender(organisation, current_version(session, organisation), sender)
+
+
+def changed_sender(organisation: Organisation, current: Submission | None,
+                   sender: str | None) -> Submission | None:
+    """:func:`sender_change` given the organisation's ``current`` version (read under lock)."""
     if current is None:
         return None
     known = {normalise_sender(current.message.sender), normalise_sender(current.pec),
@@ -241,6 +285,26 @@ def _lock(session: Session, organisation: Organisation) -> None:
     session.flush()
     session.execute(select(Organisation.id).where(Organisation.id == organisation.id)
                     .with_for_update())
+
+
+def _place(session: Session, new: Submission, current: Submission | None) -> None:
+    """Insert ``new`` beside ``current`` (read under lock): current unless ``current`` bears a
+    later legal time (:func:`_make_current` for a version not known to follow ``current``)."""
+    if current is not None and new.received_at < current.received_at:
+        new.is_current = False
+        new.superseded_by = current
+    elif current is not None:  # inserted aside, then in its place: one current at a time
+        new.is_current = False
+        session.add(new)
+        session.flush()
+        current.is_current = False
+        session.flush()  # the partial UNIQUE index allows one current row at a time
+        new.is_current = True
+        current.superseded_by = new
+    else:
+        new.is_current = True
+    session.add(new)
+    session.flush()
 
 
 def _make_current(session: Session, organisation: Organisation, new: Submission) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from pec_ingest.isolation import ParseTask
-from pec_ingest.pipeline import Pipeline, Source
+from pec_ingest.pipeline import Pipeline, Prepared, Source
 from pec_ingest.samples.docx_forms import build_docx
 from pec_ingest.samples.mailbox import COMUNE_PEC, DOCX, SampleMessage
 from pec_ingest.samples.pec import build_envelope, build_original
@@ -79,6 +79,30 @@ def test_resubmission_supersedes_and_keeps_history(pipeline: Pipeline,
         # signed with a valid CAdES signature by the representative
         assert sub2.attachment is not None and sub2.attachment.signed
         assert sub2.attachment.signature_valid is True
+
+
+def test_versions_take_their_place_by_legal_time_whatever_the_arrival_order(
+        pipeline: Pipeline, sessions: sessionmaker[Session]) -> None:
+    """Three versions of one organisation, written in one batch out of legal order: the middle
+    one arrives last and is superseded straight away; numbers and versions follow arrival."""
+    times = [datetime(2019, 9, d, 10, 0, tzinfo=UTC) for d in (2, 9, 5)]
+    items = [pipeline.prepare(pec_with_form(31, when), Source("file", path=f"v{n}"),
+                              durable=False) for n, when in enumerate(times)]
+    written = pipeline.commit_many([i for i in items if isinstance(i, Prepared)],
+                                   lambda session, outcomes: None)
+    assert written.together and [o.outcome for o in written.outcomes] == ["submission"] * 3
+    with sessions() as s:
+        subs = {o.submission_id: s.get(Submission, o.submission_id) for o in written.outcomes}
+        first, latest, late = (subs[o.submission_id] for o in written.outcomes)
+        assert first is not None and latest is not None and late is not None
+        assert [x.version for x in (first, latest, late)] == [1, 2, 3]
+        assert latest.is_current and not first.is_current and not late.is_current
+        assert first.superseded_by_id == latest.id and late.superseded_by_id == latest.id
+        assert latest.superseded_by_id is None
+        current = s.scalars(select(Submission).where(
+            Submission.organisation_id == latest.organisation_id,
+            Submission.is_current.is_(True))).all()
+        assert current == [latest]
 
 
 def test_duplicate_ingestion_changes_nothing(pipeline: Pipeline, mailbox: list[SampleMessage],
