@@ -26,7 +26,8 @@ import hashlib
 import os
 import re
 import secrets
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,26 @@ class Staged:
     sha256: str
     temporary: Path | None = None
     found: bool = False
+
+
+_syncers: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool) kept between batches
+_syncers_lock = threading.Lock()
+
+
+def _side_by_side(sync: Callable[[Path], None], paths: Iterable[Path]) -> None:
+    """``sync`` every path, side by side in the process's fsync threads (made once: a batch
+    does not pay for starting threads), or here when there is only one."""
+    global _syncers
+    paths = list(paths)
+    if len(paths) <= 1:
+        for path in paths:
+            sync(path)
+        return
+    with _syncers_lock:
+        if _syncers is None or _syncers[0] != os.getpid():  # none yet, or a forked child
+            _syncers = (os.getpid(), ThreadPoolExecutor(SYNC_THREADS, "archive-fsync"))
+        pool = _syncers[1]
+    list(pool.map(sync, paths))
 
 
 class Archive:
@@ -105,11 +126,10 @@ class Archive:
             leaf = (self.root / item.relative).parent
             folders.update((leaf, leaf.parent, self.root))
         try:
-            with ThreadPoolExecutor(min(SYNC_THREADS, len(folders))) as pool:
-                list(pool.map(_fsync_written, [temporary for _item, temporary in items]))
-                for item, temporary in items:
-                    self._link(item, temporary)
-                list(pool.map(_fsync_dir, folders))
+            _side_by_side(_fsync_written, [temporary for _item, temporary in items])
+            for item, temporary in items:
+                self._link(item, temporary)
+            _side_by_side(_fsync_dir, folders)
         except OSError as exc:
             raise ArchiveError(f"archivio: impossibile rendere durevoli {len(items)} "
                                f"messaggi: {exc}") from exc
