@@ -25,7 +25,7 @@ from store.base import CANONICAL_FIELDS
 from store.errors import StoreError
 from store.messages import add_attachment, add_message, add_messages, find_message, message_values
 from store.messages import record_failure as count
-from store.reading import save_reading
+from store.reading import add_reading
 from store.receipts import acknowledged, add_receipt, add_receipts, receipt_values
 from store.review import add_review_reason
 from store.submissions import (
@@ -305,15 +305,16 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
     form = result.result if result is not None and result.ok else None
     certified_sender = facts.sender if facts.certification.certified else None
     form, sources = provenance.settle(session, env, certified_sender, form)
-    rows = _attachments(session, message, env, parsed, form_att, config)
     received, certified = facts.received
     fields: Mapping[str, Any] = (form or {}).get("fields") or dict.fromkeys(CANONICAL_FIELDS)
     organisation, created = find_or_create_organisation(
-        session, fields.get("codice_fiscale"), facts.sender or env.original_from, None)
+        session, fields.get("codice_fiscale"), facts.sender or env.original_from, None,
+        name_if_new=fields.get("denominazione"))
     known = lineage(session, organisation, new=created)
     current = changed_sender(organisation, known.current, facts.sender)
-    if current is None and fields.get("denominazione"):
+    if not created and current is None and fields.get("denominazione"):
         organisation.denominazione = fields.get("denominazione")
+    rows = _attachments(session, message, env, parsed, form_att, config)
     closing = config.closing
     submission = add_submission(
         session, organisation, message, procedure=config.procedure.code, fields=fields,
@@ -323,8 +324,8 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
         status=(form or {}).get("status", "needs_review"),
         warnings=(form or {}).get("warnings", []), parsed=provenance.without_ocr_text(form),
         attachment=rows.get(id(form_att)) if form_att is not None else None,
-        hold=current is not None, known=known)
-    save_reading(session, submission.id, sources, (form or {}).get("ocr"), new=True)
+        hold=current is not None, known=known, flush=False)
+    add_reading(session, submission, sources, (form or {}).get("ocr"))
     reasons = _reasons(config, env, form, form_att, result, submission.out_of_procedure)
     if not certified:
         reasons += review.certification_reasons(env, facts.certification, received,
@@ -336,7 +337,8 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
     for reason in reasons + review.skipped_reasons(parsed, form_att):
         add_review_reason(session, code=reason.code, detail=reason.detail, submission=submission,
                           flush=False)  # written together by the next flush
-    queue_for_submission(session, config, submission, env, facts.sender)
+    queue_for_submission(session, config, submission, env, facts.sender, flush=False)
+    session.flush()  # the files, the version, its reading, reasons and reply: one flush
     return _outcome("submission", decision.reason, env.kind, message_id=message.id,
                     submission_id=submission.id,
                     registration_number=submission.registration_number,
@@ -361,6 +363,7 @@ def _reasons(config: Config, env: PecMessage, form: dict[str, Any] | None,
 def _attachments(session: Session, message: model.Message, env: PecMessage,
                  parsed: Sequence[tuple[Attachment, IsolatedResult]],
                  form_att: Attachment | None, config: Config) -> dict[int, model.Attachment]:
+    """The message's files, written with the next flush."""
     by_att = {id(a): r for a, r in parsed}
     rows: dict[int, model.Attachment] = {}
     for att in env.attachments:
@@ -382,5 +385,4 @@ def _attachments(session: Session, message: model.Message, env: PecMessage,
             parse_status=_PARSE_STATUS.get(result.outcome, "failed") if result else "skipped",
             parse_error=result.error if result is not None and not result.ok else None,
             flush=False)
-    session.flush()  # all the files at once
     return rows

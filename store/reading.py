@@ -10,12 +10,15 @@ the whole OCR text (searchable by staff with :func:`search_ocr_text`). Registere
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Float, ForeignKey, Integer, Text, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from store.base import Base
+
+if TYPE_CHECKING:
+    from store.model import Submission
 
 
 class SubmissionReading(Base):
@@ -29,24 +32,37 @@ class SubmissionReading(Base):
     ocr_text: Mapped[str | None] = mapped_column(Text)
     ocr_pages: Mapped[int | None] = mapped_column(Integer)
     ocr_seconds: Mapped[float | None] = mapped_column(Float)
+    submission: Mapped[Submission] = relationship()
 
 
 def save_reading(session: Session, submission_id: int, provenance: Mapping[str, Any],
-                 ocr: Mapping[str, Any] | None = None, *, new: bool = False) -> SubmissionReading:
-    """Record (or replace) the provenance and OCR text of a submission; flushes, unless ``new``
-    (a submission recorded in this transaction: nothing to replace, written by the next flush).
-    """
-    row = None if new else session.get(SubmissionReading, submission_id)
+                 ocr: Mapping[str, Any] | None = None) -> SubmissionReading:
+    """Record (or replace) the provenance and OCR text of a submission; flushes."""
+    row = session.get(SubmissionReading, submission_id)
     if row is None:
         row = SubmissionReading(submission_id=submission_id)
         session.add(row)
+    _fill(row, provenance, ocr)
+    session.flush()
+    return row
+
+
+def add_reading(session: Session, submission: Submission, provenance: Mapping[str, Any],
+                ocr: Mapping[str, Any] | None = None) -> SubmissionReading:
+    """The reading of a submission recorded in this transaction (it has none yet), written
+    with it by the next flush."""
+    row = SubmissionReading(submission=submission)
+    _fill(row, provenance, ocr)
+    session.add(row)
+    return row
+
+
+def _fill(row: SubmissionReading, provenance: Mapping[str, Any],
+          ocr: Mapping[str, Any] | None) -> None:
     row.provenance = dict(provenance)
     row.ocr_text = (ocr or {}).get("text")
     row.ocr_pages = (ocr or {}).get("pages")
     row.ocr_seconds = (ocr or {}).get("seconds")
-    if not new:
-        session.flush()
-    return row
 
 
 def reading_of(session: Session, submission_id: int) -> SubmissionReading | None:

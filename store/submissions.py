@@ -71,20 +71,30 @@ def get_or_create_organisation(session: Session, codice_fiscale: str | None,
 
 
 def find_or_create_organisation(session: Session, codice_fiscale: str | None,
-                                sender: str | None, denominazione: str | None
-                                ) -> tuple[Organisation, bool]:
+                                sender: str | None, denominazione: str | None, *,
+                                name_if_new: str | None = None) -> tuple[Organisation, bool]:
     """:func:`get_or_create_organisation`, and whether this transaction created it (then no
-    other transaction can see it yet: it has no versions, nothing to lock)."""
+    other transaction can see it yet: it has no versions, nothing to lock); ``name_if_new``:
+    its denominazione when it is created here."""
     code = (codice_fiscale or "").strip().upper() or None
     key = normalise_sender(sender)
     if code is None and key is None:
         raise InvalidRecord("organizzazione senza codice fiscale né mittente certificato")
-    organisation = _by_code(session, code) if code else _by_sender(session, key)
-    if organisation is None and code is not None:
-        organisation = _adopt(session, code, key)
     created = False
+    if code is None:
+        organisation = _by_sender(session, key)
+    else:  # by its code, else the provisional one of its address: one query for both
+        wanted = Organisation.codice_fiscale == code
+        if key is not None:
+            wanted = wanted | ((Organisation.sender_key == key)
+                               & Organisation.codice_fiscale.is_(None))
+        found = session.scalars(select(Organisation).where(wanted)).all()
+        organisation = next((o for o in found if o.codice_fiscale == code), None)
+        provisional = next((o for o in found if o.codice_fiscale is None), None)
+        if organisation is None and provisional is not None:
+            organisation = _adopt(session, code, provisional)
     if organisation is None:
-        organisation, created = _create(session, code, None if code else key)
+        organisation, created = _create(session, code, None if code else key, name_if_new)
     if denominazione:
         organisation.denominazione = denominazione
     session.flush()
@@ -101,11 +111,9 @@ def _by_sender(session: Session, key: str | None) -> Organisation | None:
         select(Organisation).where(Organisation.sender_key == key)).one_or_none()
 
 
-def _adopt(session: Session, code: str, key: str | None) -> Organisation | None:
-    """Give ``code`` to the provisional organisation of ``key``, if there is one to give it to."""
-    provisional = provisional_organisation(session, key)
-    if provisional is None:
-        return None
+def _adopt(session: Session, code: str, provisional: Organisation) -> Organisation | None:
+    """Give ``code`` to the ``provisional`` organisation (of the sender), if it still has none:
+    that organisation, or the one the code was given to meanwhile."""
     try:
         with session.begin_nested():
             done = session.execute(
@@ -121,10 +129,11 @@ def _adopt(session: Session, code: str, key: str | None) -> Organisation | None:
     return provisional
 
 
-def _create(session: Session, code: str | None, key: str | None) -> tuple[Organisation, bool]:
+def _create(session: Session, code: str | None, key: str | None,
+            name: str | None = None) -> tuple[Organisation, bool]:
     """Insert a new organisation (and True); if a concurrent transaction won the race, its row
     (and False)."""
-    organisation = Organisation(codice_fiscale=code, sender_key=key)
+    organisation = Organisation(codice_fiscale=code, sender_key=key, denominazione=name)
     try:
         with session.begin_nested():
             session.add(organisation)
@@ -164,13 +173,15 @@ def add_submission(
     received_at: datetime, late: bool, out_of_procedure: bool, status: str,
     warnings: Sequence[str], parsed: Mapping[str, Any], attachment: Attachment | None = None,
     review_state: str | None = None, hold: bool = False, known: Lineage | None = None,
+    flush: bool = True,
 ) -> Submission:
     """Record a new version for ``organisation``; the newest by ``received_at`` is current,
     unless ``hold``: then it is kept aside for staff (see :func:`sender_change`).
 
     ``review_state`` defaults to ``pending`` unless ``status`` is ``complete`` (a held version
     is always ``pending``). ``known``: the organisation's :func:`lineage`, read by the caller in
-    this transaction (not read again).
+    this transaction (not read again); then ``flush=False`` leaves the INSERT to the next flush
+    where the order allows it (the version is not replacing a current one).
     """
     _validate(fields, tavoli, status, review_state, received_at)
     if known is None:
@@ -196,7 +207,7 @@ def add_submission(
     elif known is None:
         _make_current(session, organisation, submission)
     else:
-        _place(session, submission, known.current)
+        _place(session, submission, known.current, flush)
     return submission
 
 
@@ -287,7 +298,8 @@ def _lock(session: Session, organisation: Organisation) -> None:
                     .with_for_update())
 
 
-def _place(session: Session, new: Submission, current: Submission | None) -> None:
+def _place(session: Session, new: Submission, current: Submission | None,
+           flush: bool = True) -> None:
     """Insert ``new`` beside ``current`` (read under lock): current unless ``current`` bears a
     later legal time (:func:`_make_current` for a version not known to follow ``current``)."""
     if current is not None and new.received_at < current.received_at:
@@ -304,7 +316,8 @@ def _place(session: Session, new: Submission, current: Submission | None) -> Non
     else:
         new.is_current = True
     session.add(new)
-    session.flush()
+    if flush or current is not None:
+        session.flush()
 
 
 def _make_current(session: Session, organisation: Organisation, new: Submission) -> None:

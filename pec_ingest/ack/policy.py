@@ -75,19 +75,23 @@ def new_message_id(config: Config, registration_number: str) -> str:
 
 
 def queue_acknowledgement(session: Session, config: Config, submission: Submission,
-                          to_address: str) -> Acknowledgement:
-    """A new pending acknowledgement of ``submission`` (Message-ID generated now, stored)."""
+                          to_address: str, flush: bool = True) -> Acknowledgement:
+    """A new pending acknowledgement of ``submission`` (Message-ID generated now, stored;
+    ``flush=False``: with the next flush)."""
     return add_acknowledgement(session, submission,
                                message_id=new_message_id(config, submission.registration_number),
-                               to_address=to_address)
+                               to_address=to_address, flush=flush)
 
 
 def queue_for_submission(session: Session, config: Config, submission: Submission,
-                         env: PecMessage, sender: str | None) -> Acknowledgement | None:
-    """Queue the acknowledgement of a just-recorded submission, when the rules allow one."""
+                         env: PecMessage, sender: str | None,
+                         flush: bool = True) -> Acknowledgement | None:
+    """Queue the acknowledgement of a just-recorded submission, when the rules allow one
+    (``flush=False``: written with the next flush)."""
     why_not = reason_not_to_reply(config, env, sender)
     if why_not is not None or sender is None:
         log.info("registration=%s acknowledgement=none reason=%s",
                  submission.registration_number, why_not)
         return None
-    return queue_acknowledgement(session, config, submission, sender.strip().lower())
+    return queue_acknowledgement(session, config, submission, sender.strip().lower(),
+                                 flush=flush)
