@@ -32,19 +32,20 @@ __all__ = ["parse_fetch"]
 # The token grammar of imapclient's response_lexer: white space is space, tab, CR and LF; a
 # quoted string may hold any byte, a backslash taking the next byte with it; an atom is a run of
 # bytes other than controls, space, ( ) % " and [, where [ opens a bracket run up to the next ]
-# (spaces and parentheses included: BODY[HEADER.FIELDS (FROM)]); an atom may not run into a
-# quote; ( ) % and the remaining control bytes are tokens of their own.
-_WS = rb"[ \t\r\n]*+"
-_QUOTED = rb'"(?:[^"\\]++|\\.)*+"'
-_ATOM = rb'(?:[^\x00-\x20()%"\[]++|\[[^\]]*+\])++(?!")'
-_SINGLE = rb"[()%\x00-\x08\x0b\x0c\x0e-\x1f]"
-_ANY = rb"(?:" + _QUOTED + rb"|" + _ATOM + rb"|" + _SINGLE + rb")"
-_LINE = re.compile(rb"(?:" + _WS + _ANY + rb")*+" + _WS, re.DOTALL)
-_TOKEN = re.compile(_WS + rb"(" + _ANY + rb")", re.DOTALL)
+# (spaces and parentheses included: BODY[HEADER.FIELDS (FROM)]); ( ) % and the other control
+# bytes are tokens of their own. What breaks it shows in the tokens found by one findall: an
+# unterminated quoted string or bracket leaves a lone " or [ (the last alternative), an atom
+# running into a quote keeps that quote at its end.
+_TOKEN = re.compile(rb"""[ \t\r\n]*+(
+    [()%\x00-\x08\x0b\x0c\x0e-\x1f]
+  | "[^"\\]*+(?:\\.[^"\\]*+)*+"
+  | (?:[^\x00-\x20()%"\[]++|\[[^\]]*+\])++"?
+  | .
+)""", re.DOTALL | re.VERBOSE)
 _LITERAL = re.compile(rb"\{([0-9]+)\}")
 _ESCAPE = re.compile(rb'\\([\\"])')
 
-_OPEN, _CLOSE, _QUOTE, _BRACE, _ZERO = b"(", b")", b'"', b"{", b"0"
+_OPEN, _CLOSE, _MISS = object(), object(), object()
 
 
 def parse_fetch(data: list[Any], normalise_times: bool = True,
@@ -90,52 +91,69 @@ def parse_fetch(data: list[Any], normalise_times: bool = True,
 
 
 def _atoms(data: list[Any]) -> list[Any]:
-    """The top-level values of the whole token stream (records joined, literals in place)."""
+    """The top-level values of the whole token stream (records joined, literals in place).
+
+    A token always means the same value: each distinct one is converted (and checked) once per
+    call; most of a BODYSTRUCTURE is parentheses, NIL and the same few strings."""
     top: list[Any] = []
     current = top
     stack: list[list[Any]] = []
+    known: dict[bytes, Any] = {b"(": _OPEN, b")": _CLOSE, b"NIL": None}
     for record in data:
-        literal: bytes | None = None
-        if isinstance(record, tuple) and len(record) == 2:
-            text, literal = record
-            if not isinstance(literal, bytes):
-                raise ProtocolError(f"literal is not bytes: {literal!r}")
-        else:
-            text = record
-        if not isinstance(text, bytes):
-            raise ProtocolError(f"unexpected response record: {record!r}")
-        if _LINE.fullmatch(text) is None:
-            raise ProtocolError(f"unreadable response: {text[:200]!r}")
+        text, literal = _split_record(record)
         tokens = _TOKEN.findall(text)
         if literal is not None:
             _take_literal(tokens, literal, text)
         for token in tokens:
-            first = token[:1]
-            if first == _OPEN:
+            value = known.get(token, _MISS)
+            if value is _MISS:
+                value = known[token] = _value(token, text)
+                current.append(value)
+            elif value is _OPEN:
                 stack.append(current)
                 current = []
-            elif first == _CLOSE:
+            elif value is _CLOSE:
                 if not stack:
                     raise ProtocolError(f"unbalanced ')' in {text[:200]!r}")
                 done = tuple(current)
                 current = stack.pop()
                 current.append(done)
-            elif first == _QUOTE:
-                inner = token[1:-1]
-                current.append(_ESCAPE.sub(rb"\1", inner) if b"\\" in inner else inner)
-            elif token == b"NIL":
-                current.append(None)
-            elif token.isdigit():
-                current.append(int(token) if first != _ZERO or len(token) == 1 else token)
-            elif first == _BRACE:
-                raise ProtocolError(f"no literal corresponds to {token!r}")
             else:
-                current.append(token)
+                current.append(value)
         if literal is not None:
             current.append(literal)
     if stack:
         raise ProtocolError(f"tuple incomplete at the end of the response: {current!r}")
     return top
+
+
+def _split_record(record: Any) -> tuple[bytes, bytes | None]:
+    """imaplib's item: a line (bytes), or (line ending in {n}, literal)."""
+    literal = None
+    if isinstance(record, tuple) and len(record) == 2:
+        record, literal = record
+        if not isinstance(literal, bytes):
+            raise ProtocolError(f"literal is not bytes: {literal!r}")
+    if not isinstance(record, bytes):
+        raise ProtocolError(f"unexpected response record: {record!r}")
+    return record, literal
+
+
+def _value(token: bytes, text: bytes) -> Any:
+    """What imapclient's ``atom`` makes of a token other than ( ) NIL."""
+    first = token[0]
+    if first == 0x22:  # "
+        inner = token[1:-1]
+        if len(token) < 2 or token[-1] != 0x22 or (b'"' in inner and b"\\" not in inner):
+            raise ProtocolError(f"unterminated quoted string in {text[:200]!r}")
+        return _ESCAPE.sub(rb"\1", inner) if b"\\" in inner else inner
+    if token == b"[" or b'"' in token:
+        raise ProtocolError(f"unterminated [ or a quote in an atom in {text[:200]!r}")
+    if first == 0x7B:  # {
+        raise ProtocolError(f"no literal corresponds to {token!r}")
+    if token.isdigit() and (first != 0x30 or len(token) == 1):  # 0123 stays bytes
+        return int(token)
+    return token
 
 
 def _take_literal(tokens: list[bytes], literal: bytes, text: bytes) -> None:
