@@ -116,7 +116,7 @@ def test_dovecot_answers_read_as_imapclient_reads_them(
     assert b'\\"' in texts and b"\\\\" in texts  # escaped quotes and backslashes
     assert b"=?utf-8?q?" in texts and b"NIL" in texts and b"{2}" in texts
     assert b'"alternative"' in texts and b'"mixed"' in texts and b"+0200" in texts
-    assert [None] == _raw_empty(dovecot, imap_user, filled[-1] + 100)
+    assert _raw_empty(dovecot, imap_user, filled[-1] + 100) == [None]
 
 
 def _raw_empty(dovecot: DovecotServer, user: str, uid: int) -> list[Any]:

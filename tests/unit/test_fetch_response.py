@@ -65,8 +65,8 @@ WELL_FORMED: dict[str, list[Any]] = {
         b'NIL NIL NIL NIL))'],
     "NIL everywhere": [b'7 (UID 14 BODYSTRUCTURE ("text" "plain" NIL NIL NIL NIL 0 0 NIL NIL '
                        b'NIL NIL) RFC822.SIZE 0 INTERNALDATE NIL)'],
-    "several responses, CRLF and tabs": [b"1 (UID 1 RFC822.SIZE 1)\r\n", b"2\t(UID 2  RFC822.SIZE 2)",
-                                         b"3 (RFC822.SIZE 3 UID 3)"],
+    "several responses, CRLF and tabs": [b"1 (UID 1 RFC822.SIZE 1)\r\n",
+                                         b"2\t(UID 2  RFC822.SIZE 2)", b"3 (RFC822.SIZE 3 UID 3)"],
     "unsolicited flags": [b"1 (UID 1 RFC822.SIZE 1)", b"9 (FLAGS (\\Seen $Etichetta))"],
     "two responses for one message": [b"1 (UID 1 RFC822.SIZE 1)", b"1 (UID 1 FLAGS ())"],
     "lower case names, numbers kept as atoms": [b"1 (uid 3 x-thing 007 y 0 z 12a)"],
@@ -155,7 +155,7 @@ def _mutations(data: list[Any], rng: random.Random) -> list[Any]:
     elif how == "insert":
         text = text[:where] + bytes([rng.choice(b'()"\\[] {}0NIL\r\n%\x01')]) + text[where:]
     elif isinstance(record, tuple):
-        return data[:i] + [(text, record[1][:-1] if record[1] else b"x")] + data[i + 1:]
+        return [*data[:i], (text, record[1][:-1] if record[1] else b"x"), *data[i + 1:]]
     data[i] = (text, record[1]) if isinstance(record, tuple) else text
     return data
 
