@@ -10,8 +10,9 @@ atoms, quoted strings (escapes undone) and literals, tuples for parenthesised li
 :class:`imapclient.response_types.BodyData` for ``BODY``/``BODYSTRUCTURE``. ``ENVELOPE`` is not
 converted (we never ask for it): it stays the nested tuple.
 
-imapclient reads one character at a time in Python; here each line is checked and cut into
-tokens by two compiled regular expressions (C loops), and only the tokens are walked in Python.
+imapclient reads one character at a time in Python; here each line is cut into tokens by one
+``findall`` of a compiled regular expression (a C loop), and only the tokens are walked in Python,
+each distinct token converted once.
 A response that breaks the IMAP syntax (truncated, unbalanced parentheses, a literal whose
 length differs from its ``{n}``, a message id that is not a number...) raises imapclient's
 :class:`~imapclient.exceptions.ProtocolError`, an ``imaplib.IMAP4.error``, as imapclient does.

@@ -4,6 +4,7 @@
 server certificate (``ca_file`` for a private CA), logs in and returns a connected mailbox.
 Folders are opened with ``EXAMINE`` and bodies fetched with ``BODY.PEEK[]``: reading changes no
 flag. Only the optional post-actions (``add_keyword``, ``move``) select a folder read-write.
+FETCH answers are read by :mod:`pec_ingest.fetch_response` (imapclient's values, faster).
 
 Every failure (refused connection, timeout, certificate, login, protocol, a server that went
 away) becomes a :class:`~pec_ingest.errors.MailboxError` with an Italian message that never
@@ -48,7 +49,8 @@ class LoginRefused(MailboxError):
 
 class FetchRefused(MailboxError):
     """A FETCH answer the client could not read (a line over imaplib's limit, a response
-    imapclient cannot parse): caused by what the fetched messages hold, not by the network.
+    :mod:`pec_ingest.fetch_response` refuses): caused by what the fetched messages hold, not by
+    the network.
     The connection is out of step afterwards: reopen it before the next command."""
 
 

@@ -189,3 +189,27 @@ def test_mutated_data_gives_imapclient_answer_or_protocol_error() -> None:
         elif theirs is not None:
             stricter += 1
     assert agreed > 500 and refused > 500 and stricter < 10
+
+
+def test_random_bytes_give_values_or_protocol_error() -> None:
+    """Lines made of IMAP's meaningful bytes at random, some with a literal: parsed, or
+    ProtocolError; never another exception."""
+    rng = random.Random(7)
+    alphabet = b'()"\\[] {}0123NILUID BODYSTRUCTURE\r\n%\x01\xe0'
+    outcomes = {"parsed": 0, "refused": 0}
+    for _ in range(3000):
+        data: list[Any] = []
+        for _ in range(rng.randrange(1, 4)):
+            text = bytes(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+            if rng.random() < 0.3:
+                literal = bytes(rng.choice(alphabet) for _ in range(rng.randrange(0, 5)))
+                size = len(literal) + rng.choice([0, 0, 1, -1])
+                data.append((text + b" {%d}" % size, literal))
+            else:
+                data.append(text)
+        try:
+            parse_fetch(data)
+            outcomes["parsed"] += 1
+        except ProtocolError:
+            outcomes["refused"] += 1
+    assert outcomes["parsed"] > 0 and outcomes["refused"] > 1000
