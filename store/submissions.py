@@ -157,13 +157,13 @@ def next_registration(session: Session, procedure: str) -> tuple[int, str]:
     table = cast(Table, ProcedureCounter.__table__)
     increment = (update(table).where(table.c.procedure == procedure)
                  .values(last_number=table.c.last_number + 1).returning(table.c.last_number))
-    number = session.execute(increment).scalar_one_or_none()
+    connection = session.connection()  # the counter is no mapped object: nothing to flush
+    number = connection.execute(increment).scalar_one_or_none()
     if number is None:  # the procedure's first number (once): create the row, then count
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        session.execute(insert(table).values(procedure=procedure, last_number=0)
-                        .on_conflict_do_nothing(index_elements=["procedure"]))
-        number = session.execute(increment).scalar_one()
+        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        connection.execute(insert(table).values(procedure=procedure, last_number=0)
+                           .on_conflict_do_nothing(index_elements=["procedure"]))
+        number = connection.execute(increment).scalar_one()
     return int(number), f"{procedure}-{int(number):04d}"
 
 
