@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pdfplumber.page import Page
+from pdfminer.layout import LTChar, LTItem
+from pdfplumber.page import Page, fix_fontname_bytes
+from pdfplumber.utils import resolve_all
 
 from parsers.pdf_acroform import Widget
 from parsers.pdf_checkbox import drawn_boxes, glyph_state
@@ -38,6 +40,38 @@ class PageText:
     widget_chars: int = 0
     warnings: list[str] = field(default_factory=list)
     sideways: int = 0  # readable characters not upright (vertical or rotated text), not read
+
+class CharPage(Page):
+    """pdfplumber's page, its characters turned into smaller dicts.
+
+    pdfplumber copies some twenty attributes of every character (resolving each one
+    recursively) and this reader uses a handful; on a text-heavy form that copy costs more
+    than the content stream's interpretation. A character here has its position (``x0``,
+    ``x1``, ``y0``, ``y1``, ``top``, ``bottom``, ``doctop``, ``width``, ``height``, computed as
+    pdfplumber computes them), ``text``, ``fontname`` (resolved and decoded as pdfplumber does),
+    ``size``, ``upright``, ``adv``, ``matrix`` and its colours; no marked-content ids, no
+    colour space. Lines, rectangles, curves and images are pdfplumber's own."""
+
+    def process_object(self, obj: LTItem) -> dict[str, Any]:
+        if type(obj) is not LTChar or self.pdf.unicode_norm is not None:
+            return super().process_object(obj)
+        fontname = resolve_all(obj.fontname)
+        if isinstance(fontname, bytes):
+            fontname = fix_fontname_bytes(fontname)
+        gs = obj.graphicstate
+        mb_x0, mb_top = self.mediabox[:2]
+        top = (self.height - obj.y1) + mb_top
+        x0, x1 = (obj.x0 + mb_x0, obj.x1 + mb_x0) if mb_x0 != 0 else (obj.x0, obj.x1)
+        return {
+            "object_type": "char", "page_number": self.page_number, "text": obj.get_text(),
+            "fontname": fontname, "size": obj.size, "upright": obj.upright, "adv": obj.adv,
+            "matrix": obj.matrix, "x0": x0, "x1": x1, "y0": obj.y0, "y1": obj.y1,
+            "width": obj.width, "height": obj.height, "top": top,
+            "bottom": (self.height - obj.y0) + mb_top, "doctop": self.initial_doctop + top,
+            "stroking_color": gs.scolor if isinstance(gs.scolor, tuple) else (gs.scolor,),
+            "non_stroking_color": gs.ncolor if isinstance(gs.ncolor, tuple) else (gs.ncolor,),
+        }
+
 
 def read_page(page: Page, widgets: Sequence[Widget]) -> PageText:
     """The lines of one page, with its AcroForm ``widgets`` placed among the printed text."""
