@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,12 +123,17 @@ def _without_struck_out(chars: list[dict[str, Any]], lines: Sequence[dict[str, A
                 float(o["x1"]) - float(o["x0"]) >= 2.0]
     if not segments or len(segments) > _MAX_STRIKE_SEGMENTS:
         return chars
+    # by height, so that each character looks only at the strokes level with its middle band
+    # (a stroke at a NaN height, from a broken matrix, crosses nothing)
+    segments = sorted((s for s in segments if s[2] == s[2]), key=lambda s: s[2])
+    heights = [y for _, _, y in segments]
     kept = []
     for c in chars:
         top, bottom = float(c["top"]), float(c["bottom"])
         low, high = top + 0.35 * (bottom - top), top + 0.75 * (bottom - top)
         cx = (float(c["x0"]) + float(c["x1"])) / 2
-        if not any(x0 <= cx <= x1 and low <= y <= high for x0, x1, y in segments):
+        level = segments[bisect_left(heights, low):bisect_right(heights, high)]
+        if not any(x0 <= cx <= x1 and low <= y <= high for x0, x1, y in level):
             kept.append(c)
     return kept
 
