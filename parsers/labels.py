@@ -80,9 +80,21 @@ def _compile(entries: tuple[tuple[str, str], ...], weak_labels: tuple[str, ...],
     ordered = sorted(entries, key=lambda e: len(fold(e[1])), reverse=True)
     weak = {fold(w) for w in weak_labels}
     body = "|".join(f"({_variant_pattern(v)})" for _, v in ordered)
+    guard = _first_character([v for _, v in ordered])
     return (tuple(field for field, _ in ordered),
             tuple(fold(v).strip() in weak for _, v in ordered),
-            re.compile(rf"(?<![\w.@])(?:{body})(?![\w@])"))
+            re.compile(rf"(?<![\w.@]){guard}(?:{body})(?![\w@])"))
+
+
+def _first_character(variants: list[str]) -> str:
+    """A lookahead for the characters variants begin with: the expression skips the other
+    places before trying each alternative there. Empty when some variant may begin anywhere
+    (an empty one, or one whose leading hyphen is optional)."""
+    folded = [fold(v).strip() for v in variants]
+    firsts = {f[0] for f in folded if f}
+    if not all(folded) or "-" in firsts:
+        return ""
+    return f"(?=[{re.escape(''.join(sorted(firsts)))}])"
 
 
 class LabelMatcher:
