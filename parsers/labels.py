@@ -108,7 +108,7 @@ class LabelMatcher:
             (field, variant)
             for field, variants in vocabulary.labels.items() for variant in variants
         ) + tuple((STOP, variant) for variant in vocabulary.stop_labels)
-        self._fields, self._weak, self._regex = _compile(entries, vocabulary.weak_labels)
+        self._fields, self._weak, self._regex = _compile(entries, tuple(vocabulary.weak_labels))
         self._seen: dict[str, tuple[Hit, ...]] = {}
 
     def hits(self, text: str) -> list[Hit]:

@@ -146,10 +146,12 @@ def _on_page(obj: dict[str, Any], width: float, height: float) -> bool:
 
 def _char_atoms(chars: Sequence[dict[str, Any]], used: set[int]) -> list[Atom]:
     out = []
+    glyphs: dict[tuple[str, str], str | None] = {}  # a page has few (character, font) pairs
     for i, c in enumerate(chars):
         if i in used:
             continue
-        glyph = glyph_state(c["text"], str(c.get("fontname", "")))
+        key = (c["text"], str(c.get("fontname", "")))
+        glyph = glyphs[key] if key in glyphs else glyphs.setdefault(key, glyph_state(*key))
         out.append(Atom(x0=float(c["x0"]), x1=float(c["x1"]), top=float(c["top"]),
                         bottom=float(c["bottom"]), text=glyph or c["text"],
                         size=float(c.get("size") or c["bottom"] - c["top"]),
