@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from parsers.vocabulary import FUNCTION_WORDS, Vocabulary, fold, fold_aligned
 
@@ -70,24 +71,54 @@ def _variant_pattern(variant: str) -> str:
     return "".join(parts).removesuffix(r"\s*")
 
 
+@lru_cache(maxsize=16)
+def _compile(entries: tuple[tuple[str, str], ...], weak_labels: tuple[str, ...],
+             ) -> tuple[tuple[str, ...], tuple[bool, ...], re.Pattern[str]]:
+    """The fields, weak flags and regular expression of (field, variant) label entries, the
+    longest variant first. Kept for the few vocabularies a process uses (configuration, not
+    documents): building the expression costs more than reading a short form."""
+    ordered = sorted(entries, key=lambda e: len(fold(e[1])), reverse=True)
+    weak = {fold(w) for w in weak_labels}
+    body = "|".join(f"({_variant_pattern(v)})" for _, v in ordered)
+    guard = _first_character([v for _, v in ordered])
+    return (tuple(field for field, _ in ordered),
+            tuple(fold(v).strip() in weak for _, v in ordered),
+            re.compile(rf"(?<![\w.@]){guard}(?:{body})(?![\w@])"))
+
+
+def _first_character(variants: list[str]) -> str:
+    """A lookahead for the characters variants begin with: the expression skips the other
+    places before trying each alternative there. Empty when some variant may begin anywhere
+    (an empty one, or one whose leading hyphen is optional)."""
+    folded = [fold(v).strip() for v in variants]
+    firsts = {f[0] for f in folded if f}
+    if not all(folded) or "-" in firsts:
+        return ""
+    return f"(?=[{re.escape(''.join(sorted(firsts)))}])"
+
+
 class LabelMatcher:
-    """All label variants of a vocabulary in one regular expression."""
+    """All label variants of a vocabulary in one regular expression.
+
+    Make one per document: it remembers the hits of each text it has seen (the extractor's
+    passes ask about the same lines again and again), and forgets them with the document."""
 
     def __init__(self, vocabulary: Vocabulary) -> None:
-        entries: list[tuple[str, str]] = [
+        entries = tuple(
             (field, variant)
             for field, variants in vocabulary.labels.items() for variant in variants
-        ]
-        entries += [(STOP, variant) for variant in vocabulary.stop_labels]
-        entries.sort(key=lambda e: len(fold(e[1])), reverse=True)
-        self._fields = [field for field, _ in entries]
-        weak = {fold(w) for w in vocabulary.weak_labels}
-        self._weak = [fold(v).strip() in weak for _, v in entries]
-        body = "|".join(f"({_variant_pattern(v)})" for _, v in entries)
-        self._regex = re.compile(rf"(?<![\w.@])(?:{body})(?![\w@])")
+        ) + tuple((STOP, variant) for variant in vocabulary.stop_labels)
+        self._fields, self._weak, self._regex = _compile(entries, tuple(vocabulary.weak_labels))
+        self._seen: dict[str, tuple[Hit, ...]] = {}
 
     def hits(self, text: str) -> list[Hit]:
         """Every label in ``text``, left to right, not overlapping."""
+        found = self._seen.get(text)
+        if found is None:
+            found = self._seen[text] = tuple(self._find(text))
+        return list(found)
+
+    def _find(self, text: str) -> list[Hit]:
         found = []
         for match in self._regex.finditer(fold_aligned(text)):
             index = (match.lastindex or 1) - 1

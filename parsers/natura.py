@@ -11,6 +11,7 @@ a legal form ("APS", "ODV", "Cooperativa sociale", "Fondazione ...", "Parrocchia
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from parsers.content import CHECKED, UNCHECKED
 from parsers.vocabulary import Vocabulary, fold
@@ -35,15 +36,24 @@ _FROM_NAME = (
 )
 
 
+@lru_cache(maxsize=16)
+def _keywords(natura: tuple[tuple[str, tuple[str, ...]], ...],
+              ) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """(code, expression) of every keyword, longest first. Kept for the few vocabularies a
+    process uses (configuration, not documents)."""
+    entries = sorted(((code, fold(k)) for code, words in natura for k in words),
+                     key=lambda e: len(e[1]), reverse=True)
+    return tuple((code, re.compile(rf"(?<![\w]){re.escape(keyword)}(?![\w])"))
+                 for code, keyword in entries)
+
+
 def natura_codes(text: str, vocabulary: Vocabulary) -> set[str]:
     """The codes whose keywords occur in ``text`` (longest keywords first, no overlap)."""
     folded = fold(text)
-    entries = sorted(((code, fold(k)) for code, words in vocabulary.natura.items() for k in words),
-                     key=lambda e: len(e[1]), reverse=True)
     taken = [False] * len(folded)
     codes: set[str] = set()
-    for code, keyword in entries:
-        for match in re.finditer(rf"(?<![\w]){re.escape(keyword)}(?![\w])", folded):
+    for code, keyword in _keywords(tuple((c, tuple(w)) for c, w in vocabulary.natura.items())):
+        for match in keyword.finditer(folded):
             if any(taken[match.start(): match.end()]):
                 continue
             taken[match.start(): match.end()] = [True] * (match.end() - match.start())

@@ -39,7 +39,6 @@ from pdfminer.pdfparser import PDFParser
 from pdfminer.pdftypes import PDFObjRef, PDFStream, resolve1
 from pdfminer.psexceptions import PSException
 from pdfminer.psparser import LIT
-from pdfplumber.page import Page
 from pdfplumber.utils.exceptions import MalformedPDFException, PdfminerException
 
 from parsers.content import FormContent
@@ -48,7 +47,7 @@ from parsers.limits import DEFAULT_LIMITS, Limits
 from parsers.origin import raised_by_library
 from parsers.pdf_acroform import Widget, read_widgets
 from parsers.pdf_fallback import ENGINE, read_text
-from parsers.pdf_page import PageText, read_page
+from parsers.pdf_page import CharPage, PageText, read_page
 
 _SCAN_CHARS = 40  # fewer readable characters than this per page: no usable text layer
 _MAX_OBJECTS = 200_000
@@ -268,7 +267,7 @@ def _read_pages(pdf: pdfplumber.PDF, page_objs: Sequence[PDFPage], widgets: Sequ
         if index in skip:
             continue
         try:
-            page = Page(pdf, page_obj, page_number=index + 1, initial_doctop=doctop)
+            page = CharPage(pdf, page_obj, page_number=index + 1, initial_doctop=doctop)
             doctop += float(page.height)
             text = read_page(page, [w for w in widgets if w.page == index])
             page.close()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pdfplumber.page import Page
+from pdfminer.layout import LTChar, LTItem
+from pdfplumber.page import Page, fix_fontname_bytes
+from pdfplumber.utils import resolve_all
 
 from parsers.pdf_acroform import Widget
 from parsers.pdf_checkbox import drawn_boxes, glyph_state
@@ -38,6 +41,38 @@ class PageText:
     widget_chars: int = 0
     warnings: list[str] = field(default_factory=list)
     sideways: int = 0  # readable characters not upright (vertical or rotated text), not read
+
+class CharPage(Page):
+    """pdfplumber's page, its characters turned into smaller dicts.
+
+    pdfplumber copies some twenty attributes of every character (resolving each one
+    recursively) and this reader uses a handful; on a text-heavy form that copy costs more
+    than the content stream's interpretation. A character here has its position (``x0``,
+    ``x1``, ``y0``, ``y1``, ``top``, ``bottom``, ``doctop``, ``width``, ``height``, computed as
+    pdfplumber computes them), ``text``, ``fontname`` (resolved and decoded as pdfplumber does),
+    ``size``, ``upright``, ``adv``, ``matrix`` and its colours; no marked-content ids, no
+    colour space. Lines, rectangles, curves and images are pdfplumber's own."""
+
+    def process_object(self, obj: LTItem) -> dict[str, Any]:
+        if type(obj) is not LTChar or self.pdf.unicode_norm is not None:
+            return super().process_object(obj)
+        fontname = resolve_all(obj.fontname)
+        if isinstance(fontname, bytes):
+            fontname = fix_fontname_bytes(fontname)
+        gs = obj.graphicstate
+        mb_x0, mb_top = self.mediabox[:2]
+        top = (self.height - obj.y1) + mb_top
+        x0, x1 = (obj.x0 + mb_x0, obj.x1 + mb_x0) if mb_x0 != 0 else (obj.x0, obj.x1)
+        return {
+            "object_type": "char", "page_number": self.page_number, "text": obj.get_text(),
+            "fontname": fontname, "size": obj.size, "upright": obj.upright, "adv": obj.adv,
+            "matrix": obj.matrix, "x0": x0, "x1": x1, "y0": obj.y0, "y1": obj.y1,
+            "width": obj.width, "height": obj.height, "top": top,
+            "bottom": (self.height - obj.y0) + mb_top, "doctop": self.initial_doctop + top,
+            "stroking_color": gs.scolor if isinstance(gs.scolor, tuple) else (gs.scolor,),
+            "non_stroking_color": gs.ncolor if isinstance(gs.ncolor, tuple) else (gs.ncolor,),
+        }
+
 
 def read_page(page: Page, widgets: Sequence[Widget]) -> PageText:
     """The lines of one page, with its AcroForm ``widgets`` placed among the printed text."""
@@ -88,12 +123,17 @@ def _without_struck_out(chars: list[dict[str, Any]], lines: Sequence[dict[str, A
                 float(o["x1"]) - float(o["x0"]) >= 2.0]
     if not segments or len(segments) > _MAX_STRIKE_SEGMENTS:
         return chars
+    # by height, so that each character looks only at the strokes level with its middle band
+    # (a stroke at a NaN height, from a broken matrix, crosses nothing)
+    segments = sorted((s for s in segments if s[2] == s[2]), key=lambda s: s[2])
+    heights = [y for _, _, y in segments]
     kept = []
     for c in chars:
         top, bottom = float(c["top"]), float(c["bottom"])
         low, high = top + 0.35 * (bottom - top), top + 0.75 * (bottom - top)
         cx = (float(c["x0"]) + float(c["x1"])) / 2
-        if not any(x0 <= cx <= x1 and low <= y <= high for x0, x1, y in segments):
+        level = segments[bisect_left(heights, low):bisect_right(heights, high)]
+        if not any(x0 <= cx <= x1 and low <= y <= high for x0, x1, y in level):
             kept.append(c)
     return kept
 
@@ -106,10 +146,12 @@ def _on_page(obj: dict[str, Any], width: float, height: float) -> bool:
 
 def _char_atoms(chars: Sequence[dict[str, Any]], used: set[int]) -> list[Atom]:
     out = []
+    glyphs: dict[tuple[str, str], str | None] = {}  # a page has few (character, font) pairs
     for i, c in enumerate(chars):
         if i in used:
             continue
-        glyph = glyph_state(c["text"], str(c.get("fontname", "")))
+        key = (c["text"], str(c.get("fontname", "")))
+        glyph = glyphs[key] if key in glyphs else glyphs.setdefault(key, glyph_state(*key))
         out.append(Atom(x0=float(c["x0"]), x1=float(c["x1"]), top=float(c["top"]),
                         bottom=float(c["bottom"]), text=glyph or c["text"],
                         size=float(c.get("size") or c["bottom"] - c["top"]),

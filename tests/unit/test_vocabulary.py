@@ -8,6 +8,7 @@ import pytest
 
 from parsers.allegato import extract
 from parsers.content import FormContent
+from parsers.labels import LabelMatcher, _first_character
 from parsers.vocabulary import DEFAULT_VOCABULARY, FIELD_NAMES, fold
 
 
@@ -53,3 +54,13 @@ def test_extended_refuses_unknown_names_with_a_clear_message(extra: Any, message
 
 def test_fold_ignores_case_accents_and_curly_apostrophes() -> None:
     assert fold("Povertà DELL’ENTE") == "poverta dell'ente"
+
+
+def test_labels_are_found_with_or_without_the_first_character_lookahead() -> None:
+    assert _first_character(["Codice fiscale", "Partita IVA"]).startswith("(?=[")
+    assert _first_character(["-Codice fiscale", "PEC"]) == ""  # an optional leading hyphen
+    assert _first_character(["", "PEC"]) == ""
+    extra = DEFAULT_VOCABULARY.extended({"labels": {"referente": ["-delegato"]}})
+    text = "Codice fiscale: 96311650558 – delegato: Anna Neri; PEC: a@pec.it"
+    assert [h.field for h in LabelMatcher(extra).hits(text)] == [
+        "codice_fiscale", "referente", "pec"]
