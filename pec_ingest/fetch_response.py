@@ -47,6 +47,10 @@ _LITERAL = re.compile(rb"\{([0-9]+)\}")
 _ESCAPE = re.compile(rb'\\([\\"])')
 
 _OPEN, _CLOSE, _MISS = object(), object(), object()
+# Deeper lists are refused (imapclient's recursive BodyData.create would exhaust the stack on
+# a hostile BODYSTRUCTURE): a real one nests about two levels per MIME level, and the envelope
+# reader refuses mail nested more than 12 MIME levels deep (parsers.limits).
+MAX_DEPTH = 100
 
 
 def parse_fetch(data: list[Any], normalise_times: bool = True,
@@ -111,6 +115,8 @@ def _atoms(data: list[Any]) -> list[Any]:
                 value = known[token] = _value(token, text)
                 current.append(value)
             elif value is _OPEN:
+                if len(stack) >= MAX_DEPTH:
+                    raise ProtocolError(f"lists nested deeper than {MAX_DEPTH} levels")
                 stack.append(current)
                 current = []
             elif value is _CLOSE:
@@ -148,8 +154,8 @@ def _value(token: bytes, text: bytes) -> Any:
         if len(token) < 2 or token[-1] != 0x22 or (b'"' in inner and b"\\" not in inner):
             raise ProtocolError(f"unterminated quoted string in {text[:200]!r}")
         return _ESCAPE.sub(rb"\1", inner) if b"\\" in inner else inner
-    if token == b"[" or b'"' in token:
-        raise ProtocolError(f"unterminated [ or a quote in an atom in {text[:200]!r}")
+    if token == b"[" or token.endswith(b'"'):  # quotes inside [...] are fine: ("FROM")
+        raise ProtocolError(f"unterminated [ or an atom running into a quote in {text[:200]!r}")
     if first == 0x7B:  # {
         raise ProtocolError(f"no literal corresponds to {token!r}")
     if token.isdigit() and (first != 0x30 or len(token) == 1):  # 0123 stays bytes
@@ -160,7 +166,7 @@ def _value(token: bytes, text: bytes) -> Any:
 def _take_literal(tokens: list[bytes], literal: bytes, text: bytes) -> None:
     """Drop the ``{n}`` that ends a line followed by a literal, after checking n."""
     marker = _LITERAL.fullmatch(tokens[-1]) if tokens else None
-    if marker is None:
+    if marker is None or not text.endswith(tokens[-1]):  # nothing may follow the {n}
         raise ProtocolError(f"literal without a {{n}} marker: {text[-200:]!r}")
     if int(marker.group(1)) != len(literal):
         raise ProtocolError(f"expecting literal of size {int(marker.group(1))}, "

@@ -28,7 +28,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +69,10 @@ def _side_by_side(sync: Callable[[Path], None], paths: Iterable[Path]) -> None:
         if _syncers is None or _syncers[0] != os.getpid():  # none yet, or a forked child
             _syncers = (os.getpid(), ThreadPoolExecutor(SYNC_THREADS, "archive-fsync"))
         pool = _syncers[1]
-    list(pool.map(sync, paths))
+    futures = [pool.submit(sync, path) for path in paths]
+    wait(futures)  # all of them finished before a failure is reported (then retried)
+    for future in futures:
+        future.result()
 
 
 class Archive:

@@ -268,6 +268,7 @@ def is_held(sub: Submission) -> bool:
 def make_current(session: Session, sub: Submission) -> bool:
     """Staff accepted a held version: it takes its place by legal time like any other (current
     unless the current one is newer). Returns whether it is now current."""
+    _lock(session, sub.organisation)  # as a poll recording a version of it does
     _make_current(session, sub.organisation, sub)
     return sub.is_current
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import flag_modified
 
 from parsers.mime import MAX_HEAD_BYTES
 from pec_ingest.ack import SmtpTransport, outbox, send_pending
@@ -19,7 +20,7 @@ from pec_ingest.config import Config
 from pec_ingest.pipeline import Pipeline, Source
 from pec_ingest.settings_smtp import AcknowledgementSection, SmtpSection
 from store.cleaning import header_text, without_nul
-from store.model import Acknowledgement, Message, ReviewReason
+from store.model import Acknowledgement, Message, ReviewReason, Submission
 from tests.integration.test_poison_mailbox import crlf_message_id, crlf_mittente, nul_subject
 from tests.smtp_server import PASSWORD, USERNAME, SmtpServer
 
@@ -33,6 +34,29 @@ def test_nul_in_subject_and_file_name_is_stored_alike_on_both_databases(
         assert message.subject == "POSTA CERTIFICATA: Allegato 1  domanda"  # a header value
         assert "nota\ufffd.txt" in {a.filename for a in message.attachments}
         assert message.failure_count == 0
+
+
+def test_nul_set_on_a_stored_row_is_replaced_on_both_databases(
+        pipeline: Pipeline, sessions: sessionmaker[Session]) -> None:
+    """A row already stored, then changed with text holding NUL (a failure reason from an
+    exception, a value typed by staff, JSON reassigned or flagged as modified): the guard
+    before the flush replaces it, on PostgreSQL too (which would refuse the row)."""
+    outcome = pipeline.ingest(nul_subject(), Source("file", path="nul.eml"))
+    assert outcome.outcome == "submission", outcome.reason
+    with sessions() as s:
+        [message] = s.scalars(select(Message))
+        [submission] = s.scalars(select(Submission))
+        message.reason = "errore\x00interno"
+        submission.denominazione = "Coop\x00 Sociale"
+        submission.parsed["note"] = ["a\x00b"]
+        flag_modified(submission, "parsed")
+        s.commit()
+    with sessions() as s:
+        [message] = s.scalars(select(Message))
+        [submission] = s.scalars(select(Submission))
+        assert message.reason == "errore\ufffdinterno"
+        assert submission.denominazione == "Coop\ufffd Sociale"
+        assert submission.parsed["note"] == ["a\ufffdb"]
 
 
 def test_header_values_with_line_breaks_are_stored_on_one_line(
