@@ -4,6 +4,7 @@ through the store's functions, on both backends (concurrency with real threads).
 from __future__ import annotations
 
 import hashlib
+import random
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,9 @@ from store.reports import current_submissions, stats, submission_history
 from store.review import add_review_reason, resolve_review_reasons, review_queue
 from store.submissions import (
     add_submission,
+    find_or_create_organisation,
     get_or_create_organisation,
+    lineage,
     next_registration,
     provisional_organisation,
 )
@@ -137,8 +140,23 @@ def test_invalid_submissions_are_refused_with_reasons(session: Session) -> None:
         submit(session, "97000000001", when=datetime(2019, 9, 2))
 
 
+def submit_as_a_poll(session: Session, cf: str | None, *, sender: str,
+                     when: datetime) -> Submission:
+    """What recording a submission does: organisation and lineage read once (none for an
+    organisation it creates), the version placed by legal time, one flush at the end."""
+    organisation, created = find_or_create_organisation(session, cf, sender, None)
+    known = lineage(session, organisation, new=created)
+    sub = add_submission(
+        session, organisation, new_message(session, sender), procedure="PDZ2019",
+        fields={"codice_fiscale": cf}, tavoli=[("famiglia", None)], received_at=when,
+        late=False, out_of_procedure=False, status="complete", warnings=[], parsed={},
+        known=known, flush=False)
+    session.flush()
+    return sub
+
+
 def _concurrently(sessions: sessionmaker[Session], workers: int, per_worker: int,
-                  cf_of: object) -> list[str]:
+                  cf_of: object, as_a_poll: bool = False) -> list[str]:
     barrier = threading.Barrier(workers)
     numbers: list[str] = []
     errors: list[BaseException] = []
@@ -149,8 +167,11 @@ def _concurrently(sessions: sessionmaker[Session], workers: int, per_worker: int
             for i in range(per_worker):
                 with sessions() as session:
                     cf = cf_of(w, i)  # type: ignore[operator]
-                    numbers.append(submit(session, cf, sender=f"w{w}@pec.it")
-                                   .registration_number)
+                    when = datetime(2019, 9, 2, 10, tzinfo=ROME) + timedelta(
+                        minutes=random.randrange(1000))
+                    sub = (submit_as_a_poll(session, cf, sender=f"w{w}@pec.it", when=when)
+                           if as_a_poll else submit(session, cf, sender=f"w{w}@pec.it"))
+                    numbers.append(sub.registration_number)
                     session.commit()
         except BaseException as exc:  # reported below, in the test's thread
             errors.append(exc)
@@ -170,12 +191,20 @@ def test_concurrent_sessions_never_share_or_skip_a_number(
     assert sorted(numbers) == [f"PDZ2019-{n:04d}" for n in range(1, 21)]
 
 
-def test_concurrent_resubmissions_of_one_organisation(sessions: sessionmaker[Session]) -> None:
-    _concurrently(sessions, 3, 3, lambda w, i: "97000000001")
+@pytest.mark.parametrize("as_a_poll", [False, True], ids=["store", "as-a-poll"])
+def test_concurrent_resubmissions_of_one_organisation(sessions: sessionmaker[Session],
+                                                      as_a_poll: bool) -> None:
+    """Several writers, one organisation (created by whichever comes first): versions 1..N,
+    numbers 1..N, exactly one current version, the newest by legal time, every other one
+    superseded."""
+    numbers = _concurrently(sessions, 3, 3, lambda w, i: "97000000001", as_a_poll)
+    assert sorted(numbers) == [f"PDZ2019-{n:04d}" for n in range(1, 10)]
     with sessions() as session:
         history = submission_history(session, session.scalars(select(Organisation.id)).one())
-        assert [s.version for s in history] == list(range(1, 10))
-        assert sum(s.is_current for s in history) == 1
+        assert sorted(s.version for s in history) == list(range(1, 10))
+        [current] = [s for s in history if s.is_current]
+        assert current.received_at == max(s.received_at for s in history)
+        assert all(s.superseded_by_id is not None for s in history if s is not current)
 
 
 def _sample(session: Session) -> dict[str, Submission]:
