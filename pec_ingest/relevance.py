@@ -11,6 +11,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from parsers.envelope import Attachment
 from parsers.sniff import detect_format
@@ -24,7 +25,10 @@ IMAGE_FORMATS = frozenset({"png", "jpeg", "tiff"})
 _NOT_FORMS = (".xml.p7m", ".xml", ".p7s", ".tsr", ".ics", ".vcf")
 
 
+@lru_cache(maxsize=1024)  # the configured keywords, folded once each
 def _fold(text: str) -> str:
+    if text.isascii():  # nothing to decompose, no accent to drop
+        return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
