@@ -176,9 +176,8 @@ class Archive:
         for path in reversed(chain):
             if path in self._folders:
                 continue
-            if not path.is_dir():
-                with contextlib.suppress(FileExistsError):
-                    path.mkdir(mode=DIR_MODE, parents=path == self.root)
+            with contextlib.suppress(FileExistsError):  # one call, whether it exists or not
+                path.mkdir(mode=DIR_MODE, parents=path == self.root)
             self._folders.add(path)
 
     def _link(self, item: Staged, temporary: Path) -> None:
