@@ -190,6 +190,9 @@ def add_submission(
             Submission.organisation_id == organisation.id)) or 0)
     else:
         version = known.last_version + 1
+        if not hold and _supersedes(received_at, known.current):
+            known.current.is_current = False  # type: ignore[union-attr]
+            session.flush()  # before the new one exists: one current row at a time (index)
     seq, number = next_registration(session, procedure)
     submission = Submission(
         organisation=organisation, message=message, attachment=attachment, version=version,
@@ -293,31 +296,33 @@ def _validate(fields: Mapping[str, str | None], tavoli: Sequence[tuple[str, int 
 
 
 def _lock(session: Session, organisation: Organisation) -> None:
-    """Serialise versions of one organisation (row lock on PostgreSQL; no-op on SQLite)."""
+    """Serialise versions of one organisation (row lock on PostgreSQL; on SQLite the writing
+    transaction holds the whole database already: ``BEGIN IMMEDIATE``)."""
     session.flush()
-    session.execute(select(Organisation.id).where(Organisation.id == organisation.id)
-                    .with_for_update())
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(select(Organisation.id).where(Organisation.id == organisation.id)
+                        .with_for_update())
+
+
+def _supersedes(received_at: datetime, current: Submission | None) -> bool:
+    """Whether a version received at ``received_at`` takes the place of ``current``."""
+    return current is not None and received_at >= current.received_at
 
 
 def _place(session: Session, new: Submission, current: Submission | None,
            flush: bool = True) -> None:
-    """Insert ``new`` beside ``current`` (read under lock): current unless ``current`` bears a
-    later legal time (:func:`_make_current` for a version not known to follow ``current``)."""
-    if current is not None and new.received_at < current.received_at:
+    """Insert ``new`` beside ``current`` (read under lock, already made not current by
+    :func:`add_submission` when ``new`` replaces it): current unless ``current`` bears a later
+    legal time (:func:`_make_current` for a version not known to follow ``current``)."""
+    if current is not None and not _supersedes(new.received_at, current):
         new.is_current = False
         new.superseded_by = current
-    elif current is not None:  # inserted aside, then in its place: one current at a time
-        new.is_current = False
-        session.add(new)
-        session.flush()
-        current.is_current = False
-        session.flush()  # the partial UNIQUE index allows one current row at a time
-        new.is_current = True
-        current.superseded_by = new
     else:
         new.is_current = True
+        if current is not None:
+            current.superseded_by = new  # written after the INSERT of new, by the same flush
     session.add(new)
-    if flush or current is not None:
+    if flush:
         session.flush()
 
 
