@@ -69,5 +69,10 @@ def replace_nul(session: Session, _context: Any, _instances: Any) -> None:
 def _clean(obj: Any, state: Any, keys: Any) -> None:
     for key in keys:
         value = state.attrs[key].loaded_value
-        if has_nul(value):
+        if isinstance(value, str):
+            found = NUL in value
+        else:  # repr (C, fast) writes a NUL as \x00: where it shows none there is none; where
+            # it does (or a string holds a backslash and "x00"), the exact walk decides
+            found = isinstance(value, list | dict) and "\\x00" in repr(value) and has_nul(value)
+        if found:
             setattr(obj, key, without_nul(value))
