@@ -190,8 +190,9 @@ def add_submission(
             Submission.organisation_id == organisation.id)) or 0)
     else:
         version = known.last_version + 1
-        if not hold and _supersedes(received_at, known.current):
-            known.current.is_current = False  # type: ignore[union-attr]
+        replaced = known.current
+        if not hold and replaced is not None and _supersedes(received_at, replaced):
+            replaced.is_current = False
             session.flush()  # before the new one exists: one current row at a time (index)
     seq, number = next_registration(session, procedure)
     submission = Submission(
