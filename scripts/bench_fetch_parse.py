@@ -15,9 +15,7 @@ Not a test: figures on a shared machine. Needs Dovecot and root (like the tests)
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pec_ingest.fetch_response import parse_fetch
 from pec_ingest.mailbox import FIRST_LOOK, HEADER_LOOK
-from scripts.bench_poll import fill
+from scripts.bench_poll import fill, private_dovecot
 from tests.dovecot import DovecotServer
 
 SHAPES: dict[str, tuple[str, ...]] = {
@@ -68,10 +66,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    base = Path(tempfile.mkdtemp(prefix="pec-bench-fetch-"))
-    server = DovecotServer.create(base / "dovecot")
-    server.start()
-    try:
+    with private_dovecot("pec-bench-fetch-") as (server, _base):
         server.add_user("bench")
         fill(server, "bench", 0, args.n)
         per = 2000 / args.n
@@ -88,9 +83,6 @@ def main() -> int:
             print(f"{name:>22}: imapclient {theirs * per:.3f} s, ours {ours * per:.3f} s "
                   f"per 2,000 messages ({theirs / max(ours, 1e-9):.1f} x; "
                   f"{size / 1e6:.1f} MB of response lines)", flush=True)
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
     return 0
 
 

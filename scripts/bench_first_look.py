@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 import resource
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,8 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pec_ingest import triage
 from pec_ingest.mailbox import Mailbox
 from pec_ingest.settings_imap import MailboxSection
-from scripts.bench_poll import fill
-from tests.dovecot import DovecotServer
+from scripts.bench_poll import fill, private_dovecot
 
 ITEMS = {
     "size+date": ["RFC822.SIZE", "INTERNALDATE"],
@@ -93,10 +90,7 @@ def main() -> int:
     parser.add_argument("--items", action="store_true", help="also time single FETCH items")
     parser.add_argument("--lenient", action="store_true", help="skip_non_pec = false")
     args = parser.parse_args()
-    base = Path(tempfile.mkdtemp(prefix="pec-bench-look-"))
-    server = DovecotServer.create(base / "dovecot")
-    server.start()
-    try:
+    with private_dovecot("pec-bench-look-") as (server, _base):
         server.add_user("bench")
         fill(server, "bench", 0, args.n)
         box = server.section("bench", skip_non_pec=not args.lenient)
@@ -134,9 +128,6 @@ def main() -> int:
                 counts[v.download, v.reason or v.kind] = counts.get(
                     (v.download, v.reason or v.kind), 0) + 1
             print("verdicts:", dict(sorted(counts.items())))
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
     return 0
 
 

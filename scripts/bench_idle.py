@@ -17,17 +17,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_poll import scratch_database
+from bench_poll import private_dovecot, scratch_database
 
 from pec_ingest.config import Config, StateSection
 from pec_ingest.pipeline import Pipeline
@@ -97,10 +95,7 @@ def main() -> int:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
-    base = Path(tempfile.mkdtemp(prefix="pec-bench-idle-"))
-    server = DovecotServer.create(base / "dovecot")
-    server.start()
-    try:
+    with private_dovecot("pec-bench-idle-") as (server, base):
         server.add_user("big")
         server.add_user("empty")
         started = time.perf_counter()
@@ -114,9 +109,6 @@ def main() -> int:
               f"{statistics.median(big) * 1000:.1f} ms, min {min(big) * 1000:.1f} ms "
               f"({'ok' if statistics.median(big) < 0.05 else 'OVER'} target 50 ms); empty "
               f"mailbox: median {statistics.median(empty) * 1000:.1f} ms")
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
     return 0
 
 

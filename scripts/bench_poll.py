@@ -223,13 +223,20 @@ def main() -> int:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--database-url", default=None, help="an existing database to use")
     args = parser.parse_args()
-    base = Path(tempfile.mkdtemp(prefix="pec-bench-"))
+    with private_dovecot("pec-bench-") as (server, base), scratch_database(args) as url:
+        args.database_url = url
+        return run(args, base, server)
+
+
+@contextmanager
+def private_dovecot(prefix: str) -> Iterator[tuple[DovecotServer, Path]]:
+    """A Dovecot of our own in a new temporary folder (and the folder, for the rest of the
+    run's files); stopped and removed afterwards."""
+    base = Path(tempfile.mkdtemp(prefix=prefix))
     server = DovecotServer.create(base / "dovecot")
     server.start()
     try:
-        with scratch_database(args) as url:
-            args.database_url = url
-            return run(args, base, server)
+        yield server, base
     finally:
         server.stop()
         shutil.rmtree(base, ignore_errors=True)
