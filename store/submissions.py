@@ -180,20 +180,16 @@ def add_submission(
 
     ``review_state`` defaults to ``pending`` unless ``status`` is ``complete`` (a held version
     is always ``pending``). ``known``: the organisation's :func:`lineage`, read by the caller in
-    this transaction (not read again); then ``flush=False`` leaves the INSERT to the next flush
-    where the order allows it (the version is not replacing a current one).
+    this transaction (read here otherwise); ``flush=False`` leaves the INSERT to the next flush.
     """
     _validate(fields, tavoli, status, review_state, received_at)
     if known is None:
-        _lock(session, organisation)
-        version = 1 + (session.scalar(select(func.max(Submission.version)).where(
-            Submission.organisation_id == organisation.id)) or 0)
-    else:
-        version = known.last_version + 1
-        replaced = known.current
-        if not hold and replaced is not None and _supersedes(received_at, replaced):
-            replaced.is_current = False
-            session.flush()  # before the new one exists: one current row at a time (index)
+        known = lineage(session, organisation)
+    version = known.last_version + 1
+    replaced = known.current
+    if not hold and replaced is not None and _supersedes(received_at, replaced):
+        replaced.is_current = False
+        session.flush()  # before the new one exists: one current row at a time (index)
     seq, number = next_registration(session, procedure)
     submission = Submission(
         organisation=organisation, message=message, attachment=attachment, version=version,
@@ -208,8 +204,6 @@ def add_submission(
         submission.is_current = False
         session.add(submission)
         session.flush()
-    elif known is None:
-        _make_current(session, organisation, submission)
     else:
         _place(session, submission, known.current, flush)
     return submission
@@ -314,7 +308,7 @@ def _place(session: Session, new: Submission, current: Submission | None,
            flush: bool = True) -> None:
     """Insert ``new`` beside ``current`` (read under lock, already made not current by
     :func:`add_submission` when ``new`` replaces it): current unless ``current`` bears a later
-    legal time (:func:`_make_current` for a version not known to follow ``current``)."""
+    legal time."""
     if current is not None and not _supersedes(new.received_at, current):
         new.is_current = False
         new.superseded_by = current
