@@ -46,13 +46,15 @@ def _noise_png() -> bytes:
 @pytest.mark.slow
 def test_a_timed_out_ocr_leaves_no_tesseract_running() -> None:
     before = _tesseracts()
-    # the timeout leaves time to start the forkserver and the child on a busy machine (about
-    # 2 s here); tesseract then works on the noise for about 9 s: it is killed in the middle
-    pool = ParserPool(DEFAULT_VOCABULARY, DEFAULT_LIMITS, timeout=5.0, memory_mb=1024, size=1)
+    pool = ParserPool(DEFAULT_VOCABULARY, DEFAULT_LIMITS, timeout=60.0, memory_mb=1024, size=1)
     results: list[IsolatedResult] = []
     try:
+        # the child started beforehand (forkserver and child can take seconds on a busy
+        # machine), so the 2 s given to the scan are all tesseract's: it starts after ~0.4 s and
+        # works on the noise for 4-9 s, so it is killed in the middle
+        assert pool.parse(ParseTask(b"not a document", "nota.txt")).outcome != "timeout"
         worker = threading.Thread(target=lambda: results.append(
-            pool.parse(ParseTask(_noise_png(), "foto.png"))))
+            pool.parse(ParseTask(_noise_png(), "foto.png"), time.monotonic() + 2.0)))
         worker.start()
         seen: set[int] = set()
         deadline = time.monotonic() + 5.0
