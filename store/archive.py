@@ -9,11 +9,12 @@ is ignored; the final name exists only with complete, durable content. Files are
 and folders 0750, further narrowed by the process umask.
 
 A poll archives in groups (:meth:`Archive.stage` per message, then :meth:`Archive.settle` once
-per batch, before the transaction that names the files commits): the temporary files are
-written without fsync, then settled together: every temporary file fsynced, hard-linked to its
-final name, and each folder touched fsynced once, the fsyncs of each step side by side (the file
-system then commits its journal once for many). The guarantee is the same (the final name only
-with durable content, a name durable before the transaction that names it commits).
+per batch, before the transaction that names the files commits): each temporary file's fsync
+starts as soon as it is written, in the process's fsync threads, while the message is read and
+parsed; settling a group waits for those fsyncs, hard-links every file to its final name and
+fsyncs each folder touched once, side by side (the file system then commits its journal once
+for many). The guarantee is the same (the final name only with durable content, a name durable
+before the transaction that names it commits).
 
 The archive is evidence: a file that exists with other content than its name says is reported
 (:class:`~store.errors.ArchiveCorrupt`), never overwritten.
@@ -28,8 +29,8 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from store.errors import ArchiveCorrupt, ArchiveError, ArchiveMissing
@@ -44,32 +45,41 @@ _RELATIVE = re.compile(r"^([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})\.eml$")
 class Staged:
     """A message written but not yet settled: ``temporary`` (None when the bytes were already
     archived) becomes ``relative`` at :meth:`Archive.settle`; ``found``: already archived by
-    someone else, whose folders :meth:`Archive.settle` makes durable all the same."""
+    someone else, whose folders :meth:`Archive.settle` makes durable all the same;
+    ``syncing``: the fsync of ``temporary``, started when it was written (settle waits for it)."""
 
     relative: str
     sha256: str
     temporary: Path | None = None
     found: bool = False
+    syncing: Future[None] | None = field(default=None, compare=False, repr=False)
 
 
 _syncers: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool) kept between batches
 _syncers_lock = threading.Lock()
 
 
-def _side_by_side(sync: Callable[[Path], None], paths: Iterable[Path]) -> None:
-    """``sync`` every path, side by side in the process's fsync threads (made once: a batch
-    does not pay for starting threads), or here when there is only one."""
+def _sync_pool() -> ThreadPoolExecutor:
+    """The process's fsync threads (made once: a batch does not pay for starting threads)."""
     global _syncers
-    paths = list(paths)
-    if len(paths) <= 1:
-        for path in paths:
-            sync(path)
-        return
     with _syncers_lock:
         if _syncers is None or _syncers[0] != os.getpid():  # none yet, or a forked child
             _syncers = (os.getpid(), ThreadPoolExecutor(SYNC_THREADS, "archive-fsync"))
-        pool = _syncers[1]
-    futures = [pool.submit(sync, path) for path in paths]
+        return _syncers[1]
+
+
+def _side_by_side(sync: Callable[[Path], None], paths: Iterable[Path],
+                  started: Iterable[Future[None]] = ()) -> None:
+    """``sync`` every path, side by side in the process's fsync threads, or here when there
+    is only one; ``started``: syncs already under way, waited for as well."""
+    paths = list(paths)
+    futures = list(started)
+    if len(paths) <= 1 and not futures:
+        for path in paths:
+            sync(path)
+        return
+    pool = _sync_pool()
+    futures += [pool.submit(sync, path) for path in paths]
     wait(futures)  # all of them finished before a failure is reported (then retried)
     for future in futures:
         future.result()
@@ -110,7 +120,10 @@ class Archive:
                 handle.write(raw)
         except OSError as exc:
             raise ArchiveError(f"archivio: impossibile scrivere {relative}: {exc}") from exc
-        return Staged(relative, digest, temporary)
+        # its fsync starts now, in the fsync threads, while the message is read and parsed:
+        # settle() waits for it before the final name is linked
+        return Staged(relative, digest, temporary, syncing=_sync_pool().submit(
+            _fsync_written, temporary))
 
     def settle(self, staged: Iterable[Staged]) -> None:
         """Make the staged messages durable under their final names: every temporary file
@@ -129,7 +142,9 @@ class Archive:
             leaf = (self.root / item.relative).parent
             folders.update((leaf, leaf.parent, self.root))
         try:
-            _side_by_side(_fsync_written, [temporary for _item, temporary in items])
+            _side_by_side(_fsync_written,
+                          [temporary for item, temporary in items if item.syncing is None],
+                          [item.syncing for item, _t in items if item.syncing is not None])
             for item, temporary in items:
                 self._link(item, temporary)
             _side_by_side(_fsync_dir, folders)

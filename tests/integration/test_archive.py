@@ -96,6 +96,43 @@ def test_a_crash_before_the_file_is_durable_leaves_no_archived_file(
     assert archive.read(relative) == RAW
 
 
+def test_a_staged_file_is_linked_only_after_its_early_fsync_finished(
+        archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    """stage() starts the file's fsync at once, in the background; settle() links the final
+    name only once that fsync has returned, however long it takes."""
+    import threading
+    import time
+
+    events: list[tuple[str, int]] = []
+    lock = threading.Lock()
+    real_fsync, real_link = os.fsync, os.link
+
+    def slow_fsync(fd: int) -> None:
+        inode = os.fstat(fd).st_ino
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            time.sleep(0.2)
+        real_fsync(fd)
+        with lock:
+            events.append(("fsync", inode))
+
+    def link(src: os.PathLike[str] | str, dst: os.PathLike[str] | str) -> None:
+        with lock:
+            events.append(("link", os.stat(src).st_ino))
+        real_link(src, dst)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    monkeypatch.setattr(os, "link", link)
+    staged = [archive.stage(RAW + bytes([i])) for i in range(5)]
+    assert all(s.syncing is not None for s in staged)
+    archive.settle(staged)
+    for s in staged:
+        assert archive.read(s.relative)[:-1] == RAW
+    linked = [inode for kind, inode in events if kind == "link"]
+    assert len(linked) == 5
+    for inode in linked:
+        assert events.index(("fsync", inode)) < events.index(("link", inode))
+
+
 def test_paths_outside_the_archive_are_refused(archive: Archive) -> None:
     for bad in ("../etc/passwd", f"{DIGEST[:2]}/{DIGEST[2:4]}/../../x.eml",
                 f"00/00/{DIGEST}.eml", f"/{DIGEST[:2]}/{DIGEST[2:4]}/{DIGEST}.eml"):
