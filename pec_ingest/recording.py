@@ -90,8 +90,12 @@ class MessageFacts:
             return self.legal_time, True
         return self.source.internal_date or datetime.now(UTC), False
 
-    def add(self, session: Session, outcome: str, reason: str) -> model.Message:
-        return add_message(session, **self._columns(outcome, reason))
+    def add(self, session: Session, outcome: str, reason: str,
+            flush: bool = True) -> model.Message:
+        """The message row; ``flush=False``: written by the caller's next flush when its batch
+        found no row with this sha256 (see :func:`never_recorded`), flushed here otherwise."""
+        fresh = self.sha256 in session.info.get(_NEVER_RECORDED, ())
+        return add_message(session, **self._columns(outcome, reason), flush=flush or not fresh)
 
     def values(self, outcome: str, reason: str) -> dict[str, Any]:
         """The same row as :meth:`add` writes, as column values (for :func:`write_plain`)."""
@@ -300,7 +304,7 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
                       parsed: Sequence[tuple[Attachment, IsolatedResult]],
                       decision: Decision) -> Outcome:
     _replace_failed(session, facts)
-    message = facts.add(session, "submission", decision.reason)
+    message = facts.add(session, "submission", decision.reason, flush=False)  # the last flush
     form_att, result = decision.form if decision.form else (None, None)
     form = result.result if result is not None and result.ok else None
     certified_sender = facts.sender if facts.certification.certified else None

@@ -86,8 +86,13 @@ def add_message(
     subject: str | None = None, legal_time: datetime | None = None,
     signature_present: bool = False, signature_valid: bool | None = None,
     warnings: Sequence[str] = (), failure_count: int = 0, provider_trusted: bool | None = None,
+    flush: bool = True,
 ) -> Message:
-    """Record a message; raise :class:`DuplicateMessage` if it is already there."""
+    """Record a message; raise :class:`DuplicateMessage` if it is already there.
+
+    ``flush=False``: the caller has just found no row with this sha256 in its transaction; the
+    INSERT is left to its next flush (no savepoint of its own), where a row written meanwhile
+    by someone else is refused by the UNIQUE indexes as an ``IntegrityError``."""
     message = Message(**message_values(
         sha256=sha256, size=size, archive_path=archive_path, source=source, kind=kind,
         outcome=outcome, reason=reason, mailbox=mailbox, folder=folder,
@@ -96,6 +101,9 @@ def add_message(
         sender=sender, subject=subject, legal_time=legal_time,
         signature_present=signature_present, signature_valid=signature_valid,
         provider_trusted=provider_trusted, warnings=warnings, failure_count=failure_count))
+    if not flush:
+        session.add(message)
+        return message
     try:
         with session.begin_nested():
             session.add(message)

@@ -205,7 +205,11 @@ class Submission(Base):
     organisation: Mapped[Organisation] = relationship(back_populates="submissions")
     message: Mapped[Message] = relationship()
     attachment: Mapped[Attachment | None] = relationship()
-    superseded_by: Mapped[Submission | None] = relationship(remote_side="Submission.id")
+    # post_update: the link is written by its own UPDATE after the rows of the flush, so a flush
+    # that makes the current version not current and inserts its successor orders them as the
+    # partial unique index needs (UPDATE before INSERT), without a flush of its own in between
+    superseded_by: Mapped[Submission | None] = relationship(remote_side="Submission.id",
+                                                            post_update=True)
     tavoli: Mapped[list[SubmissionTavolo]] = relationship(
         back_populates="submission", cascade="all, delete-orphan",
         order_by="(SubmissionTavolo.rank, SubmissionTavolo.code)")

@@ -188,8 +188,7 @@ def add_submission(
     version = known.last_version + 1
     replaced = known.current
     if not hold and replaced is not None and _supersedes(received_at, replaced):
-        replaced.is_current = False
-        session.flush()  # before the new one exists: one current row at a time (index)
+        replaced.is_current = False  # UPDATEd before the new row's INSERT by the same flush
     seq, number = next_registration(session, procedure)
     submission = Submission(
         organisation=organisation, message=message, attachment=attachment, version=version,
