@@ -42,7 +42,8 @@ class _Existing(recording.MessageFacts):
 
     row: model.Message | None = None
 
-    def add(self, session: Session, outcome: str, reason: str) -> model.Message:
+    def add(self, session: Session, outcome: str, reason: str,
+            flush: bool = True) -> model.Message:
         assert self.row is not None
         self.row.outcome, self.row.reason = outcome, reason
         session.flush()
