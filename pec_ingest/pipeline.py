@@ -285,11 +285,12 @@ class Pipeline:
         # collision is then settled one by one, in the batch's order)
         shas = Counter(i.sha for i in items)
         idents = Counter(i.identificativo for i in items if i.identificativo is not None)
-        bulk = [(i, item.plain) for i, item in enumerate(items)
-                if item.plain is not None and item.sha in found.fresh and i not in found.known
-                and shas[item.sha] == 1 and idents.get(item.identificativo or "", 0) <= 1]
+        alone = [i for i, item in enumerate(items)
+                 if item.sha in found.fresh and i not in found.known
+                 and shas[item.sha] == 1 and idents.get(item.identificativo or "", 0) <= 1]
+        bulk = [(i, row) for i in alone if (row := items[i].plain) is not None]
         with self.sessions() as session, session.begin():
-            recording.never_recorded(session, found.fresh)
+            recording.never_recorded(session, found.fresh, {items[i].sha for i in alone})
             plain = recording.write_plain(session, [p for _i, p in bulk])
             written = {bulk[k][0]: outcome for k, outcome in plain.items()}
             for i, item in enumerate(items):

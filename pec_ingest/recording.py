@@ -92,10 +92,11 @@ class MessageFacts:
 
     def add(self, session: Session, outcome: str, reason: str,
             flush: bool = True) -> model.Message:
-        """The message row; ``flush=False``: written by the caller's next flush when its batch
-        found no row with this sha256 (see :func:`never_recorded`), flushed here otherwise."""
-        fresh = self.sha256 in session.info.get(_NEVER_RECORDED, ())
-        return add_message(session, **self._columns(outcome, reason), flush=flush or not fresh)
+        """The message row; ``flush=False``: written by the caller's next flush when nothing in
+        its batch or the database can collide with it (see :func:`never_recorded`), flushed
+        here (in a savepoint: a collision is a :class:`DuplicateMessage`) otherwise."""
+        alone = self.sha256 in session.info.get(_NO_COLLISION, ())
+        return add_message(session, **self._columns(outcome, reason), flush=flush or not alone)
 
     def values(self, outcome: str, reason: str) -> dict[str, Any]:
         """The same row as :meth:`add` writes, as column values (for :func:`write_plain`)."""
@@ -130,13 +131,19 @@ def own_identificativo(env: PecMessage) -> str | None:
 
 
 _NEVER_RECORDED = "pec_ingest.never_recorded"
+_NO_COLLISION = "pec_ingest.no_collision"
 
 
-def never_recorded(session: Session, sha256s: set[str]) -> None:
+def never_recorded(session: Session, sha256s: set[str],
+                   no_collision: set[str] | frozenset[str] = frozenset()) -> None:
     """Tell the record functions of this session's transaction that these sha256 had no row
     when the batch was looked up: no failed placeholder to look for (a row written meanwhile
-    by someone else is refused by the UNIQUE sha256 all the same)."""
+    by someone else is refused by the UNIQUE sha256 all the same); ``no_collision``: those
+    whose bytes and identificativo nothing else in the batch or the database shares (their
+    message row goes with the next flush, without a savepoint of its own: a collision is
+    then only a race with another writer, refused by the UNIQUE indexes all the same)."""
     session.info[_NEVER_RECORDED] = sha256s
+    session.info[_NO_COLLISION] = no_collision
 
 
 def _replace_failed(session: Session, facts: MessageFacts) -> None:

@@ -80,7 +80,8 @@ def _side_by_side(sync: Callable[[Path], None], paths: Iterable[Path],
         return
     pool = _sync_pool()
     futures += [pool.submit(sync, path) for path in paths]
-    wait(futures)  # all of them finished before a failure is reported (then retried)
+    wait(futures)  # all of them finished before a failure is reported (the message is then
+    # staged again by its next attempt: a file whose fsync failed is not fsynced again)
     for future in futures:
         future.result()
 
@@ -122,8 +123,11 @@ class Archive:
             raise ArchiveError(f"archivio: impossibile scrivere {relative}: {exc}") from exc
         # its fsync starts now, in the fsync threads, while the message is read and parsed:
         # settle() waits for it before the final name is linked
-        return Staged(relative, digest, temporary, syncing=_sync_pool().submit(
-            _fsync_written, temporary))
+        try:
+            syncing = _sync_pool().submit(_fsync_written, temporary)
+        except RuntimeError:  # the interpreter is shutting down: settle() fsyncs it itself
+            syncing = None
+        return Staged(relative, digest, temporary, syncing=syncing)
 
     def settle(self, staged: Iterable[Staged]) -> None:
         """Make the staged messages durable under their final names: every temporary file

@@ -7,6 +7,7 @@ lookups on SQLite do not wait for the writer."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import pickle
 import signal
 import subprocess
@@ -21,14 +22,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pec_ingest import recording
 from pec_ingest.config import Config
-from pec_ingest.pipeline import Pipeline
+from pec_ingest.pipeline import Pipeline, Prepared, Source
 from pec_ingest.poller import Poller
+from pec_ingest.samples.mailbox import SampleMessage
 from pec_ingest.scan import FolderScan
 from store import mailbox_state as states
 from store.archive import Archive
 from store.engine import make_engine, reading, session_factory
 from store.migration import upgrade
-from store.model import Message
+from store.model import Message, Submission
 from tests.dovecot import DovecotServer, pec_envelope, pec_receipt
 
 KILLER = """
@@ -271,3 +273,52 @@ def test_the_batch_lookup_matches_identificativi_as_stored(
     assert 0 not in found.same and 0 not in found.known
     assert found.same[1].duplicate and 1 in found.known
     assert found.fresh == {"a" * 64, "b" * 64}
+
+
+def _prepared(pipeline: Pipeline, raw: bytes, uid: int) -> Prepared:
+    step = pipeline.prepare(raw, Source("imap", "box", "INBOX", 1, uid), durable=False)
+    assert isinstance(step, Prepared), step
+    return step
+
+
+def test_versions_and_twins_in_one_batch(
+        pipeline: Pipeline, mailbox: list[SampleMessage], sessions: sessionmaker[Session],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """One batch: an organisation's form, its newer version, the same bytes again, another
+    organisation's form. The twin is the duplicate (found in its savepoint, not by a failure
+    written again alone); the newer version replaces the first in the same transaction (one
+    current version per organisation at every statement)."""
+    by = {m.name: m.raw for m in mailbox}
+    first, newer, other = by["a-docx-p7m"], by["a-resubmission"], by["b-pdf"]
+    items = [_prepared(pipeline, raw, uid)
+             for uid, raw in enumerate((first, newer, newer, other), start=1)]
+    with caplog.at_level(logging.WARNING, logger="pec_ingest.pipeline"):
+        written = pipeline.commit_many(items, lambda _session, _outcomes: None)
+    assert written.together
+    assert [o.outcome for o in written.outcomes] == [
+        "submission", "submission", "duplicate", "submission"]
+    assert "written again alone" not in caplog.text
+    with sessions() as session:
+        rows = session.execute(select(Submission.id, Submission.organisation_id,
+                                      Submission.is_current, Submission.superseded_by_id)
+                               .order_by(Submission.id)).all()
+        assert session.scalar(select(func.count()).select_from(Message)) == 3
+    (_a1, org_a, cur1, by1), (a2, org_a2, cur2, by2), (_b, org_b, cur3, by3) = rows
+    assert org_a == org_a2 != org_b
+    assert (cur1, by1, cur2, by2, cur3, by3) == (False, a2, True, None, True, None)
+
+
+
+def test_an_older_version_in_a_later_batch_stays_behind_the_current_one(
+        pipeline: Pipeline, mailbox: list[SampleMessage],
+        sessions: sessionmaker[Session]) -> None:
+    by = {m.name: m.raw for m in mailbox}
+    for uid, name in enumerate(("a-resubmission", "a-docx-p7m"), start=1):
+        written = pipeline.commit_many([_prepared(pipeline, by[name], uid)],
+                                       lambda _session, _outcomes: None)
+        assert [o.outcome for o in written.outcomes] == ["submission"]
+    with sessions() as session:
+        (newer, cur_n, by_n), (_older, cur_o, by_o) = session.execute(select(
+            Submission.id, Submission.is_current, Submission.superseded_by_id)
+            .order_by(Submission.id)).all()
+    assert (cur_n, by_n) == (True, None) and (cur_o, by_o) == (False, newer)
