@@ -207,7 +207,9 @@ class Submission(Base):
     attachment: Mapped[Attachment | None] = relationship()
     # post_update: the link is written by its own UPDATE after the rows of the flush, so a flush
     # that makes the current version not current and inserts its successor orders them as the
-    # partial unique index needs (UPDATE before INSERT), without a flush of its own in between
+    # partial unique index needs (UPDATE before INSERT), without a flush of its own in between;
+    # the other way round (a row's link cleared and the row made current) needs a flush between
+    # the two: the post-update comes last, after the CHECK current has seen both set
     superseded_by: Mapped[Submission | None] = relationship(remote_side="Submission.id",
                                                             post_update=True)
     tavoli: Mapped[list[SubmissionTavolo]] = relationship(
