@@ -19,6 +19,12 @@ single writer records what was read.
   (:class:`EnvelopeReaderDied`, retried by the next poll, then quarantined): its neighbours
   are never counted against.
 
+A poll sends the messages of a download batch to the workers several at a time
+(:meth:`EnvelopeReader.read_ahead`): one task per message cost the service's process more than
+the reading itself (pickling, two pipe hops and a wake-up per message, all under the service's
+interpreter lock). What one message of a task raises is raised again for that message alone;
+a task whose worker dies has each of its messages read again alone, as above.
+
 ``workers = 0`` reads in the calling thread (single-message commands and the tests that do not
 poll).
 """
@@ -26,12 +32,17 @@ poll).
 from __future__ import annotations
 
 import logging
+import math
 import os
+import pickle
 import resource
 import signal
 import threading
-from concurrent.futures import ProcessPoolExecutor
+import traceback
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 
 from parsers.envelope import PecMessage, parse_envelope
 from parsers.limits import Limits
@@ -39,6 +50,8 @@ from pec_ingest.errors import PecIngestError
 from pec_ingest.isolation import die_with, forkserver_context
 
 log = logging.getLogger(__name__)
+
+MAX_PER_TASK = 16  # messages sent to a worker together by read_ahead
 
 _limits: Limits | None = None  # in a worker: the limits it was started with
 
@@ -65,6 +78,62 @@ def _read(raw: bytes) -> PecMessage:
     return parse_envelope(raw, _limits)
 
 
+class WorkerTraceback(Exception):
+    """The traceback of an exception raised in an envelope worker (its ``__cause__`` here)."""
+
+    def __str__(self) -> str:
+        return f"\n{self.args[0]}" if self.args else ""
+
+
+@dataclass(frozen=True)
+class _Raised:
+    """What reading one message of a task raised, carried back to be raised for it alone."""
+
+    exception: BaseException
+    trace: str
+
+
+def _read_many(raws: Sequence[bytes]) -> list[PecMessage | _Raised]:
+    """In a worker: read ``raws`` one by one; what one raises is kept for that one only (and
+    raised again in the service, by :meth:`Ahead.result`), the others are read all the same."""
+    out: list[PecMessage | _Raised] = []
+    for raw in raws:
+        try:
+            out.append(_read(raw))
+        except Exception as exc:  # raised again for this message alone: see Ahead.result
+            trace = traceback.format_exc()
+            try:
+                pickle.dumps(exc)
+            except (pickle.PicklingError, TypeError, AttributeError):  # cannot travel as is
+                exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+            out.append(_Raised(exc, trace))
+    return out
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """One message of a :meth:`EnvelopeReader.read_ahead` task; :meth:`result` waits for it."""
+
+    reader: EnvelopeReader
+    pool: ProcessPoolExecutor | None  # None: the task could not be sent (read here, alone)
+    task: Future[list[PecMessage | _Raised]] | None
+    index: int
+    raw: bytes
+
+    def result(self) -> PecMessage:
+        """The envelope, or what reading it raised (with the worker's traceback as cause)."""
+        if self.task is None or self.pool is None:
+            return self.reader.read(self.raw)
+        try:
+            value = self.task.result()[self.index]
+        except BrokenProcessPool:  # a worker died with this task: each message read alone
+            self.reader.replace(self.pool)
+            return self.reader.read_alone(self.raw)
+        if isinstance(value, _Raised):
+            raise value.exception from WorkerTraceback(value.trace)
+        return value
+
+
 class EnvelopeReader:
     """``read(raw)``: the envelope of ``raw``, read in a worker process (thread-safe)."""
 
@@ -82,7 +151,31 @@ class EnvelopeReader:
         try:
             return pool.submit(_read, raw).result()
         except BrokenProcessPool:
-            self._replace(pool)
+            self.replace(pool)
+        return self.read_alone(raw)
+
+    def read_ahead(self, raws: Sequence[bytes]) -> list[Ahead] | None:
+        """Start reading ``raws`` in the workers, up to :data:`MAX_PER_TASK` per task (about
+        four tasks per worker for a batch); one :class:`Ahead` per message, in order. None
+        when envelopes are read in the calling thread (``workers = 0``)."""
+        if self.workers <= 0:
+            return None
+        size = max(1, min(MAX_PER_TASK, math.ceil(len(raws) / (self.workers * 4))))
+        out: list[Ahead] = []
+        for start in range(0, len(raws), size):
+            chunk = list(raws[start:start + size])
+            pool = self._current()
+            try:
+                task = pool.submit(_read_many, chunk)
+            except BrokenProcessPool:  # broken by a death not yet noticed: read one by one
+                self.replace(pool)
+                out += [Ahead(self, None, None, i, raw) for i, raw in enumerate(chunk)]
+                continue
+            out += [Ahead(self, pool, task, i, raw) for i, raw in enumerate(chunk)]
+        return out
+
+    def read_alone(self, raw: bytes) -> PecMessage:
+        """``raw`` read in a worker of its own (after a worker died with it, or near it)."""
         log.warning("an envelope reader died: the message it may have been reading is read "
                     "again alone")
         with self._executor(1) as alone:  # this message only: its own fault or none
@@ -102,7 +195,8 @@ class EnvelopeReader:
                 self._pool = self._executor(self.workers)
             return self._pool
 
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
+    def replace(self, broken: ProcessPoolExecutor) -> None:
+        """Forget ``broken`` (a worker died): the next read starts a new pool."""
         with self._lock:
             if self._pool is broken:
                 self._pool = None

@@ -41,7 +41,7 @@ from parsers.envelope import Attachment, PecMessage
 from parsers.mime import MAX_HEAD_BYTES
 from pec_ingest import recording
 from pec_ingest.config import Config
-from pec_ingest.envelopes import EnvelopeReader
+from pec_ingest.envelopes import Ahead, EnvelopeReader
 from pec_ingest.isolation import IsolatedResult, ParserPool, ParseTask
 from pec_ingest.relevance import Decision, decide, find_keyword, form_candidates, unreadable
 from pec_ingest.trust import Certification, TrustStore, certify
@@ -199,11 +199,13 @@ class Pipeline:
         return step if isinstance(step, Outcome) else self.commit(step)
 
     def prepare(self, raw: bytes, source: Source, durable: bool = True,
-                known: Mapping[str, Outcome] | None = None) -> Outcome | Prepared:
+                known: Mapping[str, Outcome] | None = None,
+                ahead: Ahead | None = None) -> Outcome | Prepared:
         """Archive, read and parse ``raw`` (thread-safe, the slow part): what remains to write,
         or the outcome when nothing does (already recorded, failed). ``durable=False``: the
         archive file is settled by :meth:`commit_many` (or :meth:`commit`), with its batch;
-        ``known``: the batch's :meth:`recorded` (no lookup of its own then)."""
+        ``known``: the batch's :meth:`recorded` (no lookup of its own then); ``ahead``: its
+        envelope, already being read (:meth:`read_ahead`)."""
         try:
             staged = self.archive.stage(raw)
             if durable:
@@ -212,7 +214,7 @@ class Pipeline:
         except StoreError as exc:  # disk full, permissions, a corrupt archive file
             log.error("source=%s archive failed: %s", source.describe(), exc)
             return Outcome("failed", f"archivio non scrivibile: {exc}", "unknown")
-        step = self._prepare_staged(raw, staged, source, known)
+        step = self._prepare_staged(raw, staged, source, known, ahead)
         if isinstance(step, Outcome):
             self._finish(source, staged.sha256, step)
         else:  # read and parsed, its batch not yet written: work goes on (the watchdog)
@@ -220,12 +222,14 @@ class Pipeline:
         return step
 
     def _prepare_staged(self, raw: bytes, staged: Staged, source: Source,
-                        known: Mapping[str, Outcome] | None) -> Outcome | Prepared:
+                        known: Mapping[str, Outcome] | None,
+                        ahead: Ahead | None = None) -> Outcome | Prepared:
         sha, rel_path = staged.sha256, staged.relative
         error: Exception | None = None
         try:
             done = self._already_done(sha) if known is None else known.get(sha)
-            step = done if done is not None else self._process(raw, sha, rel_path, source)
+            step = done if done is not None else self._process(raw, sha, rel_path, source,
+                                                                ahead)
             if isinstance(step, Prepared):
                 return replace(step, staged=staged)
         except Exception as exc:  # the single per-message guard (house style)
@@ -351,9 +355,14 @@ class Pipeline:
             self._trust = TrustStore.load(path)
         return self._trust
 
-    def _process(self, raw: bytes, sha: str, rel_path: str,
-                 source: Source) -> Outcome | Prepared:
-        envelope = self.envelopes.read(raw)
+    def read_ahead(self, raws: Sequence[bytes]) -> list[Ahead] | None:
+        """Start reading the envelopes of a download batch, several per worker task (pass each
+        to :meth:`prepare`); None when envelopes are read by :meth:`prepare` itself."""
+        return self.envelopes.read_ahead(raws)
+
+    def _process(self, raw: bytes, sha: str, rel_path: str, source: Source,
+                 ahead: Ahead | None = None) -> Outcome | Prepared:
+        envelope = ahead.result() if ahead is not None else self.envelopes.read(raw)
         certification = certify(envelope, self.trust_store)
         when = legal_time(envelope, certification)
         base = recording.MessageFacts.of(envelope, sha, len(raw), rel_path, source, when,

@@ -189,15 +189,19 @@ class FolderScan:
                 return  # not fetched: above the stored UID, read again by the next poll
             raw = self.mb.fetch_raw([v.uid for v in group])
             self.tally.fetched += len(raw)
-            known = self.pipeline.recorded([hashlib.sha256(data).hexdigest()
-                                            for data in raw.values()])
+            shas = {uid: hashlib.sha256(data).hexdigest() for uid, data in raw.items()}
+            known = self.pipeline.recorded(list(shas.values()))
+            new = [uid for uid in raw if shas[uid] not in known]  # their envelopes read ahead
+            ahead = dict(zip(new, self.pipeline.read_ahead([raw[uid] for uid in new]) or (),
+                             strict=False))
             for v in group:
                 if v.uid not in raw:
                     progress.done(v.uid)
                     continue
                 source = Source("imap", self.box.name, self.folder, self.uidvalidity, v.uid,
                                 internal_date=arrived.get(v.uid))
-                future = pool.submit(self.pipeline.prepare, raw.pop(v.uid), source, False, known)
+                future = pool.submit(self.pipeline.prepare, raw.pop(v.uid), source, False, known,
+                                     ahead.pop(v.uid, None))
                 self.pending.append(_Pending(v.uid, v.size, future))
             if self.on_batch is not None:
                 self.on_batch(len(group))

@@ -276,7 +276,7 @@ def run(args: argparse.Namespace, base: Path, server: DovecotServer) -> int:
     fill(server, "bench", 0, n)
     print(f"mailbox: {n} messages appended in {time.perf_counter() - started:.1f} s; "
           f"{cores} cores; database {args.database_url or 'sqlite'}")
-    box = server.section("bench")
+    box = server.section("bench", **({"ingest_workers": int(os.environ["IW"])} if os.environ.get("IW") else {}))
     floor, size = raw_download(server, "bench")
     print(f"floor (raw download, imapclient): {floor:.2f} s for {size / 1e6:.1f} MB")
 

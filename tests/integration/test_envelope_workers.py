@@ -72,6 +72,65 @@ def test_a_worker_killed_mid_read_costs_no_message_anything() -> None:
         reader.close()
 
 
+def test_read_ahead_reads_a_batch_several_per_task_as_in_process() -> None:
+    raws = [pec_receipt(n) if n % 3 else pec_envelope(n) for n in range(20)]
+    raws.append(b"From: a@b.example\r\n\r\nciao\r\n")
+    reader = EnvelopeReader(DEFAULT_LIMITS, workers=2, memory_mb=768)
+    try:
+        ahead = reader.read_ahead(raws)
+        assert ahead is not None and len(ahead) == len(raws)
+        assert len({id(a.task) for a in ahead}) < len(raws)  # several messages per task
+        assert [a.result() for a in ahead] == [parse_envelope(r, DEFAULT_LIMITS) for r in raws]
+    finally:
+        reader.close()
+    assert EnvelopeReader(DEFAULT_LIMITS, workers=0, memory_mb=768).read_ahead(raws) is None
+
+
+def test_what_one_message_of_a_task_raises_is_raised_for_it_alone() -> None:
+    with pytest.raises(Exception) as in_process:
+        parse_envelope("testo, non byte", DEFAULT_LIMITS)  # type: ignore[arg-type]
+    raws: list[bytes] = [pec_receipt(n) for n in range(12)]
+    raws[4] = "testo, non byte"  # type: ignore[call-overload]
+    reader = EnvelopeReader(DEFAULT_LIMITS, workers=1, memory_mb=768)
+    try:
+        ahead = reader.read_ahead(raws)
+        assert ahead is not None
+        assert ahead[3].task is ahead[4].task is ahead[5].task  # tasks of three
+        for n in (0, 3, 5, 11):
+            assert ahead[n].result() == parse_envelope(raws[n], DEFAULT_LIMITS)
+        with pytest.raises(Exception) as in_worker:
+            ahead[4].result()
+    finally:
+        reader.close()
+    assert type(in_worker.value) is type(in_process.value)
+    assert str(in_worker.value) == str(in_process.value)
+    assert "parse_envelope" in str(in_worker.value.__cause__)  # the worker's traceback
+
+
+def test_a_worker_killed_mid_task_costs_no_message_of_the_batch_anything(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A worker killed while both read their tasks: every message of the broken tasks is read
+    again alone and comes out as read in process; the next batch gets a new pool."""
+    reader = EnvelopeReader(DEFAULT_LIMITS, workers=2, memory_mb=768)
+    try:
+        reader.read(pec_receipt(4))
+        pool = reader._current()
+        big = [pec_envelope(n, attachment=b"x" * 3_000_000) for n in range(5, 21)]
+        ahead = reader.read_ahead(big)
+        assert ahead is not None and ahead[0].task is ahead[1].task  # two per task
+        time.sleep(0.3)  # both workers in the middle of a task
+        victim = next(iter(pool._processes.values()))  # type: ignore[attr-defined]
+        os.kill(victim.pid, signal.SIGKILL)
+        assert [a.result() for a in ahead] == [parse_envelope(r, DEFAULT_LIMITS) for r in big]
+        assert "read again alone" in caplog.text
+        assert reader._current() is not pool
+        again = reader.read_ahead([pec_receipt(7)])
+        assert again is not None
+        assert again[0].result() == parse_envelope(pec_receipt(7), DEFAULT_LIMITS)
+    finally:
+        reader.close()
+
+
 PARENT = """
 import sys, time
 from parsers.limits import DEFAULT_LIMITS
