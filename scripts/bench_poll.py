@@ -22,6 +22,7 @@ Not a test: figures on a shared machine. Needs Dovecot and root (like the tests)
 
     python scripts/bench_poll.py [--n 2000] [--rounds 3] [--no-double]
                                  [--database sqlite|postgresql] [--database-url URL]
+                                 [--ingest-workers K]
 
 ``--database postgresql`` creates a scratch database on 127.0.0.1:5432 (as the tests do) and
 drops it afterwards.
@@ -222,6 +223,8 @@ def main() -> int:
     parser.add_argument("--no-double", action="store_true", help="skip the 2N memory run")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--database-url", default=None, help="an existing database to use")
+    parser.add_argument("--ingest-workers", type=int, default=0,
+                        help="the mailbox's ingest_workers (0: one per core)")
     args = parser.parse_args()
     with private_dovecot("pec-bench-") as (server, base), scratch_database(args) as url:
         args.database_url = url
@@ -276,7 +279,7 @@ def run(args: argparse.Namespace, base: Path, server: DovecotServer) -> int:
     fill(server, "bench", 0, n)
     print(f"mailbox: {n} messages appended in {time.perf_counter() - started:.1f} s; "
           f"{cores} cores; database {args.database_url or 'sqlite'}")
-    box = server.section("bench", **({"ingest_workers": int(os.environ["IW"])} if os.environ.get("IW") else {}))
+    box = server.section("bench", ingest_workers=args.ingest_workers)
     floor, size = raw_download(server, "bench")
     print(f"floor (raw download, imapclient): {floor:.2f} s for {size / 1e6:.1f} MB")
 
