@@ -40,7 +40,7 @@ import signal
 import threading
 import traceback
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
@@ -87,9 +87,11 @@ class WorkerTraceback(Exception):
 
 @dataclass(frozen=True)
 class _Raised:
-    """What reading one message of a task raised, carried back to be raised for it alone."""
+    """What reading one message of a task raised, carried back to be raised for it alone:
+    the exception pickled (a new one is raised each time, so the task's results never hold
+    the traceback of a raise in the service) and the worker's traceback as text."""
 
-    exception: BaseException
+    pickled: bytes
     trace: str
 
 
@@ -101,13 +103,31 @@ def _read_many(raws: Sequence[bytes]) -> list[PecMessage | _Raised]:
         try:
             out.append(_read(raw))
         except Exception as exc:  # raised again for this message alone: see Ahead.result
-            trace = traceback.format_exc()
-            try:
-                pickle.dumps(exc)
-            except (pickle.PicklingError, TypeError, AttributeError):  # cannot travel as is
-                exc = RuntimeError(f"{type(exc).__name__}: {exc}")
-            out.append(_Raised(exc, trace))
+            out.append(_carried(exc))
     return out
+
+
+def _carried(exc: Exception) -> _Raised:
+    """``exc`` as it travels back: its traceback as text, then the traceback dropped (it keeps
+    the failed read's frames, and all they allocated, alive: a message that ran the worker out
+    of memory would fail the next messages of its task too), then pickled and checked to
+    unpickle (what cannot be rebuilt would break the pool)."""
+    try:
+        trace = "".join(traceback.format_exception(exc))
+    except MemoryError:  # the worker's memory limit, still held by the failed read
+        trace = f"{type(exc).__name__} (traceback non disponibile: memoria esaurita)"
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:  # the exception and those it chains
+        seen.add(id(link))
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
+    try:
+        pickled = pickle.dumps(exc)
+        pickle.loads(pickled)
+    except Exception:  # any failure to travel (its class, its arguments): its text travels
+        pickled = pickle.dumps(RuntimeError(f"{type(exc).__name__}: {exc}"))
+    return _Raised(pickled, trace)
 
 
 @dataclass(frozen=True)
@@ -129,8 +149,10 @@ class Ahead:
         except BrokenProcessPool:  # a worker died with this task: each message read alone
             self.reader.replace(self.pool)
             return self.reader.read_alone(self.raw)
+        except CancelledError:  # its pool was shut down under it: read alone all the same
+            return self.reader.read_alone(self.raw, "its pool was shut down")
         if isinstance(value, _Raised):
-            raise value.exception from WorkerTraceback(value.trace)
+            raise pickle.loads(value.pickled) from WorkerTraceback(value.trace)
         return value
 
 
@@ -174,10 +196,9 @@ class EnvelopeReader:
             out += [Ahead(self, pool, task, i, raw) for i, raw in enumerate(chunk)]
         return out
 
-    def read_alone(self, raw: bytes) -> PecMessage:
+    def read_alone(self, raw: bytes, why: str = "an envelope reader died") -> PecMessage:
         """``raw`` read in a worker of its own (after a worker died with it, or near it)."""
-        log.warning("an envelope reader died: the message it may have been reading is read "
-                    "again alone")
+        log.warning("%s: the message it may have been reading is read again alone", why)
         with self._executor(1) as alone:  # this message only: its own fault or none
             try:
                 return alone.submit(_read, raw).result()
@@ -196,10 +217,12 @@ class EnvelopeReader:
             return self._pool
 
     def replace(self, broken: ProcessPoolExecutor) -> None:
-        """Forget ``broken`` (a worker died): the next read starts a new pool."""
+        """Forget ``broken`` (a worker died): the next read starts a new pool (shut down
+        once, by the thread that forgot it)."""
         with self._lock:
-            if self._pool is broken:
-                self._pool = None
+            if self._pool is not broken:
+                return
+            self._pool = None
         broken.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:

@@ -1,0 +1,54 @@
+"""What a message raises in an envelope worker travels back for that message alone
+(pec_ingest/envelopes.py): without the failed read's memory, and whatever the exception is."""
+
+from __future__ import annotations
+
+import pickle
+import weakref
+
+import pytest
+
+from pec_ingest import envelopes
+
+
+class _Holder:
+    """Stands for what a read allocated before it failed."""
+
+
+class _Stubborn(Exception):
+    def __init__(self, code: int, detail: str) -> None:  # pickles, but does not unpickle
+        super().__init__(f"{code}: {detail}")
+
+
+def test_the_next_messages_of_a_task_are_read_without_the_failed_reads_memory(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    held: list[weakref.ref[_Holder]] = []
+    seen_alive: list[bool] = []
+
+    def fake_read(raw: bytes) -> object:
+        if raw == b"bomb":
+            holder = _Holder()
+            held.append(weakref.ref(holder))
+            raise MemoryError("worker out of memory")
+        seen_alive.append(held[0]() is not None)
+        return raw.decode()
+
+    monkeypatch.setattr(envelopes, "_read", fake_read)
+    out = envelopes._read_many([b"bomb", b"ok 1", b"ok 2"])
+    assert seen_alive == [False, False]  # freed before the next message was read
+    assert out[1:] == ["ok 1", "ok 2"]  # type: ignore[comparison-overlap]
+    raised = out[0]
+    assert isinstance(raised, envelopes._Raised)
+    again = pickle.loads(raised.pickled)
+    assert isinstance(again, MemoryError) and again.__traceback__ is None
+    assert "fake_read" in raised.trace  # the worker's traceback, as text
+
+
+def test_an_exception_that_cannot_be_rebuilt_travels_as_its_text() -> None:
+    try:
+        raise _Stubborn(7, "guasto")
+    except _Stubborn as exc:
+        raised = envelopes._carried(exc)
+    again = pickle.loads(raised.pickled)
+    assert type(again) is RuntimeError and str(again) == "_Stubborn: 7: guasto"
+    assert "_Stubborn" in raised.trace
