@@ -22,8 +22,11 @@ single writer records what was read.
 A poll sends the messages of a download batch to the workers several at a time
 (:meth:`EnvelopeReader.read_ahead`): one task per message cost the service's process more than
 the reading itself (pickling, two pipe hops and a wake-up per message, all under the service's
-interpreter lock). What one message of a task raises is raised again for that message alone;
-a task whose worker dies has each of its messages read again alone, as above.
+interpreter lock). What one message of a task raises is raised again for that message alone.
+A worker that dies fails every task the pool still holds (up to two download batches): each of
+their messages is sent again to a new pool, one per task, and only one whose worker dies again
+is read alone, as above; a task that fails as a whole for another reason (its results could
+not travel back) has its messages read again the same way.
 
 ``workers = 0`` reads in the calling thread (single-message commands and the tests that do not
 poll).
@@ -108,10 +111,11 @@ def _read_many(raws: Sequence[bytes]) -> list[PecMessage | _Raised]:
 
 
 def _carried(exc: Exception) -> _Raised:
-    """``exc`` as it travels back: its traceback as text, then the traceback dropped (it keeps
-    the failed read's frames, and all they allocated, alive: a message that ran the worker out
-    of memory would fail the next messages of its task too), then pickled and checked to
-    unpickle (what cannot be rebuilt would break the pool)."""
+    """``exc`` as it travels back: its traceback as text, then the traceback dropped (it holds
+    the failed read's frames and all they allocated: after a message ran the worker out of
+    memory, that memory is given back before the exception is pickled, and nothing of it is
+    kept while the task's next messages are read), then pickled and checked to unpickle (what
+    cannot be rebuilt would break the pool)."""
     try:
         trace = "".join(traceback.format_exception(exc))
     except MemoryError:  # the worker's memory limit, still held by the failed read
@@ -146,11 +150,18 @@ class Ahead:
             return self.reader.read(self.raw)
         try:
             value = self.task.result()[self.index]
-        except BrokenProcessPool:  # a worker died with this task: each message read alone
-            self.reader.replace(self.pool)
-            return self.reader.read_alone(self.raw)
+        except BrokenProcessPool:  # a worker died: the pool failed every task it still held
+            if self.reader.replace(self.pool):
+                log.warning("an envelope reader died: the messages of the tasks it broke are "
+                            "read again, one per task")
+            return self.reader.read(self.raw)  # alone in a worker of its own if it breaks again
         except CancelledError:  # its pool was shut down under it: read alone all the same
             return self.reader.read_alone(self.raw, "its pool was shut down")
+        except Exception:  # the task failed as a whole (its results could not travel back):
+            # this message read on its own, where what it raises is its own
+            log.warning("an envelope task failed as a whole: its messages are read again, one "
+                        "per task", exc_info=True)
+            return self.reader.read(self.raw)
         if isinstance(value, _Raised):
             raise pickle.loads(value.pickled) from WorkerTraceback(value.trace)
         return value
@@ -216,14 +227,15 @@ class EnvelopeReader:
                 self._pool = self._executor(self.workers)
             return self._pool
 
-    def replace(self, broken: ProcessPoolExecutor) -> None:
-        """Forget ``broken`` (a worker died): the next read starts a new pool (shut down
-        once, by the thread that forgot it)."""
+    def replace(self, broken: ProcessPoolExecutor) -> bool:
+        """Forget ``broken`` (a worker died): the next read starts a new pool; ``broken`` is
+        shut down once, by the thread that forgot it (True for that one)."""
         with self._lock:
             if self._pool is not broken:
-                return
+                return False
             self._pool = None
         broken.shutdown(wait=False, cancel_futures=True)
+        return True
 
     def close(self) -> None:
         with self._lock:

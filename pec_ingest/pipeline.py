@@ -288,10 +288,11 @@ class Pipeline:
         # in bulk: only rows nothing else in the batch or the database can collide with (a
         # collision is then settled one by one, in the batch's order)
         shas = Counter(i.sha for i in items)
-        idents = Counter(i.identificativo for i in items if i.identificativo is not None)
+        stored = [stored_identificativo(i.identificativo) for i in items]  # as compared there
+        idents = Counter(ident for ident in stored if ident is not None)
         alone = [i for i, item in enumerate(items)
                  if item.sha in found.fresh and i not in found.known
-                 and shas[item.sha] == 1 and idents.get(item.identificativo or "", 0) <= 1]
+                 and shas[item.sha] == 1 and idents.get(stored[i] or "", 0) <= 1]
         bulk = [(i, row) for i in alone if (row := items[i].plain) is not None]
         with self.sessions() as session, session.begin():
             recording.never_recorded(session, found.fresh, {items[i].sha for i in alone})

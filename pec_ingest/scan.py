@@ -14,7 +14,9 @@
    the reason, messages already
    recorded (same PEC Message-ID) are not downloaded again, the rest are downloaded with
    ``BODY.PEEK[]`` in size-bounded batches (one query finds those already recorded by their
-   sha256) and prepared (archived, read, parsed) by a thread
+   sha256); the new ones of a batch go at once to the envelope workers, several per task
+   (:meth:`pec_ingest.pipeline.Pipeline.read_ahead`), and each is prepared (archived, its
+   envelope taken from the workers, parsed) by a thread
    pool (the parse is the slow part, spread over the cores; at most two download batches are
    in flight, so memory does not grow with the mailbox); the prepared messages are written in
    legal-receipt-time order, so registration numbers follow the receipt time within each

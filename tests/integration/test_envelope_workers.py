@@ -107,22 +107,26 @@ def test_what_one_message_of_a_task_raises_is_raised_for_it_alone() -> None:
     assert "parse_envelope" in str(in_worker.value.__cause__)  # the worker's traceback
 
 
-def test_a_worker_killed_mid_task_costs_no_message_of_the_batch_anything(
+def test_a_worker_killed_mid_batch_costs_no_message_of_the_batch_anything(
         caplog: pytest.LogCaptureFixture) -> None:
-    """A worker killed while both read their tasks: every message of the broken tasks is read
-    again alone and comes out as read in process; the next batch gets a new pool."""
+    """A worker killed once the batch's first task is done, the others running or queued:
+    the pool fails every task it still holds; each of their messages is read again (one per
+    task, in a new pool) and comes out as read in process; the next batch gets a new pool."""
     reader = EnvelopeReader(DEFAULT_LIMITS, workers=2, memory_mb=768)
     try:
         reader.read(pec_receipt(4))
         pool = reader._current()
-        big = [pec_envelope(n, attachment=b"x" * 3_000_000) for n in range(5, 21)]
+        big = [pec_envelope(n, attachment=b"x" * 4_000_000) for n in range(5, 37)]
         ahead = reader.read_ahead(big)
-        assert ahead is not None and ahead[0].task is ahead[1].task  # two per task
-        time.sleep(0.3)  # both workers in the middle of a task
+        assert ahead is not None and ahead[0].task is ahead[3].task  # four per task
+        first = ahead[0].task
+        assert first is not None
+        first.result(timeout=120)
+        assert not all(a.task is not None and a.task.done() for a in ahead)  # more to come
         victim = next(iter(pool._processes.values()))  # type: ignore[attr-defined]
         os.kill(victim.pid, signal.SIGKILL)
         assert [a.result() for a in ahead] == [parse_envelope(r, DEFAULT_LIMITS) for r in big]
-        assert "read again alone" in caplog.text
+        assert caplog.text.count("an envelope reader died") == 1
         assert reader._current() is not pool
         again = reader.read_ahead([pec_receipt(7)])
         assert again is not None

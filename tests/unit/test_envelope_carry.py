@@ -44,6 +44,22 @@ def test_the_next_messages_of_a_task_are_read_without_the_failed_reads_memory(
     assert "fake_read" in raised.trace  # the worker's traceback, as text
 
 
+def test_the_failed_reads_memory_is_given_back_before_the_exception_is_pickled() -> None:
+    held: list[weakref.ref[_Holder]] = []
+
+    def failing() -> None:
+        holder = _Holder()
+        held.append(weakref.ref(holder))
+        raise MemoryError("worker out of memory")
+
+    try:
+        failing()
+    except MemoryError as exc:
+        assert held[0]() is not None  # the traceback holds the failed read's frame
+        envelopes._carried(exc)
+        assert held[0]() is None  # given back while the exception is still being handled
+
+
 def test_an_exception_that_cannot_be_rebuilt_travels_as_its_text() -> None:
     try:
         raise _Stubborn(7, "guasto")
@@ -52,3 +68,26 @@ def test_an_exception_that_cannot_be_rebuilt_travels_as_its_text() -> None:
     again = pickle.loads(raised.pickled)
     assert type(again) is RuntimeError and str(again) == "_Stubborn: 7: guasto"
     assert "_Stubborn" in raised.trace
+
+
+def test_a_task_that_failed_as_a_whole_has_its_messages_read_again(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Its results could not travel back (say): each message is read again on its own."""
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    from parsers.envelope import parse_envelope
+    from parsers.limits import DEFAULT_LIMITS
+    from tests.dovecot import pec_receipt
+
+    task: Future[list[object]] = Future()
+    task.set_exception(pickle.PicklingError("result list too large to send"))
+    reader = envelopes.EnvelopeReader(DEFAULT_LIMITS, workers=0, memory_mb=768)
+    unused = ProcessPoolExecutor(1)  # never started: no process is made until a submit
+    try:
+        ahead = [envelopes.Ahead(reader, unused, task, i, pec_receipt(i))  # type: ignore[arg-type]
+                 for i in range(2)]
+        assert [a.result() for a in ahead] == [parse_envelope(pec_receipt(i), DEFAULT_LIMITS)
+                                               for i in range(2)]
+    finally:
+        unused.shutdown()
+    assert caplog.text.count("failed as a whole") == 2
