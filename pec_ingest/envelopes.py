@@ -149,7 +149,7 @@ class Ahead:
         if self.task is None or self.pool is None:
             return self.reader.read(self.raw)
         try:
-            value = self.task.result()[self.index]
+            outcomes = self.task.result()
         except BrokenProcessPool:  # a worker died: the pool failed every task it still held
             if self.reader.replace(self.pool):
                 log.warning("an envelope reader died: the messages of the tasks it broke are "
@@ -162,6 +162,7 @@ class Ahead:
             log.warning("an envelope task failed as a whole: its messages are read again, one "
                         "per task", exc_info=True)
             return self.reader.read(self.raw)
+        value = outcomes[self.index]
         if isinstance(value, _Raised):
             raise pickle.loads(value.pickled) from WorkerTraceback(value.trace)
         return value
