@@ -49,7 +49,13 @@ from store.archive import Archive, Staged
 from store.base import RECEIPT_KINDS
 from store.engine import reading
 from store.errors import DuplicateMessage, StoreError
-from store.messages import find_message, find_messages, find_related, stored_identificativo
+from store.messages import (
+    MessageKey,
+    find_message,
+    find_messages,
+    find_related,
+    stored_identificativo,
+)
 from store.model import Message
 
 log = logging.getLogger(__name__)
@@ -466,7 +472,7 @@ class Pipeline:
             return Outcome("failed", reason, "unknown")
 
 
-def _recorded(existing: Message) -> Outcome | None:
+def _recorded(existing: Message | MessageKey) -> Outcome | None:
     """The ``duplicate`` outcome for a message already recorded (None: failed, retried)."""
     if existing.outcome in RETRYABLE:
         return None

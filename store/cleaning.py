@@ -59,16 +59,29 @@ def replace_nul(session: Session, _context: Any, _instances: Any) -> None:
     changed row, only the attributes set since it was loaded are looked at)."""
     for obj in session.new:
         state = inspect(obj)
-        _clean(obj, state, (a.key for a in state.mapper.column_attrs))
+        _clean(obj, state.dict, _columns(state.mapper))
     for obj in session.dirty:
         state = inspect(obj)
-        columns = {a.key for a in state.mapper.column_attrs}
-        _clean(obj, state, (key for key in state.committed_state if key in columns))
+        columns = _columns(state.mapper)
+        _clean(obj, state.dict, [key for key in state.committed_state if key in columns])
 
 
-def _clean(obj: Any, state: Any, keys: Any) -> None:
+def _columns(mapper: Any) -> frozenset[str]:
+    """The keys of ``mapper``'s column attributes (read once per mapper)."""
+    keys = _COLUMN_KEYS.get(mapper)
+    if keys is None:
+        keys = _COLUMN_KEYS[mapper] = frozenset(a.key for a in mapper.column_attrs)
+    return keys
+
+
+_COLUMN_KEYS: dict[Any, frozenset[str]] = {}
+
+
+def _clean(obj: Any, loaded: dict[str, Any], keys: Any) -> None:
+    """``loaded``: the object's loaded values (its state's ``dict``: a key not loaded is not
+    there, and is not written by the flush either)."""
     for key in keys:
-        value = state.attrs[key].loaded_value
+        value = loaded.get(key)
         if isinstance(value, str):
             found = NUL in value
         else:  # repr (C, fast) writes a NUL as \x00: where it shows none there is none; where

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import BindParameter, bindparam, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,11 +39,30 @@ def find_message(session: Session, *, sha256: str | None = None,
     return found[0] if found else None
 
 
-def find_messages(session: Session, sha256s: Sequence[str]) -> list[Message]:
+class MessageKey(NamedTuple):
+    """What a batch's lookups need of a recorded message (no ORM object: a batch looks up
+    thousands of these)."""
+
+    id: int
+    sha256: str
+    identificativo: str | None
+    outcome: str
+    kind: str
+
+
+_KEYS = select(Message.id, Message.sha256, Message.identificativo, Message.outcome, Message.kind)
+_SHAS: BindParameter[str] = bindparam("shas", expanding=True)
+_BY_SHA = _KEYS.where(Message.sha256.in_(_SHAS))
+_RELATED = _KEYS.where(or_(Message.sha256.in_(_SHAS),
+                           Message.identificativo.in_(bindparam("idents", expanding=True))))
+
+
+def find_messages(session: Session, sha256s: Sequence[str]) -> list[MessageKey]:
     """The messages with any of these sha256 (one query, for a whole batch)."""
     if not sha256s:
         return []
-    return list(session.scalars(select(Message).where(Message.sha256.in_(sorted(set(sha256s))))))
+    rows = session.connection().execute(_BY_SHA, {"shas": sorted(set(sha256s))})
+    return [MessageKey(*row) for row in rows]
 
 
 def stored_identificativo(value: str | None) -> str | None:
@@ -55,18 +74,15 @@ def stored_identificativo(value: str | None) -> str | None:
 
 
 def find_related(session: Session, sha256s: Sequence[str],
-                 identificativi: Sequence[str]) -> list[Message]:
+                 identificativi: Sequence[str]) -> list[MessageKey]:
     """The messages with any of these sha256 or identificativi (one indexed query, for a
     whole batch)."""
-    conditions = []
-    if sha256s:
-        conditions.append(Message.sha256.in_(sorted(set(sha256s))))
-    if identificativi:
-        conditions.append(Message.identificativo.in_(sorted(
-            {v for v in map(stored_identificativo, identificativi) if v is not None})))
-    if not conditions:
+    idents = sorted({v for v in map(stored_identificativo, identificativi) if v is not None})
+    if not sha256s and not idents:
         return []
-    return list(session.scalars(select(Message).where(or_(*conditions))))
+    rows = session.connection().execute(
+        _RELATED, {"shas": sorted(set(sha256s)), "idents": idents})
+    return [MessageKey(*row) for row in rows]
 
 
 def find_message_at(session: Session, *, mailbox: str, folder: str, uidvalidity: int,

@@ -35,7 +35,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from store.base import CANONICAL_FIELDS, REVIEW_STATES, SUBMISSION_STATUSES, TAVOLI
 from store.errors import InvalidRecord
@@ -97,7 +97,7 @@ def find_or_create_organisation(session: Session, codice_fiscale: str | None,
         organisation, created = _create(session, code, None if code else key, name_if_new)
     if denominazione:
         organisation.denominazione = denominazione
-    session.flush()
+        session.flush()
     return organisation, created
 
 
@@ -223,9 +223,16 @@ def lineage(session: Session, organisation: Organisation, *, new: bool = False) 
     if new:
         return Lineage(None, 0)
     _lock(session, organisation)
-    return Lineage(current_version(session, organisation), session.scalar(
-        select(func.max(Submission.version)).where(
-            Submission.organisation_id == organisation.id)) or 0)
+    last = select(func.max(Submission.version)).where(
+        Submission.organisation_id == organisation.id)
+    row = session.execute(  # the current version, its message (for changed_sender), the last
+        select(Submission, last.scalar_subquery())
+        .options(joinedload(Submission.message))
+        .where(Submission.organisation_id == organisation.id, Submission.is_current.is_(True))
+        .execution_options(populate_existing=True)).one_or_none()
+    if row is None:  # no current version (none yet, or only held ones)
+        return Lineage(None, session.scalar(last) or 0)
+    return Lineage(row[0], row[1])
 
 
 def current_version(session: Session, organisation: Organisation) -> Submission | None:
@@ -291,8 +298,10 @@ def _validate(fields: Mapping[str, str | None], tavoli: Sequence[tuple[str, int 
 
 def _lock(session: Session, organisation: Organisation) -> None:
     """Serialise versions of one organisation (row lock on PostgreSQL; on SQLite the writing
-    transaction holds the whole database already: ``BEGIN IMMEDIATE``)."""
-    session.flush()
+    transaction holds the whole database already: ``BEGIN IMMEDIATE``). An organisation not
+    yet written is flushed first (it needs its id); nothing else is."""
+    if organisation.id is None:
+        session.flush()
     if session.get_bind().dialect.name != "sqlite":
         session.execute(select(Organisation.id).where(Organisation.id == organisation.id)
                         .with_for_update())
