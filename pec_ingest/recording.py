@@ -318,12 +318,11 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
     form, sources = provenance.settle(session, env, certified_sender, form)
     received, certified = facts.received
     fields: Mapping[str, Any] = (form or {}).get("fields") or dict.fromkeys(CANONICAL_FIELDS)
-    with session.no_autoflush:  # nothing pending is read here: the message waits for the flush
-        organisation, created = find_or_create_organisation(
-            session, fields.get("codice_fiscale"), facts.sender or env.original_from, None,
-            name_if_new=fields.get("denominazione"))
-        known = lineage(session, organisation, new=created)
-        current = changed_sender(organisation, known.current, facts.sender)
+    organisation, created = find_or_create_organisation(
+        session, fields.get("codice_fiscale"), facts.sender or env.original_from, None,
+        name_if_new=fields.get("denominazione"))
+    known = lineage(session, organisation, new=created)
+    current = changed_sender(organisation, known.current, facts.sender)
     if not created and current is None and fields.get("denominazione"):
         organisation.denominazione = fields.get("denominazione")
     rows = _attachments(session, message, env, parsed, form_att, config)

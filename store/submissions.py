@@ -97,7 +97,7 @@ def find_or_create_organisation(session: Session, codice_fiscale: str | None,
         organisation, created = _create(session, code, None if code else key, name_if_new)
     if denominazione:
         organisation.denominazione = denominazione
-        session.flush()
+    session.flush()
     return organisation, created
 
 
@@ -298,10 +298,10 @@ def _validate(fields: Mapping[str, str | None], tavoli: Sequence[tuple[str, int 
 
 def _lock(session: Session, organisation: Organisation) -> None:
     """Serialise versions of one organisation (row lock on PostgreSQL; on SQLite the writing
-    transaction holds the whole database already: ``BEGIN IMMEDIATE``). An organisation not
-    yet written is flushed first (it needs its id); nothing else is."""
-    if organisation.id is None:
-        session.flush()
+    transaction holds the whole database already: ``BEGIN IMMEDIATE``). Everything pending is
+    written first: a message row inserted after the lock could wait on another writer that
+    holds the same identificativo and waits for this lock (a deadlock on PostgreSQL)."""
+    session.flush()
     if session.get_bind().dialect.name != "sqlite":
         session.execute(select(Organisation.id).where(Organisation.id == organisation.id)
                         .with_for_update())
