@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
@@ -84,11 +84,7 @@ def find_or_create_organisation(session: Session, codice_fiscale: str | None,
     if code is None:
         organisation = _by_sender(session, key)
     else:  # by its code, else the provisional one of its address: one query for both
-        wanted = Organisation.codice_fiscale == code
-        if key is not None:
-            wanted = wanted | ((Organisation.sender_key == key)
-                               & Organisation.codice_fiscale.is_(None))
-        found = session.scalars(select(Organisation).where(wanted)).all()
+        found = session.scalars(_BY_CODE_OR_PROVISIONAL, {"code": code, "key": key}).all()
         organisation = next((o for o in found if o.codice_fiscale == code), None)
         provisional = next((o for o in found if o.codice_fiscale is None), None)
         if organisation is None and provisional is not None:
@@ -101,14 +97,39 @@ def find_or_create_organisation(session: Session, codice_fiscale: str | None,
     return organisation, created
 
 
+# The statements a poll runs for every version, built once (with bound parameters: their
+# construction and cache key cost more than running them)
+_BY_CODE_OR_PROVISIONAL = select(Organisation).where(
+    (Organisation.codice_fiscale == bindparam("code"))
+    | ((Organisation.sender_key == bindparam("key")) & Organisation.codice_fiscale.is_(None)))
+_BY_CODE = select(Organisation).where(Organisation.codice_fiscale == bindparam("code"))
+_BY_SENDER = select(Organisation).where(Organisation.sender_key == bindparam("key"))
+_LAST_VERSION = select(func.max(Submission.version)).where(
+    Submission.organisation_id == bindparam("organisation_id"))
+_CURRENT_AND_LAST = (  # the current version, its message (for changed_sender), the last number
+    select(Submission, _LAST_VERSION.scalar_subquery())
+    .options(joinedload(Submission.message))
+    .where(Submission.organisation_id == bindparam("organisation_id"),
+           Submission.is_current.is_(True))
+    .execution_options(populate_existing=True))
+_CURRENT = (select(Submission)
+            .where(Submission.organisation_id == bindparam("organisation_id"),
+                   Submission.is_current.is_(True))
+            .execution_options(populate_existing=True))
+_LOCK = select(Organisation.id).where(Organisation.id == bindparam("organisation_id")) \
+    .with_for_update()
+_COUNTER = cast(Table, ProcedureCounter.__table__)
+_INCREMENT = (update(_COUNTER).where(_COUNTER.c.procedure == bindparam("counted"))
+              .values(last_number=_COUNTER.c.last_number + 1)
+              .returning(_COUNTER.c.last_number))
+
+
 def _by_code(session: Session, code: str) -> Organisation | None:
-    return session.scalars(
-        select(Organisation).where(Organisation.codice_fiscale == code)).one_or_none()
+    return session.scalars(_BY_CODE, {"code": code}).one_or_none()
 
 
 def _by_sender(session: Session, key: str | None) -> Organisation | None:
-    return session.scalars(
-        select(Organisation).where(Organisation.sender_key == key)).one_or_none()
+    return session.scalars(_BY_SENDER, {"key": key}).one_or_none()
 
 
 def _adopt(session: Session, code: str, provisional: Organisation) -> Organisation | None:
@@ -154,16 +175,14 @@ def next_registration(session: Session, procedure: str) -> tuple[int, str]:
     number. On SQLite the whole database is written by one transaction at a time (``BEGIN
     IMMEDIATE``, see ``engine.py``).
     """
-    table = cast(Table, ProcedureCounter.__table__)
-    increment = (update(table).where(table.c.procedure == procedure)
-                 .values(last_number=table.c.last_number + 1).returning(table.c.last_number))
+    table = _COUNTER
     connection = session.connection()  # the counter is no mapped object: nothing to flush
-    number = connection.execute(increment).scalar_one_or_none()
+    number = connection.execute(_INCREMENT, {"counted": procedure}).scalar_one_or_none()
     if number is None:  # the procedure's first number (once): create the row, then count
         insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
         connection.execute(insert(table).values(procedure=procedure, last_number=0)
                            .on_conflict_do_nothing(index_elements=["procedure"]))
-        number = connection.execute(increment).scalar_one()
+        number = connection.execute(_INCREMENT, {"counted": procedure}).scalar_one()
     return int(number), f"{procedure}-{int(number):04d}"
 
 
@@ -223,23 +242,15 @@ def lineage(session: Session, organisation: Organisation, *, new: bool = False) 
     if new:
         return Lineage(None, 0)
     _lock(session, organisation)
-    last = select(func.max(Submission.version)).where(
-        Submission.organisation_id == organisation.id)
-    row = session.execute(  # the current version, its message (for changed_sender), the last
-        select(Submission, last.scalar_subquery())
-        .options(joinedload(Submission.message))
-        .where(Submission.organisation_id == organisation.id, Submission.is_current.is_(True))
-        .execution_options(populate_existing=True)).one_or_none()
+    which = {"organisation_id": organisation.id}
+    row = session.execute(_CURRENT_AND_LAST, which).one_or_none()
     if row is None:  # no current version (none yet, or only held ones)
-        return Lineage(None, session.scalar(last) or 0)
+        return Lineage(None, session.scalar(_LAST_VERSION, which) or 0)
     return Lineage(row[0], row[1])
 
 
 def current_version(session: Session, organisation: Organisation) -> Submission | None:
-    return session.scalars(
-        select(Submission).where(Submission.organisation_id == organisation.id,
-                                 Submission.is_current.is_(True))
-        .execution_options(populate_existing=True)).one_or_none()
+    return session.scalars(_CURRENT, {"organisation_id": organisation.id}).one_or_none()
 
 
 def sender_change(session: Session, organisation: Organisation,
@@ -303,8 +314,7 @@ def _lock(session: Session, organisation: Organisation) -> None:
     holds the same identificativo and waits for this lock (a deadlock on PostgreSQL)."""
     session.flush()
     if session.get_bind().dialect.name != "sqlite":
-        session.execute(select(Organisation.id).where(Organisation.id == organisation.id)
-                        .with_for_update())
+        session.execute(_LOCK, {"organisation_id": organisation.id})
 
 
 def _supersedes(received_at: datetime, current: Submission | None) -> bool:
