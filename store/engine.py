@@ -90,8 +90,15 @@ def reading(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """A session for lookups only (never to be committed): on SQLite a deferred transaction
     that takes no write lock; on PostgreSQL an ordinary session."""
     engine = sessions.kw["bind"]
-    with sessions(bind=engine.execution_options(**{READ_ONLY: True})) as session:
+    read_only = engine.__dict__.get(_READ_ONLY_BIND)  # made once per engine: a poll asks often
+    if read_only is None:
+        read_only = engine.__dict__[_READ_ONLY_BIND] = engine.execution_options(
+            **{READ_ONLY: True})
+    with sessions(bind=read_only) as session:
         yield session
+
+
+_READ_ONLY_BIND = "_pec_ingest_read_only"
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
