@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import BindParameter, bindparam, insert, or_, select
+from sqlalchemy import BindParameter, Table, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -145,6 +145,9 @@ def message_values(*, kind: str, outcome: str, identificativo: str | None = None
             "warnings": list(warnings)}
 
 
+_MESSAGES = cast(Table, Message.__table__)
+
+
 def add_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
     """Record many messages at once (``rows`` from :func:`message_values`, distinct sha256),
     in one INSERT (batched "insertmanyvalues" on both backends); returns their ids in the
@@ -157,8 +160,9 @@ def add_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[in
     if len({row["sha256"] for row in values}) != len(values):
         raise BatchRefused(f"{len(rows)} messaggi non scritti insieme: sha256 ripetuto")
     # ids matched by sha256 (UNIQUE): asking the database to keep the order of the rows would
-    # make SQLite fall back to one INSERT per row
-    statement = insert(Message).returning(Message.id, Message.sha256)
+    # make SQLite fall back to one INSERT per row. The table's INSERT, not the class's: the
+    # ORM's bulk insert walks every row's columns in Python again (defaults are the table's)
+    statement = _MESSAGES.insert().returning(_MESSAGES.c.id, _MESSAGES.c.sha256)
     try:
         with session.begin_nested():
             ids = {sha: ident for ident, sha in session.execute(statement, values)}
