@@ -83,6 +83,8 @@ def one_round(engine: Engine, base: Path, raws: list[bytes], parse: object,
                 written = pipeline.commit_many(ready[start:start + batch],
                                                lambda _session, _outcomes: None)
                 outcomes.update(o.outcome for o in written.outcomes)
+                if not written.together:  # fell back to one by one: a different figure
+                    outcomes["(batches written one by one)"] += 1
         write_cpu, write_wall = time.process_time() - cpu, time.perf_counter() - wall
     finally:
         pipeline.close()

@@ -157,6 +157,7 @@ def add_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[in
     if not rows:
         return []
     values = [{key: without_nul(value) for key, value in row.items()} for row in rows]
+    same_columns(values)
     if len({row["sha256"] for row in values}) != len(values):
         raise BatchRefused(f"{len(rows)} messaggi non scritti insieme: sha256 ripetuto")
     # ids matched by sha256 (UNIQUE): asking the database to keep the order of the rows would
@@ -169,6 +170,13 @@ def add_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[in
     except IntegrityError as exc:
         raise BatchRefused(f"{len(rows)} messaggi non scritti insieme: {exc.orig}") from exc
     return [ids[row["sha256"]] for row in values]
+
+
+def same_columns(rows: Sequence[Mapping[str, Any]]) -> None:
+    """One INSERT for many rows takes its columns from the first: a row with other keys would
+    lose values or fail. The callers build rows with one function (a caller's bug otherwise)."""
+    if any(row.keys() != rows[0].keys() for row in rows):
+        raise ValueError("righe con colonne diverse in una scrittura in blocco")
 
 
 def _explain_refusal(session: Session, message: Message, exc: IntegrityError) -> Exception:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from store.base import RECEIPT_KINDS
 from store.cleaning import header_text, without_nul
 from store.errors import InvalidRecord
+from store.messages import same_columns
 from store.model import Acknowledgement, Message, Receipt, Submission
 
 
@@ -82,6 +83,7 @@ def add_receipts(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Record many receipts at once (``rows`` from :func:`receipt_values` plus their
     ``message_id``), in one INSERT; none of them moves an acknowledgement."""
     if rows:
+        same_columns(rows)
         session.execute(cast(Table, Receipt.__table__).insert(),  # the table's: see add_messages
                         [{k: without_nul(v) for k, v in row.items()} for row in rows])
 

@@ -15,8 +15,10 @@ from store.errors import DuplicateMessage, InvalidRecord
 from store.messages import (
     add_attachment,
     add_message,
+    add_messages,
     find_message,
     find_message_at,
+    message_values,
     record_failure,
     set_outcome,
 )
@@ -196,3 +198,23 @@ def test_receipts_link_to_their_acknowledgement(session: Session) -> None:
     with pytest.raises(InvalidRecord):
         add_receipt(session, original, kind="posta-certificata", referenced_message_id=None)
     assert session.scalar(select(func.count()).select_from(Receipt)) == 2
+
+
+def test_bulk_messages_take_the_table_defaults_and_refuse_rows_of_other_columns(
+        session: Session) -> None:
+    rows = [message_values(sha256=sha(n), size=n, archive_path=f"x/{n}.eml", source="imap",
+                           kind="not-pec", outcome="ignored", reason="r\x00",
+                           warnings=["w\x00"]) for n in (1, 2)]
+    ids = add_messages(session, rows)
+    stored = [session.get(Message, i) for i in ids]
+    assert [m.sha256 for m in stored if m] == [sha(1), sha(2)]
+    for m in stored:
+        assert m is not None and m.first_seen_at.tzinfo is not None
+        assert m.failure_count == 0 and m.signature_present is False
+        assert m.reason == "r\ufffd" and m.warnings == ["w\ufffd"]
+    odd = [message_values(sha256=sha(n), size=n, archive_path=f"x/{n}.eml", source="imap",
+                          kind="not-pec", outcome="ignored", reason="r") for n in (3, 4)]
+    del odd[1]["reason"]
+    with pytest.raises(ValueError, match="colonne diverse"):
+        add_messages(session, odd)
+    assert session.scalar(select(func.count()).select_from(Message)) == 2
