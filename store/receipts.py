@@ -84,8 +84,11 @@ def add_receipts(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     ``message_id``), in one INSERT; none of them moves an acknowledgement."""
     if rows:
         same_columns(rows)
-        session.execute(cast(Table, Receipt.__table__).insert(),  # the table's: see add_messages
+        session.execute(_RECEIPTS.insert(),  # the table's INSERT: see add_messages
                         [{k: without_nul(v) for k, v in row.items()} for row in rows])
+
+
+_RECEIPTS = cast(Table, Receipt.__table__)
 
 
 def add_receipt(session: Session, message: Message, *, kind: str,

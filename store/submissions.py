@@ -175,12 +175,11 @@ def next_registration(session: Session, procedure: str) -> tuple[int, str]:
     number. On SQLite the whole database is written by one transaction at a time (``BEGIN
     IMMEDIATE``, see ``engine.py``).
     """
-    table = _COUNTER
     connection = session.connection()  # the counter is no mapped object: nothing to flush
     number = connection.execute(_INCREMENT, {"counted": procedure}).scalar_one_or_none()
     if number is None:  # the procedure's first number (once): create the row, then count
         insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-        connection.execute(insert(table).values(procedure=procedure, last_number=0)
+        connection.execute(insert(_COUNTER).values(procedure=procedure, last_number=0)
                            .on_conflict_do_nothing(index_elements=["procedure"]))
         number = connection.execute(_INCREMENT, {"counted": procedure}).scalar_one()
     return int(number), f"{procedure}-{int(number):04d}"
