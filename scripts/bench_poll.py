@@ -12,8 +12,11 @@ attachments, three in ten receipts. Then prints:
 * mail handling (the same poll with the form parser's answers replayed from a cache: everything
   but form parsing), ``--rounds`` times on a new database each, min and median of the time, of
   its ratio to that round's floor and of messages per second, with the time spent inside the
-  pipeline (summed over the threads); the single-core parse time (sum of the children's parse
-  times); the whole poll against the target 1.2 x (mail handling + parse / cores);
+  pipeline (summed over the threads), the CPU time of this process, and the CPU time of the
+  whole machine in the same interval (every process: the envelope workers, Dovecot, the
+  database; from /proc/stat) with the ratio it would give if spread perfectly over the cores
+  (a bound on what overlapping the work can gain); the single-core parse time (sum of the
+  children's parse times); the whole poll against the target 1.2 x (mail handling + parse / cores);
 * an idle poll (nothing new; median of 5; target < 100 ms);
 * peak memory (ru_maxrss of this process, and of the parser children) after polls of N and
   2N messages (flat is the target).
@@ -210,6 +213,17 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def machine_busy() -> tuple[float, float]:
+    """Seconds the machine's cores spent busy so far (user, nice, system, irq, softirq, summed
+    over the cores; from /proc/stat), and seconds of steal (taken by the hypervisor). Counts
+    every process: this one, its workers, Dovecot (whose imap processes end with each poll,
+    out of reach of this process's rusage), the database server."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    ticks = [int(x) for x in fields]
+    hz = os.sysconf("SC_CLK_TCK")
+    return sum(ticks[i] for i in (0, 1, 2, 5, 6)) / hz, (ticks[7] if len(ticks) > 7 else 0) / hz
+
+
 def maxrss_mb() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -318,16 +332,19 @@ def rounds(args: argparse.Namespace, base: Path, server: DovecotServer, box: Mai
            recording: RecordingParse) -> float:
     """Mail handling (parse replayed) ``--rounds`` times, each next to its own floor; returns
     the median time."""
-    floors, times, inside, cpu = [], [], [], []
+    floors, times, inside, cpu, busy, steal = [], [], [], [], [], []
     for i in range(args.rounds):
         floors.append(raw_download(server, "bench")[0])
         reset_database(args.database_url)
         replay, pipeline = fresh_poller(base, f"replay{i}", box, args.database_url,
                                         recording.replay)
         timer = TimedPipeline(pipeline)
-        before = cpu_seconds()
+        before, (busy_before, steal_before) = cpu_seconds(), machine_busy()
         times.append(timed_poll(replay, box)[0])
         cpu.append(cpu_seconds() - before)
+        busy_after, steal_after = machine_busy()
+        busy.append(busy_after - busy_before)
+        steal.append(steal_after - steal_before)
         inside.append(timer.seconds)
     ratios = [t / f for t, f in zip(times, floors, strict=True)]
     print(f"mail handling (parse replayed), {args.rounds} rounds: {spread(times, '{:.2f} s')}; "
@@ -336,6 +353,12 @@ def rounds(args: argparse.Namespace, base: Path, server: DovecotServer, box: Mai
           f"; inside the pipeline (summed over threads) {spread(inside, '{:.2f} s')}; CPU "
           f"time of this process (less sensitive to a shared machine's load) "
           f"{spread(cpu, '{:.2f} s')}")
+    cores = os.cpu_count() or 1
+    bound = [b / cores / f for b, f in zip(busy, floors, strict=True)]
+    print(f"CPU of the whole machine during mail handling (every process: this one, the "
+          f"envelope workers, Dovecot, the database) {spread(busy, '{:.2f} s')}, steal "
+          f"{spread(steal, '{:.2f} s')}; spread perfectly over {cores} cores it would still "
+          f"take {spread(bound, '{:.1f} x')} the floor")
     return statistics.median(times)
 
 
