@@ -28,6 +28,13 @@ their messages is sent again to a new pool, one per task, and only one whose wor
 is read alone, as above; a task that fails as a whole for another reason (its results could
 not travel back) has its messages read again the same way.
 
+A read that never ends (a worker stuck, whatever the cause) must not stop the poll: a wait for
+a task gives up once ``seconds`` (the parser's per-document timeout) have passed without any
+task of the pool finishing, kills the pool's workers and reads the message again alone; one
+that is still not read after ``seconds`` alone fails (:class:`EnvelopeReadTimeout`, retried by
+the next poll, then quarantined). The messages of the killed pool's other tasks are read again
+as after a worker's death.
+
 ``workers = 0`` reads in the calling thread (single-message commands and the tests that do not
 poll).
 """
@@ -41,11 +48,13 @@ import pickle
 import resource
 import signal
 import threading
+import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from parsers.envelope import PecMessage, parse_envelope
 from parsers.limits import Limits
@@ -54,9 +63,20 @@ from pec_ingest.isolation import die_with, forkserver_context
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 MAX_PER_TASK = 16  # messages sent to a worker together by read_ahead
 
 _limits: Limits | None = None  # in a worker: the limits it was started with
+
+
+class EnvelopeReadTimeout(PecIngestError):
+    """Reading this message's envelope, alone in a worker, went past the bound: the message
+    fails alone (retried by the next poll, then quarantined)."""
+
+
+class _Stuck(Exception):
+    """A wait for the pool's workers went past the bound with no task finishing."""
 
 
 class EnvelopeReaderDied(PecIngestError):
@@ -149,7 +169,9 @@ class Ahead:
         if self.task is None or self.pool is None:
             return self.reader.read(self.raw)
         try:
-            outcomes = self.task.result()
+            outcomes = self.reader.wait(self.task, self.pool)
+        except _Stuck:  # its workers were killed: this message read alone, within the bound
+            return self.reader.read_alone(self.raw, "an envelope read took too long")
         except BrokenProcessPool:  # a worker died: the pool failed every task it still held
             if self.reader.replace(self.pool):
                 log.warning("an envelope reader died: the messages of the tasks it broke are "
@@ -171,22 +193,50 @@ class Ahead:
 class EnvelopeReader:
     """``read(raw)``: the envelope of ``raw``, read in a worker process (thread-safe)."""
 
-    def __init__(self, limits: Limits, workers: int, memory_mb: int) -> None:
+    def __init__(self, limits: Limits, workers: int, memory_mb: int,
+                 seconds: float = 30.0) -> None:
         self.limits = limits
         self.workers = workers
         self.memory_mb = memory_mb
+        self.seconds = seconds  # a wait with no task of the pool finishing: stuck
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._finished = time.monotonic()  # when a task of the pool last finished
 
     def read(self, raw: bytes) -> PecMessage:
         if self.workers <= 0:
             return parse_envelope(raw, self.limits)
         pool = self._current()
         try:
-            return pool.submit(_read, raw).result()
+            return self.wait(self._submit(pool, _read, raw), pool)
+        except _Stuck:
+            return self.read_alone(raw, "an envelope read took too long")
         except BrokenProcessPool:
             self.replace(pool)
         return self.read_alone(raw)
+
+    def wait(self, task: Future[T], pool: ProcessPoolExecutor) -> T:
+        """The result of ``task``; :class:`_Stuck` once ``seconds`` have passed with no task of
+        the pool finishing (then the pool's workers are killed and it is forgotten). A task
+        queued behind others waits as long as the pool keeps finishing them."""
+        while True:
+            try:
+                return task.result(timeout=self.seconds)
+            except TimeoutError:
+                if time.monotonic() - self._finished < self.seconds:
+                    continue  # the pool is working through the tasks queued before this one
+            if self._kill(pool):
+                log.error("envelope readers stuck: no message read in %.0f s; their workers "
+                          "are killed and the messages they held are read again", self.seconds)
+            raise _Stuck
+
+    def _submit(self, pool: ProcessPoolExecutor, fn: Callable[..., T], *args: Any) -> Future[T]:
+        task = pool.submit(fn, *args)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, _task: Future[Any]) -> None:
+        self._finished = time.monotonic()
 
     def read_ahead(self, raws: Sequence[bytes]) -> list[Ahead] | None:
         """Start reading ``raws`` in the workers, up to :data:`MAX_PER_TASK` per task (about
@@ -200,7 +250,7 @@ class EnvelopeReader:
             chunk = list(raws[start:start + size])
             pool = self._current()
             try:
-                task = pool.submit(_read_many, chunk)
+                task = self._submit(pool, _read_many, chunk)
             except BrokenProcessPool:  # broken by a death not yet noticed: read one by one
                 self.replace(pool)
                 out += [Ahead(self, None, None, i, raw) for i, raw in enumerate(chunk)]
@@ -213,7 +263,11 @@ class EnvelopeReader:
         log.warning("%s: the message it may have been reading is read again alone", why)
         with self._executor(1) as alone:  # this message only: its own fault or none
             try:
-                return alone.submit(_read, raw).result()
+                return alone.submit(_read, raw).result(timeout=self.seconds)
+            except TimeoutError:
+                _kill_workers(alone)  # before the executor's exit waits for its worker
+                raise EnvelopeReadTimeout(
+                    f"lettura della busta PEC oltre {self.seconds:.0f} s: interrotta") from None
             except BrokenProcessPool:
                 raise EnvelopeReaderDied("il processo che legge la busta PEC è terminato "
                                          "leggendo questo messaggio") from None
@@ -238,8 +292,26 @@ class EnvelopeReader:
         broken.shutdown(wait=False, cancel_futures=True)
         return True
 
+    def _kill(self, stuck: ProcessPoolExecutor) -> bool:
+        """Kill the workers of ``stuck`` and forget it (True for the thread that did)."""
+        with self._lock:
+            if self._pool is not stuck:
+                return False
+            self._pool = None
+        _kill_workers(stuck)
+        stuck.shutdown(wait=False, cancel_futures=True)
+        return True
+
     def close(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """SIGKILL the worker processes of ``pool``: its tasks then fail (``BrokenProcessPool``).
+    Python 3.11 has no public way to reach them (``terminate_workers`` comes in 3.14)."""
+    processes: dict[int, Any] = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        process.kill()  # a process already gone is no error

@@ -165,7 +165,8 @@ class Pipeline:
         self.before_commit: Callable[[], None] | None = None  # fault injection in tests
         self.last_progress: float | None = None  # time.monotonic() of the last message done
         self._trust: TrustStore | None = None
-        self.envelopes = EnvelopeReader(config.limits, 0, config.parser.memory_limit_mb)
+        self.envelopes = EnvelopeReader(config.limits, 0, config.parser.memory_limit_mb,
+                                        config.parser.timeout_seconds)
         self._local = threading.local()  # the message in hand's parse deadline, per thread
 
     def _parse_isolated(self, tasks: Sequence[ParseTask]) -> list[IsolatedResult]:
@@ -184,7 +185,8 @@ class Pipeline:
         per core (:mod:`pec_ingest.envelopes`)."""
         self.envelopes.close()
         self.envelopes = EnvelopeReader(self.config.limits, workers,
-                                        self.config.parser.memory_limit_mb)
+                                        self.config.parser.memory_limit_mb,
+                                        self.config.parser.timeout_seconds)
 
     def close(self) -> None:
         """Stop the parser children and the envelope readers."""

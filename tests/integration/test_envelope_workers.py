@@ -135,6 +135,77 @@ def test_a_worker_killed_mid_batch_costs_no_message_of_the_batch_anything(
         reader.close()
 
 
+def test_stuck_workers_are_killed_and_their_messages_read_again(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The pool's workers stopped (SIGSTOP: a read that never ends) under a batch: once no task
+    has finished for the bound, the workers are killed and every message of the batch is read
+    again elsewhere, as in process; the next batch gets a new pool."""
+    reader = EnvelopeReader(DEFAULT_LIMITS, workers=2, memory_mb=768, seconds=2.0)
+    try:
+        warm = reader.read_ahead([pec_receipt(n) for n in range(8)])
+        assert warm is not None and [a.result() for a in warm]
+        pool = reader._current()
+        stopped = [p.pid for p in pool._processes.values()]  # type: ignore[attr-defined]
+        assert stopped  # a worker started on demand later runs: the rest waits on the others
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        raws = [pec_receipt(n) if n % 2 else pec_envelope(n) for n in range(10, 22)]
+        ahead = reader.read_ahead(raws)
+        assert ahead is not None
+        started = time.monotonic()
+        assert [a.result() for a in ahead] == [parse_envelope(r, DEFAULT_LIMITS) for r in raws]
+        assert 2.0 <= time.monotonic() - started < 60
+        assert caplog.text.count("envelope readers stuck") == 1
+        deadline = time.monotonic() + 10
+        while any(_running(pid) for pid in stopped) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_running(pid) for pid in stopped)  # killed, not left stopped
+        assert reader._current() is not pool
+        again = reader.read_ahead([pec_receipt(7)])
+        assert again is not None
+        assert again[0].result() == parse_envelope(pec_receipt(7), DEFAULT_LIMITS)
+    finally:
+        reader.close()
+
+
+def test_a_message_not_read_within_the_bound_alone_fails_alone() -> None:
+    """A read slower than the bound (here a bound far below what a 20 MB message takes) in the
+    pool, then again alone: the message fails with EnvelopeReadTimeout (the pipeline's guard
+    records it, the next poll retries it); no worker is left running; the reader goes on."""
+    from pec_ingest.envelopes import EnvelopeReadTimeout
+    from pec_ingest.errors import PecIngestError
+
+    reader = EnvelopeReader(DEFAULT_LIMITS, workers=1, memory_mb=768, seconds=0.05)
+    big = pec_envelope(9, attachment=b"x" * 20_000_000)
+    try:
+        time.sleep(0.1)  # nothing finished since the reader was made: a timeout is final
+        with pytest.raises(EnvelopeReadTimeout) as raised:
+            reader.read(big)
+        assert isinstance(raised.value, PecIngestError)
+        assert "oltre 0 s" in str(raised.value)
+        deadline = time.monotonic() + 10
+        while _descendants(os.getpid()) - _forkservers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not {p for p in _descendants(os.getpid()) - _forkservers() if _running(p)}
+        reader.seconds = 30.0
+        assert reader.read(pec_receipt(3)) == parse_envelope(pec_receipt(3), DEFAULT_LIMITS)
+    finally:
+        reader.close()
+
+
+def _forkservers() -> set[int]:
+    """The forkserver and the children it keeps (other tests' parser pools) are not ours."""
+    out = set()
+    for pid in _descendants(os.getpid()):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"forkserver" in cmdline or b"resource_tracker" in cmdline:
+            out.add(pid)
+    return out
+
+
 PARENT = """
 import sys, time
 from parsers.limits import DEFAULT_LIMITS
