@@ -28,12 +28,16 @@ their messages is sent again to a new pool, one per task, and only one whose wor
 is read alone, as above; a task that fails as a whole for another reason (its results could
 not travel back) has its messages read again the same way.
 
-A read that never ends (a worker stuck, whatever the cause) must not stop the poll: a wait for
-a task gives up once ``seconds`` (the parser's per-document timeout) have passed without any
-task of the pool finishing, kills the pool's workers and reads the message again alone; one
-that is still not read after ``seconds`` alone fails (:class:`EnvelopeReadTimeout`, retried by
-the next poll, then quarantined). The messages of the killed pool's other tasks are read again
-as after a worker's death.
+A read that never ends (a worker stuck, whatever the cause) must not stop the poll. A wait for
+a task (up to :data:`MAX_PER_TASK` messages) gives up once ``seconds`` (the parser's
+per-document timeout) have passed without any task of the pool finishing, or after
+:data:`PATIENCE` times ``seconds`` in all (another mailbox's backlog keeping the other worker
+busy must not hide a stuck one); the pool's workers are then killed, the message waited for is
+read again alone, and the killed pool's other tasks fail as after a worker's death (their
+messages are read again in a new pool). A message still not read after ``seconds`` alone
+(the bound includes starting its worker, well under a second) fails by itself
+(:class:`EnvelopeReadTimeout`, retried by the next poll, then quarantined). A read of the
+largest message accepted takes about a second here.
 
 ``workers = 0`` reads in the calling thread (single-message commands and the tests that do not
 poll).
@@ -66,6 +70,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_PER_TASK = 16  # messages sent to a worker together by read_ahead
+PATIENCE = 4  # the longest wait for one task, in multiples of the bound (see the docstring)
 
 _limits: Limits | None = None  # in a worker: the limits it was started with
 
@@ -206,34 +211,54 @@ class EnvelopeReader:
     def read(self, raw: bytes) -> PecMessage:
         if self.workers <= 0:
             return parse_envelope(raw, self.limits)
-        pool = self._current()
+        pool, task = self._send(_read, raw)
+        if task is None:
+            return self.read_alone(raw)
         try:
-            return self.wait(self._submit(pool, _read, raw), pool)
+            return self.wait(task, pool)
         except _Stuck:
             return self.read_alone(raw, "an envelope read took too long")
         except BrokenProcessPool:
             self.replace(pool)
-        return self.read_alone(raw)
+            return self.read_alone(raw, "its pool broke (a worker died or was killed)")
+        except CancelledError:  # its pool was shut down under it (close)
+            return self.read_alone(raw, "its pool was shut down")
 
     def wait(self, task: Future[T], pool: ProcessPoolExecutor) -> T:
         """The result of ``task``; :class:`_Stuck` once ``seconds`` have passed with no task of
         the pool finishing (then the pool's workers are killed and it is forgotten). A task
         queued behind others waits as long as the pool keeps finishing them."""
+        started = time.monotonic()
         while True:
             try:
                 return task.result(timeout=self.seconds)
             except TimeoutError:
-                if time.monotonic() - self._finished < self.seconds:
+                now = time.monotonic()
+                if now - self._finished < self.seconds and (
+                        now - started < PATIENCE * self.seconds):
                     continue  # the pool is working through the tasks queued before this one
             if self._kill(pool):
-                log.error("envelope readers stuck: no message read in %.0f s; their workers "
-                          "are killed and the messages they held are read again", self.seconds)
+                log.error("envelope readers stuck: a task not read in %g s; their workers are "
+                          "killed and the messages they held are read again",
+                          time.monotonic() - started)
             raise _Stuck
 
-    def _submit(self, pool: ProcessPoolExecutor, fn: Callable[..., T], *args: Any) -> Future[T]:
-        task = pool.submit(fn, *args)
+    def _send(self, fn: Callable[..., T], *args: Any) -> tuple[ProcessPoolExecutor,
+                                                               Future[T] | None]:
+        """Submit to the current pool, under the lock (a pool being killed or replaced is not
+        shut down between the two): the pool, and the task (None: the pool was broken by a
+        death not yet noticed; it is forgotten)."""
+        with self._lock:
+            pool = self._pool_locked()
+            try:
+                task: Future[T] | None = pool.submit(fn, *args)
+            except BrokenProcessPool:
+                task = None
+        if task is None:
+            self.replace(pool)
+            return pool, None
         task.add_done_callback(self._done)
-        return task
+        return pool, task
 
     def _done(self, _task: Future[Any]) -> None:
         self._finished = time.monotonic()
@@ -248,11 +273,8 @@ class EnvelopeReader:
         out: list[Ahead] = []
         for start in range(0, len(raws), size):
             chunk = list(raws[start:start + size])
-            pool = self._current()
-            try:
-                task = self._submit(pool, _read_many, chunk)
-            except BrokenProcessPool:  # broken by a death not yet noticed: read one by one
-                self.replace(pool)
+            pool, task = self._send(_read_many, chunk)
+            if task is None:  # broken by a death not yet noticed: read one by one
                 out += [Ahead(self, None, None, i, raw) for i, raw in enumerate(chunk)]
                 continue
             out += [Ahead(self, pool, task, i, raw) for i, raw in enumerate(chunk)]
@@ -267,7 +289,7 @@ class EnvelopeReader:
             except TimeoutError:
                 _kill_workers(alone)  # before the executor's exit waits for its worker
                 raise EnvelopeReadTimeout(
-                    f"lettura della busta PEC oltre {self.seconds:.0f} s: interrotta") from None
+                    f"lettura della busta PEC oltre {self.seconds:g} s: interrotta") from None
             except BrokenProcessPool:
                 raise EnvelopeReaderDied("il processo che legge la busta PEC è terminato "
                                          "leggendo questo messaggio") from None
@@ -278,9 +300,12 @@ class EnvelopeReader:
 
     def _current(self) -> ProcessPoolExecutor:
         with self._lock:
-            if self._pool is None:
-                self._pool = self._executor(self.workers)
-            return self._pool
+            return self._pool_locked()
+
+    def _pool_locked(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = self._executor(self.workers)
+        return self._pool
 
     def replace(self, broken: ProcessPoolExecutor) -> bool:
         """Forget ``broken`` (a worker died): the next read starts a new pool; ``broken`` is
@@ -293,13 +318,15 @@ class EnvelopeReader:
         return True
 
     def _kill(self, stuck: ProcessPoolExecutor) -> bool:
-        """Kill the workers of ``stuck`` and forget it (True for the thread that did)."""
+        """Kill the workers of ``stuck`` and forget it (True for the thread that did). Its
+        tasks are not cancelled: the pool fails them all as broken, and their messages are
+        read again as after a worker's death."""
         with self._lock:
             if self._pool is not stuck:
                 return False
             self._pool = None
-        _kill_workers(stuck)
-        stuck.shutdown(wait=False, cancel_futures=True)
+            _kill_workers(stuck)
+            stuck.shutdown(wait=False)
         return True
 
     def close(self) -> None:

@@ -91,3 +91,52 @@ def test_a_task_that_failed_as_a_whole_has_its_messages_read_again(
     finally:
         unused.shutdown()
     assert caplog.text.count("failed as a whole") == 2
+
+
+def test_a_wait_gives_up_when_the_pool_finishes_nothing_for_the_bound() -> None:
+    """The time bound of a wait (pure logic, no process: a task that never ends)."""
+    import time
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    from parsers.limits import DEFAULT_LIMITS
+
+    reader = envelopes.EnvelopeReader(DEFAULT_LIMITS, workers=1, memory_mb=768, seconds=0.3)
+    never: Future[int] = Future()
+    started = time.monotonic()
+    with pytest.raises(envelopes._Stuck):
+        reader.wait(never, ProcessPoolExecutor.__new__(ProcessPoolExecutor))  # not its pool
+    assert 0.3 <= time.monotonic() - started < 0.3 + 1.0  # one bound, not PATIENCE of them
+    done: Future[int] = Future()
+    done.set_result(7)
+    assert reader.wait(done, ProcessPoolExecutor.__new__(ProcessPoolExecutor)) == 7
+
+
+def test_a_wait_gives_up_after_its_patience_while_other_tasks_keep_finishing() -> None:
+    """Another mailbox's backlog keeps the other worker finishing tasks: a task that never
+    ends is still given up on, after PATIENCE bounds instead of one."""
+    import threading
+    import time
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    from parsers.limits import DEFAULT_LIMITS
+
+    reader = envelopes.EnvelopeReader(DEFAULT_LIMITS, workers=1, memory_mb=768, seconds=0.3)
+    stop = threading.Event()
+
+    def others_finishing() -> None:
+        while not stop.wait(0.05):
+            reader._done(Future())
+
+    thread = threading.Thread(target=others_finishing)
+    thread.start()
+    try:
+        never: Future[int] = Future()
+        started = time.monotonic()
+        with pytest.raises(envelopes._Stuck):
+            reader.wait(never, ProcessPoolExecutor.__new__(ProcessPoolExecutor))
+        waited = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join()
+    bound = envelopes.PATIENCE * 0.3
+    assert bound <= waited < bound + 1.0
