@@ -15,6 +15,7 @@ Certificate chains, revocation and timestamps are not checked here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -118,9 +119,9 @@ def read_signer(
     except for a malformed structure (asn1crypto errors, see :data:`ASN1_ERRORS`)."""
     digest_name = str(info["digest_algorithm"]["algorithm"].native)
     cert = _find_certificate(info["sid"], certificates)
-    serial = _name_value(cert.subject, "serial_number") if cert is not None else None
-    name = _name_value(cert.subject, "common_name") if cert is not None else None
-    name = name.strip() if name else None
+    facts = _facts(cert) if cert is not None else None
+    serial = facts.serial if facts is not None else None
+    name = facts.name if facts is not None else None
     label = name or "firmatario senza certificato"
     if digest_name in _WEAK_DIGESTS:
         warnings.append(f"{label}: impronta {digest_name.upper()}, algoritmo debole")
@@ -137,7 +138,7 @@ def read_signer(
         name=name,
         codice_fiscale=codice_fiscale_from_serial(serial),
         serial_number=serial,
-        issuer=_issuer_label(cert),
+        issuer=facts.issuer if facts is not None else None,
         signing_time=_signing_time(attrs) if attrs.contents else None,
         digest_algorithm=digest_name,
         signature_valid=sig_ok,
@@ -193,9 +194,8 @@ def _check_signature(
 ) -> tuple[bool, str | None]:
     if cert is None:
         return False, "il certificato del firmatario non è incluso nella busta"
-    try:
-        key = serialization.load_der_public_key(cert.public_key.dump())
-    except (ValueError, UnsupportedAlgorithm):
+    key = _facts(cert).key
+    if key is None:
         return False, "la chiave pubblica del certificato non è leggibile"
     signature = bytes(info["signature"].native)
     algo = info["signature_algorithm"]
@@ -325,11 +325,40 @@ def _name_value(name: x509.Name, field: str) -> str | None:
     return None
 
 
-def _issuer_label(cert: x509.Certificate | None) -> str | None:
-    if cert is None:
-        return None
+def _issuer_label(cert: x509.Certificate) -> str | None:
     label = _name_value(cert.issuer, "common_name") or cert.issuer.human_friendly
     return label.strip() or None
+
+
+@dataclass(frozen=True)
+class _CertificateFacts:
+    """What a signer's check reads from its certificate: its subject's serial number and
+    common name, its issuer's label, its public key (None: not readable)."""
+
+    serial: str | None
+    name: str | None
+    issuer: str | None
+    key: object | None
+
+
+def _facts(cert: x509.Certificate) -> _CertificateFacts:
+    """The facts of ``cert``, read once per certificate (by its encoding): a PEC provider signs
+    every envelope and receipt with the same certificate, and reading its names and key with
+    asn1crypto cost more than the signature check itself."""
+    return _facts_of(cert.dump())
+
+
+@functools.lru_cache(maxsize=64)
+def _facts_of(der: bytes) -> _CertificateFacts:
+    cert = x509.Certificate.load(der)
+    name = _name_value(cert.subject, "common_name")
+    try:
+        key: object | None = serialization.load_der_public_key(cert.public_key.dump())
+    except (ValueError, UnsupportedAlgorithm):
+        key = None
+    return _CertificateFacts(serial=_name_value(cert.subject, "serial_number"),
+                             name=name.strip() if name else None,
+                             issuer=_issuer_label(cert), key=key)
 
 
 def _signing_time(attrs: cms.CMSAttributes) -> datetime | None:
