@@ -156,3 +156,22 @@ def test_verdict_matches_openssl(variant: str, tmp_path: Path) -> None:
     ours = parse_envelope(raw).signature.valid
     assert ours is (completed.returncode == 0)
     assert ours is (variant != "tampered")
+
+
+def test_certificates_read_once_each_signature_checked_with_its_own_key(
+        rsa_key: pec.ProviderKey) -> None:
+    """A signer certificate's facts (names, key) are read once per certificate encoding and
+    kept: two providers in turn each get their own name and key, from the kept facts too."""
+    from parsers.cades_signer import _facts_of
+
+    ec_key = pec.default_provider_key()
+    before = _facts_of.cache_info().hits
+    for _ in range(2):
+        for key in (ec_key, rsa_key):
+            result = verify_detached(CONTENT, key.sign(CONTENT))
+            assert result.valid is True and result.signer == key.common_name
+            flipped = bytearray(key.sign(CONTENT))
+            flipped[-5] ^= 0x01
+            wrong = verify_detached(CONTENT, bytes(flipped))
+            assert wrong.valid is False and wrong.signer == key.common_name
+    assert _facts_of.cache_info().hits >= before + 6
