@@ -119,13 +119,13 @@ def read_signer(
     except for a malformed structure (asn1crypto errors, see :data:`ASN1_ERRORS`)."""
     digest_name = str(info["digest_algorithm"]["algorithm"].native)
     cert = _find_certificate(info["sid"], certificates)
-    facts = _facts(cert) if cert is not None else None
+    facts = certificate_facts(cert) if cert is not None else None
     serial = facts.serial if facts is not None else None
     name = facts.name if facts is not None else None
     label = name or "firmatario senza certificato"
     if digest_name in _WEAK_DIGESTS:
         warnings.append(f"{label}: impronta {digest_name.upper()}, algoritmo debole")
-    sig_ok, digest_ok, reason = _checks(info, message, cert, digest_name, label, warnings)
+    sig_ok, digest_ok, reason = _checks(info, message, facts, digest_name, label, warnings)
     counters = _attribute_values(info["unsigned_attrs"], "counter_signature")
     if counters and depth >= _MAX_COUNTER_DEPTH:
         warnings.append(
@@ -153,7 +153,7 @@ def read_signer(
 def _checks(
     info: cms.SignerInfo,
     message: bytes,
-    cert: x509.Certificate | None,
+    cert: CertificateFacts | None,
     digest_name: str,
     label: str,
     warnings: list[str],
@@ -190,11 +190,11 @@ def _check_digest(
 
 
 def _check_signature(
-    info: cms.SignerInfo, cert: x509.Certificate | None, signed: bytes, digest_name: str
+    info: cms.SignerInfo, cert: CertificateFacts | None, signed: bytes, digest_name: str
 ) -> tuple[bool, str | None]:
     if cert is None:
         return False, "il certificato del firmatario non è incluso nella busta"
-    key = _facts(cert).key
+    key = cert.key
     if key is None:
         return False, "la chiave pubblica del certificato non è leggibile"
     signature = bytes(info["signature"].native)
@@ -330,8 +330,18 @@ def _issuer_label(cert: x509.Certificate) -> str | None:
     return label.strip() or None
 
 
+def encoding(value: Asn1Value) -> bytes:
+    """The bytes of a SEQUENCE as it arrived (a certificate, a public key), without asn1crypto's
+    ``dump()``: that one takes a definite length whose header ends in 0x80 (128, 384, 640...
+    bytes: one certificate in 256) for an indefinite one and re-encodes the whole value, which
+    reads every field (and fails on one it cannot read) and may change the bytes. BER
+    indefinite lengths are made definite before anything is parsed (``cades_ber``)."""
+    contents = value.contents or b""
+    return b"\x30" + der_length(len(contents)) + contents
+
+
 @dataclass(frozen=True)
-class _CertificateFacts:
+class CertificateFacts:
     """What a signer's check reads from its certificate: its subject's serial number and
     common name, its issuer's label, its public key (None: not readable)."""
 
@@ -341,24 +351,33 @@ class _CertificateFacts:
     key: object | None
 
 
-def _facts(cert: x509.Certificate) -> _CertificateFacts:
-    """The facts of ``cert``, read once per certificate (by its encoding): a PEC provider signs
-    every envelope and receipt with the same certificate, and reading its names and key with
-    asn1crypto cost more than the signature check itself."""
-    return _facts_of(cert.dump())
+_KEPT_BYTES = 16 * 1024  # certificates up to this size have their facts kept (a provider's: 1-3 KB)
+
+
+def certificate_facts(cert: x509.Certificate) -> CertificateFacts:
+    """The facts of ``cert``. Those of a certificate of ordinary size are read once per
+    encoding and kept (a PEC provider signs every envelope and receipt with the same
+    certificate, and reading its names and key with asn1crypto cost more than the signature
+    check itself); a larger one (a hostile message's) is read each time, never kept."""
+    der = encoding(cert)
+    return _kept_facts(der) if len(der) <= _KEPT_BYTES else _read_facts(der)
 
 
 @functools.lru_cache(maxsize=64)
-def _facts_of(der: bytes) -> _CertificateFacts:
+def _kept_facts(der: bytes) -> CertificateFacts:
+    return _read_facts(der)
+
+
+def _read_facts(der: bytes) -> CertificateFacts:
     cert = x509.Certificate.load(der)
     name = _name_value(cert.subject, "common_name")
     try:
-        key: object | None = serialization.load_der_public_key(cert.public_key.dump())
+        key: object | None = serialization.load_der_public_key(encoding(cert.public_key))
     except (ValueError, UnsupportedAlgorithm):
         key = None
-    return _CertificateFacts(serial=_name_value(cert.subject, "serial_number"),
-                             name=name.strip() if name else None,
-                             issuer=_issuer_label(cert), key=key)
+    return CertificateFacts(serial=_name_value(cert.subject, "serial_number"),
+                            name=name.strip() if name else None,
+                            issuer=_issuer_label(cert), key=key)
 
 
 def _signing_time(attrs: cms.CMSAttributes) -> datetime | None:

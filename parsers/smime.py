@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from asn1crypto import cms
 
 from parsers.cades_ber import to_definite
-from parsers.cades_signer import ASN1_ERRORS, malformed, read_signer, signer_certificate
+from parsers.cades_signer import (
+    ASN1_ERRORS,
+    encoding,
+    malformed,
+    read_signer,
+    signer_certificate,
+)
 from parsers.errors import LimitExceeded, SignedDataError
 
 _MAX_BER_DEPTH = 64
@@ -93,7 +99,7 @@ def verify_detached(content: bytes, signature: bytes) -> SignatureCheck:
     ordered = [first] if first is not None else []
     ordered += [c for c in certificates if c is not first]
     return SignatureCheck(present=True, valid=True, reason=None, signer=signer_name,
-                          certificates=tuple(c.dump() for c in ordered) if first else ())
+                          certificates=tuple(encoding(c) for c in ordered) if first else ())
 
 
 def _load_signed_data(signature: bytes) -> cms.SignedData:

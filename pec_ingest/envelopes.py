@@ -30,14 +30,14 @@ not travel back) has its messages read again the same way.
 
 A read that never ends (a worker stuck, whatever the cause) must not stop the poll. A wait for
 a task (up to :data:`MAX_PER_TASK` messages) gives up once ``seconds`` (the parser's
-per-document timeout) have passed without any task of the pool finishing, or after
-:data:`PATIENCE` times ``seconds`` in all (another mailbox's backlog keeping the other worker
-busy must not hide a stuck one); the pool's workers are then killed, the message waited for is
-read again alone, and the killed pool's other tasks fail as after a worker's death (their
-messages are read again in a new pool). A message still not read after ``seconds`` alone
-(the bound includes starting its worker, well under a second) fails by itself
-(:class:`EnvelopeReadTimeout`, retried by the next poll, then quarantined). A read of the
-largest message accepted takes about a second here.
+per-document timeout) have passed without any task of the pool finishing, or once the task has
+been running for :data:`PATIENCE` times ``seconds`` (another mailbox's backlog keeping the
+other worker busy must not hide a stuck one); the pool's workers are then killed, the message
+waited for is read again alone, and the killed pool's other tasks fail as after a worker's
+death (their messages are read again in a new pool). A message still not read after
+``seconds`` alone (the bound includes starting its worker, well under a second) fails by
+itself (:class:`EnvelopeReadTimeout`, retried by the next poll, then quarantined). A read of
+the largest message accepted takes about a second here.
 
 ``workers = 0`` reads in the calling thread (single-message commands and the tests that do not
 poll).
@@ -226,21 +226,27 @@ class EnvelopeReader:
 
     def wait(self, task: Future[T], pool: ProcessPoolExecutor) -> T:
         """The result of ``task``; :class:`_Stuck` once ``seconds`` have passed with no task of
-        the pool finishing (then the pool's workers are killed and it is forgotten). A task
-        queued behind others waits as long as the pool keeps finishing them."""
-        started = time.monotonic()
+        the pool finishing, or once it has been running (sent to the workers' queue, which
+        holds one task more than there are workers) for :data:`PATIENCE` bounds: then the
+        pool's workers are killed and it is forgotten. A task queued behind others (another
+        mailbox's batches) waits as long as the pool keeps finishing them."""
+        started: float | None = None  # seen running (sent to the workers' queue) by then
         while True:
             try:
                 return task.result(timeout=self.seconds)
             except TimeoutError:
+                if task.done():  # it ended meanwhile, or its own exception is a TimeoutError
+                    return task.result()
                 now = time.monotonic()
+                if started is None and task.running():
+                    started = now
                 if now - self._finished < self.seconds and (
-                        now - started < PATIENCE * self.seconds):
+                        started is None or now - started < PATIENCE * self.seconds):
                     continue  # the pool is working through the tasks queued before this one
             if self._kill(pool):
-                log.error("envelope readers stuck: a task not read in %g s; their workers are "
-                          "killed and the messages they held are read again",
-                          time.monotonic() - started)
+                log.error("envelope readers stuck: no task finished for %g s, or one running "
+                          "for %g; their workers are killed and the messages they held are "
+                          "read again", self.seconds, PATIENCE * self.seconds)
             raise _Stuck
 
     def _send(self, fn: Callable[..., T], *args: Any) -> tuple[ProcessPoolExecutor,

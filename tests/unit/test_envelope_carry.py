@@ -112,8 +112,8 @@ def test_a_wait_gives_up_when_the_pool_finishes_nothing_for_the_bound() -> None:
 
 
 def test_a_wait_gives_up_after_its_patience_while_other_tasks_keep_finishing() -> None:
-    """Another mailbox's backlog keeps the other worker finishing tasks: a task that never
-    ends is still given up on, after PATIENCE bounds instead of one."""
+    """Another mailbox's backlog keeps the other worker finishing tasks: a task still queued
+    waits on; one running that never ends is given up on after PATIENCE bounds."""
     import threading
     import time
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -130,7 +130,13 @@ def test_a_wait_gives_up_after_its_patience_while_other_tasks_keep_finishing() -
     thread = threading.Thread(target=others_finishing)
     thread.start()
     try:
+        queued: Future[int] = Future()  # not yet sent to the workers: waits on
+        started = time.monotonic()
+        threading.Timer(2.0, queued.set_result, (5,)).start()
+        assert reader.wait(queued, ProcessPoolExecutor.__new__(ProcessPoolExecutor)) == 5
+        assert time.monotonic() - started >= 2.0  # past PATIENCE bounds: still waited
         never: Future[int] = Future()
+        assert never.set_running_or_notify_cancel()  # sent to the workers, never ends
         started = time.monotonic()
         with pytest.raises(envelopes._Stuck):
             reader.wait(never, ProcessPoolExecutor.__new__(ProcessPoolExecutor))
@@ -139,4 +145,16 @@ def test_a_wait_gives_up_after_its_patience_while_other_tasks_keep_finishing() -
         stop.set()
         thread.join()
     bound = envelopes.PATIENCE * 0.3
-    assert bound <= waited < bound + 1.0
+    assert bound <= waited < bound + 0.3 + 1.0  # seen running at its first timeout
+
+
+def test_a_tasks_own_timeout_error_is_its_own() -> None:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    from parsers.limits import DEFAULT_LIMITS
+
+    reader = envelopes.EnvelopeReader(DEFAULT_LIMITS, workers=1, memory_mb=768, seconds=0.3)
+    failed: Future[int] = Future()
+    failed.set_exception(TimeoutError("del messaggio"))
+    with pytest.raises(TimeoutError, match="del messaggio"):
+        reader.wait(failed, ProcessPoolExecutor.__new__(ProcessPoolExecutor))

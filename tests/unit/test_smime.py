@@ -162,10 +162,10 @@ def test_certificates_read_once_each_signature_checked_with_its_own_key(
         rsa_key: pec.ProviderKey) -> None:
     """A signer certificate's facts (names, key) are read once per certificate encoding and
     kept: two providers in turn each get their own name and key, from the kept facts too."""
-    from parsers.cades_signer import _facts_of
+    from parsers.cades_signer import _kept_facts
 
     ec_key = pec.default_provider_key()
-    before = _facts_of.cache_info().hits
+    before = _kept_facts.cache_info().hits
     for _ in range(2):
         for key in (ec_key, rsa_key):
             result = verify_detached(CONTENT, key.sign(CONTENT))
@@ -174,4 +174,77 @@ def test_certificates_read_once_each_signature_checked_with_its_own_key(
             flipped[-5] ^= 0x01
             wrong = verify_detached(CONTENT, bytes(flipped))
             assert wrong.valid is False and wrong.signer == key.common_name
-    assert _facts_of.cache_info().hits >= before + 6
+    assert _kept_facts.cache_info().hits >= before + 6
+
+
+def _self_signed(key: object, pad: int = 0) -> bytes:
+    """A self-signed certificate (cryptography), padded by an unknown extension."""
+    from datetime import datetime as dt
+
+    from cryptography import x509 as cx
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    name = cx.Name([cx.NameAttribute(NameOID.COMMON_NAME, "Gestore di prova"),
+                    cx.NameAttribute(NameOID.SERIAL_NUMBER, "TINIT-RSSMRA80A01H501U")])
+    builder = (cx.CertificateBuilder().subject_name(name).issuer_name(name)
+               .public_key(key.public_key())  # type: ignore[attr-defined]
+               .serial_number(12345).not_valid_before(dt(2024, 1, 1))
+               .not_valid_after(dt(2030, 1, 1)))
+    if pad:
+        builder = builder.add_extension(cx.UnrecognizedExtension(
+            cx.ObjectIdentifier("1.2.3.4.5"), b"A" * pad), critical=False)
+    cert = builder.sign(key, hashes.SHA256())  # type: ignore[arg-type]
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _detached(signer: bytes, key: object, extra: bytes | None = None) -> bytes:
+    from cryptography import x509 as cx
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(CONTENT).add_signer(
+        cx.load_der_x509_certificate(signer), key, hashes.SHA256())  # type: ignore[arg-type]
+    if extra is not None:
+        builder = builder.add_certificate(cx.load_der_x509_certificate(extra))
+    return builder.sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature])
+
+
+def test_a_certificate_whose_length_header_ends_in_0x80_is_taken_as_it_arrived() -> None:
+    """asn1crypto's dump() takes a definite length ending in 0x80 (here 384 bytes) for an
+    indefinite one and re-encodes the certificate, reading every field: a certificate in the
+    signature with a date it cannot read then made the check raise instead of answering.
+    The certificates are taken as they arrived: same bytes, and the check answers."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    signer = _self_signed(key)
+    odd = next(d for d in (_self_signed(key, pad) for pad in range(0, 600))
+               if d[1] == 0x82 and d[3] == 0x80)
+    good = verify_detached(CONTENT, _detached(signer, key, odd))
+    assert good.valid is True and good.signer == "Gestore di prova"
+    assert good.certificates == (signer, odd)  # the bytes that arrived
+    bad_date = odd.replace(b"240101000000Z", b"2401010000XXZ")
+    signature = _detached(signer, key, odd).replace(odd, bad_date)
+    result = verify_detached(CONTENT, signature)  # answers, does not raise
+    assert result.valid is True and result.certificates == (signer, bad_date)
+    odd_signer = verify_detached(CONTENT, _detached(odd, key))
+    assert odd_signer.valid is True and odd_signer.signer == "Gestore di prova"
+
+
+def test_a_large_certificate_is_read_but_not_kept() -> None:
+    """Facts of certificates of ordinary size are kept; a hostile message's huge certificate
+    is read each time and never held by the cache (memory of a long-lived worker)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from parsers.cades_signer import _kept_facts
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    huge = _self_signed(key, pad=200_000)
+    before = _kept_facts.cache_info()
+    result = verify_detached(CONTENT, _detached(huge, key))
+    assert result.valid is True and result.signer == "Gestore di prova"
+    after = _kept_facts.cache_info()
+    assert (after.hits, after.misses) == (before.hits, before.misses)  # neither kept nor sought
+    assert verify_detached(CONTENT, _detached(_self_signed(key), key)).valid is True
+    assert _kept_facts.cache_info().misses == before.misses + 1  # an ordinary one is kept
