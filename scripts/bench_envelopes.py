@@ -18,10 +18,6 @@ Not a test: figures.
 from __future__ import annotations
 
 import argparse
-import os
-import re
-import shutil
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -30,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_poll import messages, spread
+from bench_poll import callgrind_difference, messages, spread
 
 from parsers.envelope import parse_envelope
 from pec_ingest.config import Config
@@ -52,20 +48,8 @@ def read_all(raws: list[bytes]) -> tuple[float, dict[str, list[float]]]:
 
 def instructions(n: int) -> int:
     """Instructions of reading ``n`` envelopes, by callgrind (see the docstring)."""
-    if shutil.which("valgrind") is None:
-        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
-    totals = []
-    for count in (n, 0):
-        done = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-             __file__, "--n", str(n), "--read", str(count)],
-            capture_output=True, text=True, check=True,
-            env={**os.environ, "PYTHONHASHSEED": "0"})  # the same dict orders in both runs
-        found = re.search(r"Collected : (\d+)", done.stderr)
-        if found is None:
-            raise SystemExit(f"callgrind printed no total:\n{done.stderr[-2000:]}")
-        totals.append(int(found.group(1)))
-    return totals[0] - totals[1]
+    return callgrind_difference(__file__, ["--n", str(n), "--read", str(n)],
+                                ["--n", str(n), "--read", "0"])
 
 
 def main() -> int:

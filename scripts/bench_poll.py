@@ -37,9 +37,11 @@ import argparse
 import dataclasses
 import hashlib
 import os
+import re
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -211,6 +213,25 @@ def cpu_seconds() -> float:
     """User + system CPU time of this process so far (every thread)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def callgrind_difference(script: str, measured: Sequence[str], baseline: Sequence[str]) -> int:
+    """Instructions of running ``script`` with the ``measured`` arguments minus those with the
+    ``baseline`` ones, each counted by valgrind's callgrind (a figure the machine's load does
+    not move; the same hash seed, so the same dict orders, in both runs)."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
+    totals = []
+    for arguments in (measured, baseline):
+        done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                               sys.executable, script, *arguments],
+                              capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": "0"})
+        found = re.search(r"Collected : (\d+)", done.stderr)
+        if found is None:
+            raise SystemExit(f"callgrind printed no total:\n{done.stderr[-2000:]}")
+        totals.append(int(found.group(1)))
+    return totals[0] - totals[1]
 
 
 def machine_busy() -> tuple[float, float]:

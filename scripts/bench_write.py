@@ -25,10 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_poll import RecordingParse, messages, scratch_database, spread
+from bench_poll import RecordingParse, callgrind_difference, messages, scratch_database, spread
 from sqlalchemy.engine import Engine
 
 from pec_ingest.config import Config, StateSection
@@ -112,21 +109,8 @@ def measure(args: argparse.Namespace, url: str | None, base: Path) -> list[Round
 
 def instructions(args: argparse.Namespace, url: str | None) -> int:
     """Instructions of one writing of ``args.n`` messages, by callgrind (see the docstring)."""
-    if shutil.which("valgrind") is None:
-        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
-    totals = []
-    for skip in (False, True):
-        command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                   sys.executable, __file__, "--n", str(args.n), "--rounds", "1"]
-        command += ["--database-url", url] if url else []
-        command += ["--no-last-write"] if skip else []
-        done = subprocess.run(command, capture_output=True, text=True, check=True,
-                              env={**os.environ, "PYTHONHASHSEED": "0"})  # same dict orders
-        found = re.search(r"Collected : (\d+)", done.stderr)
-        if found is None:
-            raise SystemExit(f"callgrind printed no total:\n{done.stderr[-2000:]}")
-        totals.append(int(found.group(1)))
-    return totals[0] - totals[1]
+    command = ["--n", str(args.n), "--rounds", "1"] + (["--database-url", url] if url else [])
+    return callgrind_difference(__file__, command, [*command, "--no-last-write"])
 
 
 def main() -> int:
