@@ -28,6 +28,7 @@ from pec_ingest.samples.mailbox import SampleMessage
 from pec_ingest.scan import FolderScan
 from store import mailbox_state as states
 from store.archive import Archive
+from store.errors import ArchiveError
 from store.engine import make_engine, reading, session_factory
 from store.migration import upgrade
 from store.model import Message, Submission
@@ -137,6 +138,77 @@ def test_a_message_failing_inside_its_batch_is_written_alone(
         rows = list(session.execute(select(Message.id, Message.uid).order_by(Message.id)))
         state = states.get_state(session, box.name, "INBOX")
     assert [uid for _id, uid in rows] == [2, 3, 4, 1]  # the batch, then the one alone
+    assert state is not None and state.last_uid == 4
+
+
+def test_the_commit_waits_for_the_batch_durability_point(
+        dovecot: DovecotServer, imap_user: str, config: Config,
+        sessions: sessionmaker[Session], pipeline: Pipeline,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch's rows are written while its archive files are made durable (in a thread of
+    their own); the COMMIT still comes only once every file is under its final name."""
+    dovecot.append(imap_user, [pec_receipt(n, "slow") for n in range(4)])
+    box = dovecot.section(imap_user, batch_size=4)
+    real = Archive.settle
+    settled: list[int] = []
+
+    def slow_settle(self: Archive, staged: object) -> None:
+        items = list(staged)  # type: ignore[call-overload]
+        time.sleep(0.5)  # a slow disk: the rows are written meanwhile
+        real(self, items)
+        settled.append(len(items))
+
+    def at_commit() -> None:
+        assert settled == [4], "COMMIT before the batch's archive files were durable"
+        on_disk = {p.name for p in config.archive_dir.rglob("*.eml")}
+        assert len(on_disk) == 4 and not list(config.archive_dir.rglob("*.tmp"))
+
+    monkeypatch.setattr(Archive, "settle", slow_settle)
+    pipeline.before_commit = at_commit
+    report = Poller(dataclasses.replace(config, mailboxes=(box,)), sessions,
+                    pipeline).poll_mailbox(box)
+    assert report.ok, report.error
+    assert report.outcomes["receipt"] == 4 and not report.outcomes["failed"]
+    assert settled == [4]
+
+
+def test_a_batch_whose_archive_cannot_be_made_durable_commits_none_of_it(
+        dovecot: DovecotServer, imap_user: str, config: Config,
+        sessions: sessionmaker[Session], pipeline: Pipeline,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The durability point fails after the rows were written (a disk error): the transaction
+    is rolled back, its last UID with it; each message is then written alone, through the
+    per-message guard, with its own settle."""
+    dovecot.append(imap_user, [pec_receipt(n, "nodisk") for n in range(4)])
+    box = dovecot.section(imap_user, batch_size=4)
+    real = Archive.settle
+    calls: list[int] = []
+    seen_in_transaction: list[int] = []
+
+    def failing_settle(self: Archive, staged: object) -> None:
+        items = list(staged)  # type: ignore[call-overload]
+        calls.append(len(items))
+        if len(calls) == 1:
+            time.sleep(0.3)  # the rows are written meanwhile, then the disk fails
+            raise ArchiveError("archivio: disco pieno (simulato)")
+        real(self, items)
+
+    def commit_of_the_batch() -> None:  # not reached by the batch: its settle failed
+        seen_in_transaction.append(1)
+
+    monkeypatch.setattr(Archive, "settle", failing_settle)
+    pipeline.before_commit = commit_of_the_batch
+    report = Poller(dataclasses.replace(config, mailboxes=(box,)), sessions,
+                    pipeline).poll_mailbox(box)
+    assert report.ok, report.error
+    assert calls == [4, 1, 1, 1, 1]  # the batch's settle, then one per message alone
+    assert len(seen_in_transaction) == 4  # the four written alone, never the batch
+    assert report.outcomes["receipt"] == 4 and not report.outcomes["failed"]
+    with sessions() as session:
+        assert sorted(_uids(sessions)) == [1, 2, 3, 4]
+        shas = list(session.scalars(select(Message.sha256)))
+        state = states.get_state(session, box.name, "INBOX")
+    assert len(shas) == len(set(shas)) == 4
     assert state is not None and state.last_uid == 4
 
 
