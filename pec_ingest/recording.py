@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from parsers.envelope import Attachment, PecMessage
 from pec_ingest import provenance, review
-from pec_ingest.ack.policy import queue_for_submission
+from pec_ingest.ack.policy import reply_for
 from pec_ingest.ack.receipts import apply_receipt
 from pec_ingest.config import Config
 from pec_ingest.isolation import IsolatedResult
@@ -25,11 +25,12 @@ from store.base import CANONICAL_FIELDS
 from store.errors import StoreError
 from store.messages import add_attachment, add_message, add_messages, find_message, message_values
 from store.messages import record_failure as count
-from store.reading import add_reading
 from store.receipts import acknowledged, add_receipt, add_receipts, receipt_values
 from store.review import add_review_reason
 from store.submissions import (
+    VersionRows,
     add_submission,
+    add_version_rows,
     changed_sender,
     find_or_create_organisation,
     lineage,
@@ -329,14 +330,13 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
     closing = config.closing
     submission = add_submission(
         session, organisation, message, procedure=config.procedure.code, fields=fields,
-        tavoli=[(t["code"], t["rank"]) for t in (form or {}).get("tavoli", [])],
+        tavoli=(),  # with the reading, reasons and reply: add_version_rows, below
         received_at=received, late=received > config.deadline,
         out_of_procedure=closing is not None and received > closing,
         status=(form or {}).get("status", "needs_review"),
         warnings=(form or {}).get("warnings", []), parsed=provenance.without_ocr_text(form),
         attachment=rows.get(id(form_att)) if form_att is not None else None,
         hold=current is not None, known=known, flush=False)
-    add_reading(session, submission, sources, (form or {}).get("ocr"))
     reasons = _reasons(config, env, form, form_att, result, submission.out_of_procedure)
     if not certified:
         reasons += review.certification_reasons(env, facts.certification, received,
@@ -345,11 +345,15 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
         reasons.append(review.sender_change_reason(current.registration_number,
                                                    current.message.sender, current.pec,
                                                    facts.sender))
-    for reason in reasons + review.skipped_reasons(parsed, form_att):
-        add_review_reason(session, code=reason.code, detail=reason.detail, submission=submission,
-                          flush=False)  # written together by the next flush
-    queue_for_submission(session, config, submission, env, facts.sender, flush=False)
-    session.flush()  # the files, the version, its reading, reasons and reply: one flush
+    reasons += review.skipped_reasons(parsed, form_att)
+    if reasons and submission.review_state == "none":
+        submission.review_state = "pending"  # under review: written with its INSERT
+    session.flush()  # the message, its files, the version (and the one it replaces)
+    add_version_rows(session, submission, VersionRows(
+        tavoli=[(t["code"], t["rank"]) for t in (form or {}).get("tavoli", [])],
+        provenance=sources, ocr=(form or {}).get("ocr"),
+        reasons=[(r.code, r.detail) for r in reasons],
+        reply=reply_for(config, submission.registration_number, env, facts.sender)))
     return _outcome("submission", decision.reason, env.kind, message_id=message.id,
                     submission_id=submission.id,
                     registration_number=submission.registration_number,

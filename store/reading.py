@@ -57,12 +57,17 @@ def add_reading(session: Session, submission: Submission, provenance: Mapping[st
     return row
 
 
+def reading_values(provenance: Mapping[str, Any],
+                   ocr: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The columns of a reading (but its submission_id), as :func:`add_reading` writes them."""
+    return {"provenance": dict(provenance), "ocr_text": (ocr or {}).get("text"),
+            "ocr_pages": (ocr or {}).get("pages"), "ocr_seconds": (ocr or {}).get("seconds")}
+
+
 def _fill(row: SubmissionReading, provenance: Mapping[str, Any],
           ocr: Mapping[str, Any] | None) -> None:
-    row.provenance = dict(provenance)
-    row.ocr_text = (ocr or {}).get("text")
-    row.ocr_pages = (ocr or {}).get("pages")
-    row.ocr_seconds = (ocr or {}).get("seconds")
+    for key, value in reading_values(provenance, ocr).items():
+        setattr(row, key, value)
 
 
 def reading_of(session: Session, submission_id: int) -> SubmissionReading | None:

@@ -26,8 +26,7 @@ def add_review_reason(session: Session, *, code: str, detail: str,
     """
     if (submission is None) == (message is None):
         raise InvalidRecord("motivo di revisione: indicare la domanda oppure il messaggio")
-    if code not in REVIEW_CODES:
-        raise InvalidRecord(f"codice di revisione {code!r} non ammesso")
+    check_review_code(code)
     reason = ReviewReason(code=code, detail=detail, submission=submission, message=message)
     if submission is not None and submission.review_state == "none":
         submission.review_state = "pending"
@@ -35,6 +34,12 @@ def add_review_reason(session: Session, *, code: str, detail: str,
     if flush:
         session.flush()
     return reason
+
+
+def check_review_code(code: str) -> None:
+    """Refuse a review code the database does not take (``InvalidRecord``)."""
+    if code not in REVIEW_CODES:
+        raise InvalidRecord(f"codice di revisione {code!r} non ammesso")
 
 
 def resolve_review_reasons(session: Session, *, submission: Submission | None = None,

@@ -28,25 +28,31 @@ caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from store.base import CANONICAL_FIELDS, REVIEW_STATES, SUBMISSION_STATUSES, TAVOLI
+from store.cleaning import without_nul
 from store.errors import InvalidRecord
 from store.model import (
+    Acknowledgement,
     Attachment,
     Message,
     Organisation,
     ProcedureCounter,
+    ReviewReason,
     Submission,
     SubmissionTavolo,
 )
+from store.reading import SubmissionReading, reading_values
+from store.receipts import acknowledgement_values
+from store.review import check_review_code
 
 
 def normalise_sender(sender: str | None) -> str | None:
@@ -227,6 +233,61 @@ def add_submission(
 
 
 @dataclass(frozen=True)
+class VersionRows:
+    """The rows that hang on a new version and that nothing reads back in the transaction that
+    writes them: its tables (code, rank), its reading (provenance, OCR), its review reasons
+    (code, detail) and its acknowledgement (Message-ID, address; None: no reply).
+    :func:`add_version_rows` writes them."""
+
+    tavoli: Sequence[tuple[str, int | None]] = ()
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    ocr: Mapping[str, Any] | None = None
+    reasons: Sequence[tuple[str, str]] = ()
+    reply: tuple[str, str] | None = None
+
+
+def add_version_rows(session: Session, submission: Submission, rows: VersionRows) -> None:
+    """Write ``rows`` for ``submission`` (recorded by :func:`add_submission` without tables:
+    flushed here if it was not yet), one INSERT per table, as plain rows: the unit of work's
+    bookkeeping of these mapped objects cost more than their INSERTs (the same columns as
+    :func:`store.reading.add_reading`, :func:`store.review.add_review_reason` and
+    :func:`store.receipts.add_acknowledgement` write, NUL characters taken out as the flush
+    does). Everything is checked before anything is written (``InvalidRecord``). A version
+    with reasons is under review (``review_state`` ``pending``, set before the flush when the
+    caller did not)."""
+    problems = _tavoli_problems(rows.tavoli)
+    if problems:
+        raise InvalidRecord("domanda non registrabile: " + "; ".join(problems))
+    for code, _detail in rows.reasons:
+        check_review_code(code)
+    reply = acknowledgement_values(*rows.reply) if rows.reply is not None else None
+    if rows.reasons and submission.review_state == "none":
+        submission.review_state = "pending"
+    session.flush()  # the version and its id (nothing to do when the caller flushed)
+    number = submission.id
+    connection = session.connection()
+    if rows.tavoli:
+        connection.execute(_TAVOLI, [{"submission_id": number, "code": code, "rank": rank}
+                                     for code, rank in rows.tavoli])
+    connection.execute(_READING, without_nul(
+        {"submission_id": number, **reading_values(rows.provenance, rows.ocr)}))
+    if rows.reasons:
+        connection.execute(_REASONS, [without_nul({"submission_id": number, "message_id": None,
+                                                   "code": code, "detail": detail})
+                                      for code, detail in rows.reasons])
+    if reply is not None:
+        connection.execute(_REPLY, without_nul({"submission_id": number, **reply}))
+    # the version's collections were built empty: read from the database when next asked
+    session.expire(submission, ["tavoli", "review_reasons"])
+
+
+_TAVOLI = insert(cast(Table, SubmissionTavolo.__table__))
+_READING = insert(cast(Table, SubmissionReading.__table__))
+_REASONS = insert(cast(Table, ReviewReason.__table__))
+_REPLY = insert(cast(Table, Acknowledgement.__table__))
+
+
+@dataclass(frozen=True)
 class Lineage:
     """What a new version of an organisation follows: its current version, its last number."""
 
@@ -287,15 +348,19 @@ def make_current(session: Session, sub: Submission) -> bool:
     return sub.is_current
 
 
+def _tavoli_problems(tavoli: Sequence[tuple[str, int | None]]) -> list[str]:
+    codes = [code for code, _ in tavoli]
+    problems = [f"tavolo sconosciuto {code!r}" for code in codes if code not in TAVOLI]
+    if len(set(codes)) != len(codes):
+        problems.append("tavolo ripetuto")
+    return problems + [f"rango non valido {rank!r}" for _, rank in tavoli
+                       if rank is not None and rank < 1]
+
+
 def _validate(fields: Mapping[str, str | None], tavoli: Sequence[tuple[str, int | None]],
               status: str, review_state: str | None, received_at: datetime) -> None:
     problems = [f"campo sconosciuto {name!r}" for name in fields if name not in CANONICAL_FIELDS]
-    codes = [code for code, _ in tavoli]
-    problems += [f"tavolo sconosciuto {code!r}" for code in codes if code not in TAVOLI]
-    if len(set(codes)) != len(codes):
-        problems.append("tavolo ripetuto")
-    problems += [f"rango non valido {rank!r}" for _, rank in tavoli
-                 if rank is not None and rank < 1]
+    problems += _tavoli_problems(tavoli)
     if status not in SUBMISSION_STATUSES:
         problems.append(f"stato {status!r} non ammesso")
     if review_state is not None and review_state not in REVIEW_STATES:

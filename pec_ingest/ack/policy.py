@@ -83,15 +83,13 @@ def queue_acknowledgement(session: Session, config: Config, submission: Submissi
                                to_address=to_address, flush=flush)
 
 
-def queue_for_submission(session: Session, config: Config, submission: Submission,
-                         env: PecMessage, sender: str | None,
-                         flush: bool = True) -> Acknowledgement | None:
-    """Queue the acknowledgement of a just-recorded submission, when the rules allow one
-    (``flush=False``: written with the next flush)."""
+def reply_for(config: Config, registration_number: str, env: PecMessage,
+              sender: str | None) -> tuple[str, str] | None:
+    """The acknowledgement of a just-recorded submission, when the rules allow one: its new
+    Message-ID and the address it goes to (None: no reply, and why is logged)."""
     why_not = reason_not_to_reply(config, env, sender)
     if why_not is not None or sender is None:
-        log.info("registration=%s acknowledgement=none reason=%s",
-                 submission.registration_number, why_not)
+        log.info("registration=%s acknowledgement=none reason=%s", registration_number,
+                 why_not)
         return None
-    return queue_acknowledgement(session, config, submission, sender.strip().lower(),
-                                 flush=flush)
+    return new_message_id(config, registration_number), sender.strip().lower()

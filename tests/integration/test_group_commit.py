@@ -28,8 +28,8 @@ from pec_ingest.samples.mailbox import SampleMessage
 from pec_ingest.scan import FolderScan
 from store import mailbox_state as states
 from store.archive import Archive
-from store.errors import ArchiveError
 from store.engine import make_engine, reading, session_factory
+from store.errors import ArchiveError
 from store.migration import upgrade
 from store.model import Message, Submission
 from tests.dovecot import DovecotServer, pec_envelope, pec_receipt

@@ -278,3 +278,71 @@ def test_review_queue_oldest_first_until_resolved(session: Session) -> None:
         add_review_reason(session, code="missing_field", detail="x")
     with pytest.raises(InvalidRecord):
         add_review_reason(session, code="boh", detail="x", submission=s["alfa"])
+
+
+def _columns(rows: Sequence[object], skip: set[str]) -> list[dict[str, object]]:
+    return [{c.key: getattr(row, c.key) for c in row.__table__.columns  # type: ignore[attr-defined]
+             if c.key not in skip} for row in rows]
+
+
+def test_version_rows_are_the_rows_the_mapped_objects_write(session: Session) -> None:
+    """add_version_rows (plain INSERTs, a poll's path) writes the same tables, reading, review
+    reasons and acknowledgement as the mapped objects (add_reading, add_review_reason,
+    add_acknowledgement): NUL characters taken out, addresses and Message-IDs normalised,
+    the version put under review; its collections are then read from the database."""
+    from store.model import Acknowledgement, ReviewReason, SubmissionTavolo
+    from store.reading import SubmissionReading, add_reading
+    from store.receipts import add_acknowledgement
+    from store.submissions import VersionRows, add_version_rows
+
+    tavoli = (("famiglia", 2), ("poverta", None), ("autonomie", 1))
+    provenance = {"denominazione": {"source": "text_layer"}, "nota": "con\x00nul"}
+    ocr = {"text": "testo\x00letto", "pages": 2, "seconds": 1.5}
+    reasons = [("missing_field", "manca il codice\x00fiscale"), ("other", "seconda")]
+    reply = (" msgid.1@comune.it ", " Ente@PEC.it\x00 ")
+
+    mapped = submit(session, "97000000091", sender="m@pec.it", tavoli=tavoli)
+    add_reading(session, mapped, provenance, ocr)
+    for code, detail in reasons:
+        add_review_reason(session, code=code, detail=detail, submission=mapped)
+    add_acknowledgement(session, mapped, message_id=reply[0], to_address=reply[1])
+    session.flush()
+
+    plain = submit(session, "97000000092", sender="p@pec.it", tavoli=())
+    assert plain.review_state == "none"
+    add_version_rows(session, plain, VersionRows(tavoli=tavoli, provenance=provenance,
+                                                 ocr=ocr, reasons=reasons, reply=(
+                                                     " msgid.2@comune.it ", reply[1])))
+    assert plain.review_state == mapped.review_state == "pending"
+    assert sorted((t.code, t.rank) for t in plain.tavoli) == sorted(tavoli)
+    assert [r.detail for r in plain.review_reasons] == ["manca il codice\ufffdfiscale", "seconda"]
+
+    def rows(model: type, sub: Submission, order: object) -> list[object]:
+        return list(session.scalars(select(model).where(model.submission_id == sub.id)
+                                    .order_by(order)))
+
+    skip = {"id", "submission_id", "created_at", "message_id"}
+    for model, order in ((SubmissionTavolo, SubmissionTavolo.code),
+                         (SubmissionReading, SubmissionReading.submission_id),
+                         (ReviewReason, ReviewReason.id),
+                         (Acknowledgement, Acknowledgement.id)):
+        ours, theirs = rows(model, plain, order), rows(model, mapped, order)
+        assert ours and _columns(ours, skip) == _columns(theirs, skip), model.__name__
+    acks = rows(Acknowledgement, plain, Acknowledgement.id)
+    assert [a.message_id for a in acks] == ["<msgid.2@comune.it>"]  # type: ignore[attr-defined]
+    assert all(r.created_at is not None  # type: ignore[attr-defined]
+               for r in rows(ReviewReason, plain, ReviewReason.id))
+
+
+def test_version_rows_are_checked_before_anything_is_written(session: Session) -> None:
+    from store.submissions import VersionRows, add_version_rows
+
+    sub = submit(session, "97000000093", tavoli=())
+    for rows in (VersionRows(tavoli=(("famiglia", 1), ("famiglia", 2))),
+                 VersionRows(tavoli=(("nessuno", None),)),
+                 VersionRows(reasons=(("not_a_code", "x"),)),
+                 VersionRows(reply=("  ", "a@pec.it"))):
+        with pytest.raises(InvalidRecord):
+            add_version_rows(session, sub, rows)
+    session.expire(sub, ["tavoli", "review_reasons"])
+    assert sub.tavoli == [] and sub.review_reasons == [] and sub.review_state == "none"
