@@ -145,8 +145,8 @@ def test_the_commit_waits_for_the_batch_durability_point(
         dovecot: DovecotServer, imap_user: str, config: Config,
         sessions: sessionmaker[Session], pipeline: Pipeline,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The batch's rows are written while its archive files are made durable (in a thread of
-    their own); the COMMIT still comes only once every file is under its final name."""
+    """A slow durability point (a slow disk): the batch's COMMIT comes only once every
+    archive file of the batch is durable under its final name, whatever runs meanwhile."""
     dovecot.append(imap_user, [pec_receipt(n, "slow") for n in range(4)])
     box = dovecot.section(imap_user, batch_size=4)
     real = Archive.settle
@@ -154,7 +154,7 @@ def test_the_commit_waits_for_the_batch_durability_point(
 
     def slow_settle(self: Archive, staged: object) -> None:
         items = list(staged)  # type: ignore[call-overload]
-        time.sleep(0.5)  # a slow disk: the rows are written meanwhile
+        time.sleep(0.5)  # a slow disk
         real(self, items)
         settled.append(len(items))
 
@@ -176,9 +176,9 @@ def test_a_batch_whose_archive_cannot_be_made_durable_commits_none_of_it(
         dovecot: DovecotServer, imap_user: str, config: Config,
         sessions: sessionmaker[Session], pipeline: Pipeline,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The durability point fails after the rows were written (a disk error): the transaction
-    is rolled back, its last UID with it; each message is then written alone, through the
-    per-message guard, with its own settle."""
+    """The batch's durability point fails (a disk error): nothing of the batch is committed,
+    its last UID included; each message is then written alone, through the per-message guard,
+    with its own settle."""
     dovecot.append(imap_user, [pec_receipt(n, "nodisk") for n in range(4)])
     box = dovecot.section(imap_user, batch_size=4)
     real = Archive.settle
@@ -189,11 +189,10 @@ def test_a_batch_whose_archive_cannot_be_made_durable_commits_none_of_it(
         items = list(staged)  # type: ignore[call-overload]
         calls.append(len(items))
         if len(calls) == 1:
-            time.sleep(0.3)  # the rows are written meanwhile, then the disk fails
             raise ArchiveError("archivio: disco pieno (simulato)")
         real(self, items)
 
-    def commit_of_the_batch() -> None:  # not reached by the batch: its settle failed
+    def commit_of_the_batch() -> None:  # reached only by the messages written alone
         seen_in_transaction.append(1)
 
     monkeypatch.setattr(Archive, "settle", failing_settle)
