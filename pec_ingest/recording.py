@@ -23,7 +23,15 @@ from pec_ingest.trust import Certification
 from store import model
 from store.base import CANONICAL_FIELDS
 from store.errors import StoreError
-from store.messages import add_attachment, add_message, add_messages, find_message, message_values
+from store.messages import (
+    add_message,
+    add_messages,
+    attachment_values,
+    find_message,
+    insert_attachments,
+    insert_message,
+    message_values,
+)
 from store.messages import record_failure as count
 from store.receipts import acknowledged, add_receipt, add_receipts, receipt_values
 from store.review import add_review_reason
@@ -91,13 +99,15 @@ class MessageFacts:
             return self.legal_time, True
         return self.source.internal_date or datetime.now(UTC), False
 
-    def add(self, session: Session, outcome: str, reason: str,
-            flush: bool = True) -> model.Message:
-        """The message row; ``flush=False``: written by the caller's next flush when nothing in
-        its batch or the database can collide with it (see :func:`never_recorded`), flushed
-        here (in a savepoint: a collision is a :class:`DuplicateMessage`) otherwise."""
+    def add(self, session: Session, outcome: str, reason: str) -> model.Message:
+        """The message row, in a savepoint of its own: a collision is a
+        :class:`DuplicateMessage`."""
+        return add_message(session, **self._columns(outcome, reason))
+
+    def insert(self, session: Session, outcome: str, reason: str) -> int:
+        """The same row as :meth:`add` writes, as a plain INSERT (no mapped object): its id."""
         alone = self.sha256 in session.info.get(_NO_COLLISION, ())
-        return add_message(session, **self._columns(outcome, reason), flush=flush or not alone)
+        return insert_message(session, self.values(outcome, reason), alone=alone)
 
     def values(self, outcome: str, reason: str) -> dict[str, Any]:
         """The same row as :meth:`add` writes, as column values (for :func:`write_plain`)."""
@@ -140,8 +150,8 @@ def never_recorded(session: Session, sha256s: set[str],
     """Tell the record functions of this session's transaction that these sha256 had no row
     when the batch was looked up: no failed placeholder to look for (a row written meanwhile
     by someone else is refused by the UNIQUE sha256 all the same); ``no_collision``: those
-    whose bytes and identificativo nothing else in the batch or the database shares (their
-    message row goes with the next flush, without a savepoint of its own: a collision is
+    whose bytes and identificativo nothing else in the batch or the database shares (a
+    version's message row is then written without a savepoint of its own: a collision is
     then only a race with another writer, refused by the UNIQUE indexes all the same)."""
     session.info[_NEVER_RECORDED] = sha256s
     session.info[_NO_COLLISION] = no_collision
@@ -312,7 +322,7 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
                       parsed: Sequence[tuple[Attachment, IsolatedResult]],
                       decision: Decision) -> Outcome:
     _replace_failed(session, facts)
-    message = facts.add(session, "submission", decision.reason, flush=False)  # the last flush
+    message_id = facts.insert(session, "submission", decision.reason)  # before the lock
     form_att, result = decision.form if decision.form else (None, None)
     form = result.result if result is not None and result.ok else None
     certified_sender = facts.sender if facts.certification.certified else None
@@ -326,16 +336,16 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
     current = changed_sender(organisation, known.current, facts.sender)
     if not created and current is None and fields.get("denominazione"):
         organisation.denominazione = fields.get("denominazione")
-    rows = _attachments(session, message, env, parsed, form_att, config)
+    files = _attachments(session, message_id, env, parsed, form_att, config)
     closing = config.closing
     submission = add_submission(
-        session, organisation, message, procedure=config.procedure.code, fields=fields,
+        session, organisation, message_id, procedure=config.procedure.code, fields=fields,
         tavoli=(),  # with the reading, reasons and reply: add_version_rows, below
         received_at=received, late=received > config.deadline,
         out_of_procedure=closing is not None and received > closing,
         status=(form or {}).get("status", "needs_review"),
         warnings=(form or {}).get("warnings", []), parsed=provenance.without_ocr_text(form),
-        attachment=rows.get(id(form_att)) if form_att is not None else None,
+        attachment=files.get(id(form_att)) if form_att is not None else None,
         hold=current is not None, known=known, flush=False)
     reasons = _reasons(config, env, form, form_att, result, submission.out_of_procedure)
     if not certified:
@@ -348,13 +358,13 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
     reasons += review.skipped_reasons(parsed, form_att)
     if reasons and submission.review_state == "none":
         submission.review_state = "pending"  # under review: written with its INSERT
-    session.flush()  # the message, its files, the version (and the one it replaces)
+    session.flush()  # the version (and the one it replaces, the organisation's name)
     add_version_rows(session, submission, VersionRows(
         tavoli=[(t["code"], t["rank"]) for t in (form or {}).get("tavoli", [])],
         provenance=sources, ocr=(form or {}).get("ocr"),
         reasons=[(r.code, r.detail) for r in reasons],
         reply=reply_for(config, submission.registration_number, env, facts.sender)))
-    return _outcome("submission", decision.reason, env.kind, message_id=message.id,
+    return _outcome("submission", decision.reason, env.kind, message_id=message_id,
                     submission_id=submission.id,
                     registration_number=submission.registration_number,
                     late=submission.late)
@@ -375,12 +385,12 @@ def _reasons(config: Config, env: PecMessage, form: dict[str, Any] | None,
     return reasons
 
 
-def _attachments(session: Session, message: model.Message, env: PecMessage,
+def _attachments(session: Session, message_id: int, env: PecMessage,
                  parsed: Sequence[tuple[Attachment, IsolatedResult]],
-                 form_att: Attachment | None, config: Config) -> dict[int, model.Attachment]:
-    """The message's files, written with the next flush."""
+                 form_att: Attachment | None, config: Config) -> dict[int, int]:
+    """The message's files, written now (one INSERT): their ids by ``id()`` of each."""
     by_att = {id(a): r for a, r in parsed}
-    rows: dict[int, model.Attachment] = {}
+    rows = []
     for att in env.attachments:
         result = by_att.get(id(att))
         plain = result.result if result is not None and result.ok else None
@@ -388,8 +398,8 @@ def _attachments(session: Session, message: model.Message, env: PecMessage,
         role = "form" if att is form_att else (
             "id_document" if find_keyword(att.filename, config.review.id_document_keywords)
             else "other")
-        rows[id(att)] = add_attachment(
-            session, message, path=att.path, size=att.size, sha256=att.sha256,
+        rows.append(attachment_values(
+            path=att.path, size=att.size, sha256=att.sha256,
             filename=att.filename, content_type=att.content_type,
             format=(plain or {}).get("document", {}).get("format"),
             signed=signature is not None,
@@ -398,6 +408,6 @@ def _attachments(session: Session, message: model.Message, env: PecMessage,
                      for s in (signature or {}).get("signers", [])],
             role=role,
             parse_status=_PARSE_STATUS.get(result.outcome, "failed") if result else "skipped",
-            parse_error=result.error if result is not None and not result.ok else None,
-            flush=False)
-    return rows
+            parse_error=result.error if result is not None and not result.ok else None))
+    ids = insert_attachments(session, message_id, rows)
+    return {id(att): ident for att, ident in zip(env.attachments, ids, strict=True)}

@@ -172,6 +172,26 @@ def add_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[in
     return [ids[row["sha256"]] for row in values]
 
 
+def insert_message(session: Session, values: Mapping[str, Any], *, alone: bool) -> int:
+    """Record one message (``values`` from :func:`message_values`) with a plain INSERT, no
+    mapped object; returns its id. ``alone``: the caller has found no row with its sha256 or
+    identificativo in its transaction (as :func:`add_message` with ``flush=False``: a row
+    written meanwhile by someone else is refused by the UNIQUE indexes as an
+    ``IntegrityError``); otherwise the INSERT has a savepoint of its own and a collision is
+    raised as :class:`DuplicateMessage`, as :func:`add_message` does."""
+    row = {key: without_nul(value) for key, value in values.items()}
+    if alone:
+        return int(session.connection().execute(_INSERT_ONE, row).scalar_one())
+    try:
+        with session.begin_nested():  # the connection asked for inside: SAVEPOINT is sent
+            return int(session.connection().execute(_INSERT_ONE, row).scalar_one())
+    except IntegrityError as exc:
+        raise _explain_refusal(session, Message(**row), exc) from exc
+
+
+_INSERT_ONE = _MESSAGES.insert().returning(_MESSAGES.c.id)
+
+
 def same_columns(rows: Sequence[Mapping[str, Any]]) -> None:
     """One INSERT for many rows takes its columns from the first: a row with other keys would
     lose values or fail. The callers build rows with one function (a caller's bug otherwise)."""
@@ -224,17 +244,48 @@ def add_attachment(
 ) -> Attachment:
     """Record one file of ``message``; ``signers`` as ``[{"name": ..., "codice_fiscale": ...}]``.
     ``flush=False``: written with the next flush (several files at once)."""
-    _check_vocabulary("role", role, ATTACHMENT_ROLES)
-    _check_vocabulary("parse_status", parse_status, PARSE_STATUSES)
-    attachment = Attachment(
-        message=message, path=path, size=size, sha256=sha256, filename=filename,
-        content_type=content_type, format=format, signed=signed,
-        signature_valid=signature_valid, signers=[dict(s) for s in signers], role=role,
-        parse_status=parse_status, parse_error=parse_error)
+    attachment = Attachment(message=message, **attachment_values(
+        path=path, size=size, sha256=sha256, filename=filename, content_type=content_type,
+        format=format, signed=signed, signature_valid=signature_valid, signers=signers,
+        role=role, parse_status=parse_status, parse_error=parse_error))
     session.add(attachment)
     if flush:
         session.flush()
     return attachment
+
+
+def attachment_values(
+    *, path: str, size: int, sha256: str, filename: str | None = None,
+    content_type: str | None = None, format: str | None = None, signed: bool = False,
+    signature_valid: bool | None = None, signers: Sequence[Mapping[str, Any]] = (),
+    role: str = "other", parse_status: str = "not_attempted", parse_error: str | None = None,
+) -> dict[str, Any]:
+    """The columns of a new attachment row (but its message_id), checked, as
+    :func:`add_attachment` writes them."""
+    _check_vocabulary("role", role, ATTACHMENT_ROLES)
+    _check_vocabulary("parse_status", parse_status, PARSE_STATUSES)
+    return {"path": path, "size": size, "sha256": sha256, "filename": filename,
+            "content_type": content_type, "format": format, "signed": signed,
+            "signature_valid": signature_valid, "signers": [dict(s) for s in signers],
+            "role": role, "parse_status": parse_status, "parse_error": parse_error}
+
+
+def insert_attachments(session: Session, message_id: int,
+                       rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Record the files of message ``message_id`` (``rows`` from :func:`attachment_values`)
+    with one plain INSERT, no mapped objects (NUL characters taken out as the flush does);
+    returns their ids in the order of ``rows``."""
+    if not rows:
+        return []
+    values = [{key: without_nul(value) for key, value in {**row, "message_id": message_id}
+               .items()} for row in rows]
+    same_columns(values)
+    return [int(ident) for ident in session.connection().execute(_INSERT_FILES, values)
+            .scalars()]
+
+
+_FILES = cast(Table, Attachment.__table__)
+_INSERT_FILES = _FILES.insert().returning(_FILES.c.id, sort_by_parameter_order=True)
 
 
 def _check_vocabulary(name: str, value: str, allowed: Sequence[str]) -> None:

@@ -192,16 +192,19 @@ def next_registration(session: Session, procedure: str) -> tuple[int, str]:
 
 
 def add_submission(
-    session: Session, organisation: Organisation, message: Message, *, procedure: str,
+    session: Session, organisation: Organisation, message: Message | int, *, procedure: str,
     fields: Mapping[str, str | None], tavoli: Sequence[tuple[str, int | None]],
     received_at: datetime, late: bool, out_of_procedure: bool, status: str,
-    warnings: Sequence[str], parsed: Mapping[str, Any], attachment: Attachment | None = None,
+    warnings: Sequence[str], parsed: Mapping[str, Any],
+    attachment: Attachment | int | None = None,
     review_state: str | None = None, hold: bool = False, known: Lineage | None = None,
     flush: bool = True,
 ) -> Submission:
     """Record a new version for ``organisation``; the newest by ``received_at`` is current,
     unless ``hold``: then it is kept aside for staff (see :func:`sender_change`).
 
+    ``message`` and ``attachment``: the rows, or their ids (written without mapped objects:
+    :func:`store.messages.insert_message`, :func:`store.messages.insert_attachments`).
     ``review_state`` defaults to ``pending`` unless ``status`` is ``complete`` (a held version
     is always ``pending``). ``known``: the organisation's :func:`lineage`, read by the caller in
     this transaction (read here otherwise); ``flush=False`` leaves the INSERT to the next flush.
@@ -214,8 +217,11 @@ def add_submission(
     if not hold and replaced is not None and _supersedes(received_at, replaced):
         replaced.is_current = False  # UPDATEd before the new row's INSERT by the same flush
     seq, number = next_registration(session, procedure)
+    rows: dict[str, Any] = {
+        "message_id" if isinstance(message, int) else "message": message,
+        "attachment_id" if isinstance(attachment, int) else "attachment": attachment}
     submission = Submission(
-        organisation=organisation, message=message, attachment=attachment, version=version,
+        organisation=organisation, **rows, version=version,
         procedure=procedure, registration_seq=seq, registration_number=number,
         received_at=received_at, late=late, out_of_procedure=out_of_procedure, status=status,
         review_state=review_state or ("none" if status == "complete" and not hold

@@ -218,3 +218,72 @@ def test_bulk_messages_take_the_table_defaults_and_refuse_rows_of_other_columns(
     with pytest.raises(ValueError, match="colonne diverse"):
         add_messages(session, odd)
     assert session.scalar(select(func.count()).select_from(Message)) == 2
+
+
+def _row(obj: object, skip: set[str]) -> dict[str, object]:
+    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns  # type: ignore[attr-defined]
+            if c.key not in skip}
+
+
+def test_plain_inserts_write_the_rows_the_mapped_objects_write(session: Session) -> None:
+    """insert_message and insert_attachments (a poll's path for a version's message and
+    files) write the same columns as add_message and add_attachment: defaults, cleaned
+    header values, NUL characters taken out, signers as JSON; files' ids in their order."""
+    from store.messages import attachment_values, insert_attachments, insert_message
+
+    header = {"kind": "posta-certificata", "outcome": "submission", "source": "imap",
+              "sender": "Ente\r\n@pec.it", "subject": "Adesione\x00 tavoli",
+              "identificativo": None, "legal_time": datetime(2019, 9, 2, 8, tzinfo=UTC),
+              "warnings": ["nota\x00"], "signature_present": True, "signature_valid": True,
+              "mailbox": "pec", "folder": "INBOX", "uidvalidity": 7}
+    files = [dict(path="postacert.eml/allegato1.pdf.p7m", size=10, sha256=sha(200),
+                  filename="allegato\x001.pdf.p7m", content_type="application/pkcs7-mime",
+                  format="pdf", signed=True, signature_valid=True,
+                  signers=[{"name": "Maria\x00 Rossi", "codice_fiscale": None}], role="form",
+                  parse_status="parsed"),
+             dict(path="postacert.eml/ci.jpg", size=5, sha256=sha(201), role="id_document",
+                  parse_status="failed", parse_error="illeggibile")]
+
+    mapped = add_message(session, sha256=sha(1), size=1, archive_path="a", uid=1,
+                         **header)  # type: ignore[arg-type]
+    for f in files:
+        add_attachment(session, mapped, **f)  # type: ignore[arg-type]
+    ident = insert_message(session, message_values(sha256=sha(2), size=1, archive_path="a",
+                                                   uid=2, failure_count=0, **header),
+                           alone=True)
+    file_ids = insert_attachments(session, ident, [attachment_values(**f)  # type: ignore[arg-type]
+                                                   for f in files])
+    session.commit()
+    session.expire_all()
+    plain = session.get(Message, ident)
+    assert plain is not None and mapped is not None
+    skip = {"id", "sha256", "uid", "first_seen_at", "message_id"}
+    assert _row(plain, skip) == _row(mapped, skip)
+    assert plain.subject == "Adesione  tavoli" and plain.sender == "Ente @pec.it"
+    assert plain.first_seen_at is not None
+    assert [a.id for a in plain.attachments] == file_ids
+    assert [_row(a, skip) for a in plain.attachments] == [_row(a, skip)
+                                                          for a in mapped.attachments]
+    assert plain.attachments[0].signers == [{"name": "Maria\ufffd Rossi", "codice_fiscale": None}]
+
+
+def test_a_plain_insert_that_collides_is_a_duplicate_and_the_session_survives(
+        session: Session) -> None:
+    from store.messages import insert_message
+
+    first = new_message(session, 1, identificativo="opec.9@pec.it")
+
+    def values(n: int, **more: object) -> dict[str, object]:
+        return message_values(sha256=sha(n), size=1, archive_path="a", source="file",
+                              kind="posta-certificata", outcome="submission",
+                              failure_count=0, **more)  # type: ignore[arg-type]
+
+    with pytest.raises(DuplicateMessage) as caught:
+        insert_message(session, values(1), alone=False)
+    assert (caught.value.existing_id, caught.value.field) == (first.id, "sha256")
+    with pytest.raises(DuplicateMessage) as caught:
+        insert_message(session, values(2, identificativo="opec.9@pec.it"), alone=False)
+    assert caught.value.field == "identificativo"
+    assert insert_message(session, values(3), alone=False) > first.id  # still usable
+    session.commit()
+    assert count(session) == 2
