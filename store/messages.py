@@ -273,8 +273,9 @@ def attachment_values(
 def insert_attachments(session: Session, message_id: int,
                        rows: Sequence[Mapping[str, Any]]) -> list[int]:
     """Record the files of message ``message_id`` (``rows`` from :func:`attachment_values`)
-    with one plain INSERT, no mapped objects (NUL characters taken out as the flush does);
-    returns their ids in the order of ``rows``."""
+    with one plain statement, no mapped objects (NUL characters taken out as the flush does);
+    returns their ids in the order of ``rows`` (asked to keep that order, SQLite sends one
+    INSERT per row, as the flush did; a message has a few files)."""
     if not rows:
         return []
     values = [{key: without_nul(value) for key, value in {**row, "message_id": message_id}

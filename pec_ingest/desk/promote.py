@@ -38,16 +38,19 @@ Parsed = list[tuple[Attachment, IsolatedResult]]
 
 @dataclass(frozen=True)
 class _Existing(recording.MessageFacts):
-    """The facts of a message already recorded: ``add`` updates its row instead."""
+    """The facts of a message already recorded: ``add`` and ``insert`` update its row
+    instead of writing a new one."""
 
     row: model.Message | None = None
 
-    def add(self, session: Session, outcome: str, reason: str,
-            flush: bool = True) -> model.Message:
+    def add(self, session: Session, outcome: str, reason: str) -> model.Message:
         assert self.row is not None
         self.row.outcome, self.row.reason = outcome, reason
         session.flush()
         return self.row
+
+    def insert(self, session: Session, outcome: str, reason: str) -> int:
+        return self.add(session, outcome, reason).id
 
 
 def check_promotable(session: Session, message: model.Message) -> None:
