@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -192,11 +193,12 @@ def test_real_and_generated_signatures_answer_as_the_full_rewrite(signer: Signer
 
 
 def test_der_signatures_take_the_shortcut_and_come_back_unchanged(signer: SignerKey) -> None:
-    der = sign(b"documento", [signer])
+    when = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)  # one signing time: the same signature
+    der = sign(b"documento", [signer], signing_time=when)
     assert _definite_der_end(der, 64) == len(der)
     assert to_definite(der, 64) == Definite(der, False, 0)
     assert to_definite(der + b"\x00\x00\x00", 64) == Definite(der, False, 3)
-    ber = sign(b"documento", [signer], encoding="ber")
+    ber = sign(b"documento", [signer], encoding="ber", signing_time=when)
     assert _definite_der_end(ber, 64) is None
     assert to_definite(ber, 64) == rewrite(ber, 64) and to_definite(ber, 64).data == der
 
