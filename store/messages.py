@@ -102,13 +102,9 @@ def add_message(
     subject: str | None = None, legal_time: datetime | None = None,
     signature_present: bool = False, signature_valid: bool | None = None,
     warnings: Sequence[str] = (), failure_count: int = 0, provider_trusted: bool | None = None,
-    flush: bool = True,
 ) -> Message:
-    """Record a message; raise :class:`DuplicateMessage` if it is already there.
-
-    ``flush=False``: the caller has just found no row with this sha256 in its transaction; the
-    INSERT is left to its next flush (no savepoint of its own), where a row written meanwhile
-    by someone else is refused by the UNIQUE indexes as an ``IntegrityError``."""
+    """Record a message, in a savepoint of its own; raise :class:`DuplicateMessage` if it is
+    already there (which rule refused it)."""
     message = Message(**message_values(
         sha256=sha256, size=size, archive_path=archive_path, source=source, kind=kind,
         outcome=outcome, reason=reason, mailbox=mailbox, folder=folder,
@@ -117,9 +113,6 @@ def add_message(
         sender=sender, subject=subject, legal_time=legal_time,
         signature_present=signature_present, signature_valid=signature_valid,
         provider_trusted=provider_trusted, warnings=warnings, failure_count=failure_count))
-    if not flush:
-        session.add(message)
-        return message
     try:
         with session.begin_nested():
             session.add(message)
@@ -175,10 +168,11 @@ def add_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[in
 def insert_message(session: Session, values: Mapping[str, Any], *, alone: bool) -> int:
     """Record one message (``values`` from :func:`message_values`) with a plain INSERT, no
     mapped object; returns its id. ``alone``: the caller has found no row with its sha256 or
-    identificativo in its transaction (as :func:`add_message` with ``flush=False``: a row
+    identificativo in its transaction, nor in its batch: no savepoint of its own (a row
     written meanwhile by someone else is refused by the UNIQUE indexes as an
-    ``IntegrityError``); otherwise the INSERT has a savepoint of its own and a collision is
-    raised as :class:`DuplicateMessage`, as :func:`add_message` does."""
+    ``IntegrityError``, which rolls back the caller's savepoint); otherwise the INSERT has a
+    savepoint of its own and a collision is raised as :class:`DuplicateMessage`, as
+    :func:`add_message` does."""
     row = {key: without_nul(value) for key, value in values.items()}
     if alone:
         return int(session.connection().execute(_INSERT_ONE, row).scalar_one())

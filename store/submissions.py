@@ -258,7 +258,9 @@ def add_version_rows(session: Session, submission: Submission, rows: VersionRows
     bookkeeping of these mapped objects cost more than their INSERTs (the same columns as
     :func:`store.reading.add_reading`, :func:`store.review.add_review_reason` and
     :func:`store.receipts.add_acknowledgement` write, NUL characters taken out as the flush
-    does). All of these rows are checked before any of them is written (``InvalidRecord``).
+    does). All of these rows are checked before any of them is written (``InvalidRecord``;
+    the version itself is written already: a refusal rolls it back with the caller's
+    savepoint or transaction).
     A version with reasons is under review (``review_state`` ``pending``, set before the flush
     when the caller did not). The version's ``tavoli`` and ``review_reasons`` are expired:
     read from the database when next asked, within a session."""

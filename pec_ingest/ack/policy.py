@@ -1,5 +1,7 @@
 """Whom we answer: the rules that decide whether a recorded submission gets an acknowledgement,
-and the queuing of that acknowledgement inside the submission's own transaction.
+and its Message-ID and address (:func:`reply_for`; the row is written with the submission, in
+its transaction, by ``store.submissions.add_version_rows``; :func:`queue_acknowledgement`
+queues one for staff's commands).
 
 Only a real certified message (``posta-certificata``) recorded as a submission is answered,
 and only once per submission version, to the certified sender of daticert (never the inner

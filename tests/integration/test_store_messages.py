@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.errors import DuplicateMessage, InvalidRecord
@@ -285,5 +285,8 @@ def test_a_plain_insert_that_collides_is_a_duplicate_and_the_session_survives(
         insert_message(session, values(2, identificativo="opec.9@pec.it"), alone=False)
     assert caught.value.field == "identificativo"
     assert insert_message(session, values(3), alone=False) > first.id  # still usable
+    with pytest.raises(IntegrityError), session.begin_nested():  # alone: the caller's savepoint
+        insert_message(session, values(1), alone=True)
+    assert insert_message(session, values(4), alone=True) > first.id  # still usable
     session.commit()
-    assert count(session) == 2
+    assert count(session) == 3
