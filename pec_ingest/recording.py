@@ -356,9 +356,7 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
                                                    current.message.sender, current.pec,
                                                    facts.sender))
     reasons += review.skipped_reasons(parsed, form_att)
-    if reasons and submission.review_state == "none":
-        submission.review_state = "pending"  # under review: written with its INSERT
-    session.flush()  # the version (and the one it replaces, the organisation's name)
+    # checks them, flushes the version (under review when it has reasons), then writes them
     add_version_rows(session, submission, VersionRows(
         tavoli=[(t["code"], t["rank"]) for t in (form or {}).get("tavoli", [])],
         provenance=sources, ocr=(form or {}).get("ocr"),

@@ -261,8 +261,8 @@ def add_version_rows(session: Session, submission: Submission, rows: VersionRows
     does). All of these rows are checked before any of them is written (``InvalidRecord``;
     the version itself is written already: a refusal rolls it back with the caller's
     savepoint or transaction).
-    A version with reasons is under review (``review_state`` ``pending``, set before the flush
-    when the caller did not). The version's ``tavoli`` and ``review_reasons`` are expired:
+    A version with reasons is under review (``review_state`` ``pending``, set before the
+    flush that writes it). The version's ``tavoli`` and ``review_reasons`` are expired:
     read from the database when next asked, within a session."""
     problems = _tavoli_problems(rows.tavoli)
     if problems:
@@ -272,7 +272,7 @@ def add_version_rows(session: Session, submission: Submission, rows: VersionRows
     reply = acknowledgement_values(*rows.reply) if rows.reply is not None else None
     if rows.reasons and submission.review_state == "none":
         submission.review_state = "pending"
-    session.flush()  # the version and its id (nothing to do when the caller flushed)
+    session.flush()  # the version and its id (nothing left when the caller flushed it)
     number = submission.id
     connection = session.connection()
     if rows.tavoli:
