@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_poll import callgrind_difference, messages, spread
+from bench_poll import callgrind_difference, children_skip_this_script, messages, spread
 
 from parsers.envelope import parse_envelope
 from pec_ingest.config import Config
@@ -53,6 +53,7 @@ def instructions(n: int) -> int:
 
 
 def main() -> int:
+    children_skip_this_script()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)

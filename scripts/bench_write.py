@@ -35,7 +35,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_poll import RecordingParse, callgrind_difference, messages, scratch_database, spread
+from bench_poll import (
+    RecordingParse,
+    callgrind_difference,
+    children_skip_this_script,
+    messages,
+    scratch_database,
+    spread,
+)
 from sqlalchemy.engine import Engine
 
 from pec_ingest.config import Config, StateSection
@@ -114,6 +121,7 @@ def instructions(args: argparse.Namespace, url: str | None) -> int:
 
 
 def main() -> int:
+    children_skip_this_script()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
