@@ -27,6 +27,7 @@ from pec_ingest.errors import ConfigError
 from pec_ingest.settings_imap import MailboxSection
 from pec_ingest.settings_smtp import AcknowledgementSection, SmtpSection
 from pec_ingest.trust import TrustSection
+from store.archive import SYNC_MODES, syncfs_usable
 
 ENV_CONFIG = "PEC_INGEST_CONFIG"
 ENV_DATABASE_URL = "PEC_INGEST_DATABASE_URL"
@@ -43,6 +44,8 @@ def default_state_dir() -> Path:
 @dataclass(frozen=True)
 class StateSection:
     dir: Path = field(default_factory=default_state_dir)
+    # how the archive makes a batch durable: store.archive.SYNC_MODES (see its docstring)
+    archive_sync: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -415,6 +418,13 @@ def _load_templates(config: Config, problems: list[str]) -> None:
 
 
 def _check(config: Config, problems: list[str]) -> None:
+    sync = config.state.archive_sync
+    if sync not in SYNC_MODES:
+        problems.append(f"state.archive_sync: {sync!r} non previsto (ammessi: "
+                        f"{', '.join(SYNC_MODES)})")
+    elif sync == "syncfs" and not syncfs_usable():
+        problems.append("state.archive_sync: syncfs non affidabile su questo sistema (serve "
+                        "Linux 5.8 o successivo): usare \"auto\" o \"fsync\"")
     try:
         ZoneInfo(config.procedure.timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -158,7 +158,7 @@ class Pipeline:
                  archive: Archive | None = None, parse: ParseFn | None = None) -> None:
         self.config = config
         self.sessions = sessions
-        self.archive = archive or Archive(config.archive_dir)
+        self.archive = archive or Archive(config.archive_dir, config.state.archive_sync)
         self._pool: ParserPool | None = None
         self._pool_lock = threading.Lock()
         self.parse = parse or self._parse_isolated

@@ -9,12 +9,27 @@ is ignored; the final name exists only with complete, durable content. Files are
 and folders 0750, further narrowed by the process umask.
 
 A poll archives in groups (:meth:`Archive.stage` per message, then :meth:`Archive.settle` once
-per batch, before the transaction that names the files commits): each temporary file's fsync
-starts as soon as it is written, in the process's fsync threads, while the message is read and
-parsed; settling a group waits for those fsyncs, hard-links every file to its final name and
-fsyncs each folder touched once, side by side (the file system then commits its journal once
-for many). The guarantee is the same (the final name only with durable content, a name durable
-before the transaction that names it commits).
+per batch, before the transaction that names the files commits). The guarantee is the same
+(the final name only with durable content, a name durable before the transaction that names it
+commits).
+
+How a group is made durable (``sync``):
+
+* ``syncfs`` (the default on Linux 5.8 and later): the temporary files are written and nothing
+  else; settling a group asks the file system to write back everything it holds (``syncfs(2)``
+  on the archive's root), links every file to its final name, and asks again. Two calls per
+  batch instead of one fsync per file and per folder touched (about 300 for 100 messages, their
+  folders spread by the hash): on this project's machines 20 ms per 100 messages instead of 75.
+  The order is the same (content durable, then the name). ``syncfs`` writes back the whole file
+  system, other programs' pending writes included, so it costs more where the archive shares
+  its file system with a busy writer; it reports write-back errors only since Linux 5.8
+  (earlier it returns success whatever happened), hence the version check. A file found on
+  another file system than the root (a folder mounted inside the archive) makes its group
+  settle the ``fsync`` way.
+* ``fsync``: each temporary file's fsync starts as soon as it is written, in the process's
+  fsync threads, while the message is read and parsed; settling a group waits for those
+  fsyncs, hard-links every file to its final name and fsyncs each folder touched once, side by
+  side (the file system then commits its journal once for many).
 
 The archive is evidence: a file that exists with other content than its name says is reported
 (:class:`~store.errors.ArchiveCorrupt`), never overwritten.
@@ -23,10 +38,12 @@ The archive is evidence: a file that exists with other content than its name say
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import os
 import re
 import secrets
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -38,6 +55,7 @@ from store.errors import ArchiveCorrupt, ArchiveError, ArchiveMissing
 FILE_MODE = 0o640
 DIR_MODE = 0o750
 SYNC_THREADS = 8  # concurrent fsyncs at a batch's durability point
+SYNC_MODES = ("auto", "syncfs", "fsync")  # see the module docstring
 _RELATIVE = re.compile(r"^([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})\.eml$")
 
 
@@ -46,13 +64,16 @@ class Staged:
     """A message written but not yet settled: ``temporary`` (None when the bytes were already
     archived) becomes ``relative`` at :meth:`Archive.settle`; ``found``: already archived by
     someone else, whose folders :meth:`Archive.settle` makes durable all the same;
-    ``syncing``: the fsync of ``temporary``, started when it was written (settle waits for it)."""
+    ``syncing``: the fsync of ``temporary``, started when it was written (settle waits for it);
+    ``covered``: on the file system of the archive's root, whose ``syncfs`` makes it durable
+    (``sync`` mode ``syncfs`` only)."""
 
     relative: str
     sha256: str
     temporary: Path | None = None
     found: bool = False
     syncing: Future[None] | None = field(default=None, compare=False, repr=False)
+    covered: bool = False
 
 
 _syncers: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool) kept between batches
@@ -86,11 +107,31 @@ def _side_by_side(sync: Callable[[Path], None], paths: Iterable[Path],
         future.result()
 
 
-class Archive:
-    """Raw messages under ``root``, addressed by their sha256."""
+def syncfs_usable() -> bool:
+    """Whether ``syncfs(2)`` can be trusted here: Linux 5.8 or later (earlier kernels return
+    success even when the write-back failed), with a C library that offers it."""
+    if not sys.platform.startswith("linux"):
+        return False
+    version = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    if version is None or (int(version.group(1)), int(version.group(2))) < (5, 8):
+        return False
+    return hasattr(_libc(), "syncfs")
 
-    def __init__(self, root: Path) -> None:
+
+class Archive:
+    """Raw messages under ``root``, addressed by their sha256; ``sync``: how a group is made
+    durable (:data:`SYNC_MODES`, see the module docstring; ``auto``: ``syncfs`` where
+    :func:`syncfs_usable`, else ``fsync``)."""
+
+    def __init__(self, root: Path, sync: str = "auto") -> None:
+        if sync not in SYNC_MODES:
+            raise ValueError(f"archive sync mode {sync!r}: one of {', '.join(SYNC_MODES)}")
+        if sync == "syncfs" and not syncfs_usable():
+            raise ValueError("archive sync mode 'syncfs': syncfs(2) is not reliable here "
+                             "(Linux 5.8 or later needed)")
         self.root = Path(root)
+        self.syncfs = sync == "syncfs" or (sync == "auto" and syncfs_usable())
+        self._device: int | None = None  # the root's file system (syncfs mode)
         self._folders: set[Path] = set()  # folders known to exist (created or seen)
 
     def store(self, raw: bytes) -> tuple[str, str]:
@@ -106,9 +147,13 @@ class Archive:
         relative = f"{digest[:2]}/{digest[2:4]}/{digest}.eml"
         target = self.root / relative
         try:
-            if target.exists():
+            try:
+                existing = target.stat()
+            except FileNotFoundError:
+                existing = None
+            if existing is not None:
                 self._check_existing(target, digest, relative)
-                return Staged(relative, digest, found=True)
+                return Staged(relative, digest, found=True, covered=self._covers(existing))
             self._make_dirs(target.parent)
             temporary = target.parent / f".{digest[:16]}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
             try:
@@ -119,8 +164,11 @@ class Archive:
                 fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(raw)
+                covered = self._covers(os.fstat(handle.fileno()))
         except OSError as exc:
             raise ArchiveError(f"archivio: impossibile scrivere {relative}: {exc}") from exc
+        if covered:  # made durable by settle()'s syncfs of the root's file system
+            return Staged(relative, digest, temporary, covered=True)
         # its fsync starts now, in the fsync threads, while the message is read and parsed:
         # settle() waits for it before the final name is linked
         try:
@@ -140,6 +188,16 @@ class Archive:
         every = [s for s in staged if s.temporary is not None or s.found]
         items = [(s, s.temporary) for s in every if s.temporary is not None]
         if not every:
+            return
+        if all(item.covered for item in every):
+            try:
+                self._sync_filesystem()  # every temporary file's content durable
+                for item, temporary in items:
+                    self._link(item, temporary)
+                self._sync_filesystem()  # their names, and the folders made for them
+            except OSError as exc:
+                raise ArchiveError(f"archivio: impossibile rendere durevoli {len(items)} "
+                                   f"messaggi: {exc}") from exc
             return
         folders: set[Path] = set()
         for item in every:
@@ -179,6 +237,22 @@ class Archive:
         if match is None or not match.group(3).startswith(match.group(1) + match.group(2)):
             raise ArchiveError(f"archivio: percorso non valido {relative_path!r}")
         return self.root / relative_path
+
+    def _covers(self, status: os.stat_result) -> bool:
+        """Whether a file with ``status`` is made durable by a syncfs of the root's file
+        system (syncfs mode, same file system as the root)."""
+        if not self.syncfs:
+            return False
+        if self._device is None:
+            self._device = self.root.stat().st_dev
+        return status.st_dev == self._device
+
+    def _sync_filesystem(self) -> None:
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            _syncfs(fd)
+        finally:
+            os.close(fd)
 
     def _check_existing(self, target: Path, digest: str, relative: str) -> None:
         if hashlib.sha256(target.read_bytes()).hexdigest() != digest:
@@ -228,3 +302,21 @@ def _fsync_path(path: Path, flags: int) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_libc_handle: ctypes.CDLL | None = None
+
+
+def _libc() -> ctypes.CDLL:
+    global _libc_handle
+    if _libc_handle is None:
+        _libc_handle = ctypes.CDLL(None, use_errno=True)
+    return _libc_handle
+
+
+def _syncfs(fd: int) -> None:
+    """``syncfs(2)``: write back the file system holding ``fd`` and wait (the interpreter lock
+    is released meanwhile); a write-back error raises ``OSError``."""
+    if _libc().syncfs(fd) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from store.archive import Archive
+import store.archive
+from store.archive import Archive, syncfs_usable
 from store.errors import ArchiveCorrupt, ArchiveError, ArchiveMissing
 
 RAW = b"From: ente@pec.it\r\nSubject: POSTA CERTIFICATA: Allegato 1\r\n\r\ncorpo\r\n"
@@ -81,12 +82,20 @@ def test_a_leftover_temp_file_is_not_an_archived_message(archive: Archive) -> No
     assert archive.read(relative) == RAW
 
 
+needs_syncfs = pytest.mark.skipif(not syncfs_usable() and os.environ.get("CI") != "true",
+                                  reason="syncfs(2) not reliable here (Linux < 5.8)")
+
+
+@pytest.mark.parametrize("mode", ["fsync", pytest.param("syncfs", marks=needs_syncfs)])
 def test_a_crash_before_the_file_is_durable_leaves_no_archived_file(
-        archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    archive = Archive(tmp_path / "archive", sync=mode)
+
     def power_cut(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(os, "fsync", power_cut)
+    monkeypatch.setattr(store.archive, "_syncfs", power_cut)
     with pytest.raises(ArchiveError):
         archive.store(RAW)
     monkeypatch.undo()
@@ -97,11 +106,13 @@ def test_a_crash_before_the_file_is_durable_leaves_no_archived_file(
 
 
 def test_a_staged_file_is_linked_only_after_its_early_fsync_finished(
-        archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
-    """stage() starts the file's fsync at once, in the background; settle() links the final
-    name only once that fsync has returned, however long it takes."""
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fsync mode: stage() starts the file's fsync at once, in the background; settle() links
+    the final name only once that fsync has returned, however long it takes."""
     import threading
     import time
+
+    archive = Archive(tmp_path / "archive", sync="fsync")
 
     events: list[tuple[str, int]] = []
     lock = threading.Lock()
@@ -131,6 +142,80 @@ def test_a_staged_file_is_linked_only_after_its_early_fsync_finished(
     assert len(linked) == 5
     for inode in linked:
         assert events.index(("fsync", inode)) < events.index(("link", inode))
+
+
+@needs_syncfs
+def test_syncfs_mode_links_between_two_write_backs_of_the_file_system(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """syncfs mode: nothing is fsynced one by one; settle() writes the file system back (the
+    real syncfs(2)), then links every name, then writes it back again, before returning."""
+    archive = Archive(tmp_path / "archive")  # auto: syncfs where reliable, as here
+    assert archive.syncfs
+    events: list[str] = []
+    real_syncfs, real_link = store.archive._syncfs, os.link
+
+    def syncfs(fd: int) -> None:
+        assert os.path.samefile(f"/proc/self/fd/{fd}", archive.root)
+        real_syncfs(fd)
+        events.append("syncfs")
+
+    def link(src: os.PathLike[str] | str, dst: os.PathLike[str] | str) -> None:
+        events.append("link")
+        real_link(src, dst)
+
+    def no_fsync(fd: int) -> None:
+        raise AssertionError("fsync called in syncfs mode")
+
+    monkeypatch.setattr(store.archive, "_syncfs", syncfs)
+    monkeypatch.setattr(os, "link", link)
+    monkeypatch.setattr(os, "fsync", no_fsync)
+    staged = [archive.stage(RAW + bytes([i])) for i in range(5)]
+    assert all(s.covered and s.syncing is None for s in staged)
+    assert all(not archive.exists(s.relative) for s in staged)  # no final name before settle
+    archive.settle(staged)
+    assert events == ["syncfs", *["link"] * 5, "syncfs"]
+    for s in staged:
+        assert archive.read(s.relative)[:-1] == RAW
+    # found already archived (by another writer that may not have settled it): written back too
+    events.clear()
+    again = archive.stage(RAW + bytes([0]))
+    assert again.found and again.covered
+    archive.settle([again])
+    assert events == ["syncfs", "syncfs"]
+
+
+@needs_syncfs
+def test_syncfs_mode_settles_a_file_on_another_file_system_with_fsyncs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file not on the root's file system (a folder mounted inside the archive, simulated)
+    is not covered by the root's syncfs: its group is settled the fsync way."""
+    archive = Archive(tmp_path / "archive")
+    archive.store(b"first")  # the root exists; its device is known
+    archive._device = -1  # every file now looks foreign
+    calls: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        calls.append("fsync")
+        real_fsync(fd)
+
+    def no_syncfs(fd: int) -> None:
+        raise AssertionError("syncfs used for a file it does not cover")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(store.archive, "_syncfs", no_syncfs)
+    staged = archive.stage(RAW)
+    assert not staged.covered and staged.syncing is not None
+    archive.settle([staged])
+    assert calls.count("fsync") >= 4  # the file, its two folders, the root
+    assert archive.read(staged.relative) == RAW
+
+
+def test_archive_sync_mode_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="one of auto, syncfs, fsync"):
+        Archive(tmp_path, sync="sometimes")
+    assert not Archive(tmp_path, sync="fsync").syncfs
+    assert Archive(tmp_path).syncfs is syncfs_usable()
 
 
 def test_paths_outside_the_archive_are_refused(archive: Archive) -> None:

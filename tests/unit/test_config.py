@@ -56,6 +56,14 @@ def test_bare_deadline_means_end_of_day_in_rome() -> None:
     assert config.deadline == datetime(2019, 9, 9, 21, 59, 59, 999999, tzinfo=UTC)
 
 
+def test_archive_sync_mode_is_checked() -> None:
+    assert parse_config({}).state.archive_sync == "auto"
+    assert parse_config({"state": {"archive_sync": "fsync"}}).state.archive_sync == "fsync"
+    with pytest.raises(ConfigError, match=r"state.archive_sync: 'fsynch' non previsto "
+                                          r"\(ammessi: auto, syncfs, fsync\)"):
+        parse_config({"state": {"archive_sync": "fsynch"}})
+
+
 def test_closing_before_deadline_is_refused() -> None:
     with pytest.raises(ConfigError, match="closing"):
         parse_config({"procedure": {"closing": datetime(2019, 9, 1).date()}})
