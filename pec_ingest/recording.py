@@ -37,10 +37,11 @@ from store.receipts import acknowledged, add_receipt, add_receipts, receipt_valu
 from store.review import add_review_reason
 from store.submissions import (
     VersionRows,
-    add_submission,
     add_version_rows,
     changed_sender,
     find_or_create_organisation,
+    initial_review_state,
+    insert_version,
     lineage,
 )
 
@@ -338,16 +339,8 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
         organisation.denominazione = fields.get("denominazione")
     files = _attachments(session, message_id, env, parsed, form_att, config)
     closing = config.closing
-    submission = add_submission(
-        session, organisation, message_id, procedure=config.procedure.code, fields=fields,
-        tavoli=(),  # with the reading, reasons and reply: add_version_rows, below
-        received_at=received, late=received > config.deadline,
-        out_of_procedure=closing is not None and received > closing,
-        status=(form or {}).get("status", "needs_review"),
-        warnings=(form or {}).get("warnings", []), parsed=provenance.without_ocr_text(form),
-        attachment=files.get(id(form_att)) if form_att is not None else None,
-        hold=current is not None, known=known, flush=False)
-    reasons = _reasons(config, env, form, form_att, result, submission.out_of_procedure)
+    out_of_procedure = closing is not None and received > closing
+    reasons = _reasons(config, env, form, form_att, result, out_of_procedure)
     if not certified:
         reasons += review.certification_reasons(env, facts.certification, received,
                                                 facts.source.internal_date is not None)
@@ -356,7 +349,16 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
                                                    current.message.sender, current.pec,
                                                    facts.sender))
     reasons += review.skipped_reasons(parsed, form_att)
-    # checks them, flushes the version (under review when it has reasons), then writes them
+    status = (form or {}).get("status", "needs_review")
+    submission = insert_version(
+        session, organisation, message_id, procedure=config.procedure.code, fields=fields,
+        received_at=received, late=received > config.deadline,
+        out_of_procedure=out_of_procedure, status=status,
+        warnings=(form or {}).get("warnings", []), parsed=provenance.without_ocr_text(form),
+        attachment_id=files.get(id(form_att)) if form_att is not None else None,
+        review_state=initial_review_state(status, current is not None, bool(reasons)),
+        hold=current is not None, known=known)
+    # its tables, reading, reasons and reply: checked, then written
     add_version_rows(session, submission, VersionRows(
         tavoli=[(t["code"], t["rank"]) for t in (form or {}).get("tavoli", [])],
         provenance=sources, ocr=(form or {}).get("ocr"),

@@ -35,9 +35,10 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
-from store.base import CANONICAL_FIELDS, REVIEW_STATES, SUBMISSION_STATUSES, TAVOLI
+from store.base import CANONICAL_FIELDS, REVIEW_STATES, SUBMISSION_STATUSES, TAVOLI, utcnow
 from store.cleaning import without_nul
 from store.errors import InvalidRecord
 from store.model import (
@@ -224,8 +225,7 @@ def add_submission(
         organisation=organisation, **rows, version=version,
         procedure=procedure, registration_seq=seq, registration_number=number,
         received_at=received_at, late=late, out_of_procedure=out_of_procedure, status=status,
-        review_state=review_state or ("none" if status == "complete" and not hold
-                                      else "pending"),
+        review_state=review_state or initial_review_state(status, hold),
         parser_warnings=list(warnings), parsed=dict(parsed),
         tavoli=[SubmissionTavolo(code=code, rank=rank) for code, rank in tavoli],
         **{name: fields.get(name) for name in CANONICAL_FIELDS})
@@ -236,6 +236,71 @@ def add_submission(
     else:
         _place(session, submission, known.current, flush)
     return submission
+
+
+def initial_review_state(status: str, hold: bool, reasons: bool = False) -> str:
+    """A new version's review state: ``none`` for a complete reading that nothing puts under
+    review (no reason, not held), ``pending`` otherwise."""
+    return "none" if status == "complete" and not hold and not reasons else "pending"
+
+
+def insert_version(
+    session: Session, organisation: Organisation, message_id: int, *, procedure: str,
+    fields: Mapping[str, str | None], received_at: datetime, late: bool,
+    out_of_procedure: bool, status: str, warnings: Sequence[str], parsed: Mapping[str, Any],
+    attachment_id: int | None, review_state: str, hold: bool, known: Lineage,
+) -> Submission:
+    """:func:`add_submission` for a poll, written without the unit of work (its bookkeeping of
+    the version, its relationships and the supersession cost more than the statements): the
+    same rows, by plain statements, in the order the partial unique index and the CHECK
+    ``current`` need: the replaced version made not current, the new one inserted, the replaced
+    one linked to it. ``known``: the organisation's :func:`lineage`, read under its lock in
+    this transaction. Its tables and other rows: :func:`add_version_rows`.
+
+    Returns the version as a mapped object of ``session`` that nothing needs to flush (its
+    columns as written; relationships read when asked); the replaced version in the session
+    shows its new state, and the organisation's ``submissions`` are read again when asked."""
+    _validate(fields, (), status, review_state, received_at)
+    if organisation.id is None:  # created by this transaction and not yet written
+        session.flush()
+    replaced = known.current
+    superseding = not hold and replaced is not None and _supersedes(received_at, replaced)
+    seq, number = next_registration(session, procedure)
+    values: dict[str, Any] = without_nul({
+        "organisation_id": organisation.id, "message_id": message_id,
+        "attachment_id": attachment_id, "version": known.last_version + 1,
+        "procedure": procedure, "registration_seq": seq, "registration_number": number,
+        "received_at": received_at, "late": late, "out_of_procedure": out_of_procedure,
+        "status": status, "review_state": review_state,
+        "is_current": not hold and (replaced is None or superseding),
+        "superseded_by_id": (replaced.id if replaced is not None and not hold
+                             and not superseding else None),
+        "parser_warnings": list(warnings), "parsed": dict(parsed), "created_at": utcnow(),
+        **{name: fields.get(name) for name in CANONICAL_FIELDS}})
+    connection = session.connection()
+    if superseding:
+        assert replaced is not None
+        connection.execute(_NOT_CURRENT, {"replaced": replaced.id})  # one current at a time
+    new_id = connection.execute(_INSERT_VERSION, values).scalar_one()
+    if superseding:
+        assert replaced is not None
+        connection.execute(_SUPERSEDED, {"replaced": replaced.id, "by": new_id})
+        set_committed_value(replaced, "is_current", False)
+        set_committed_value(replaced, "superseded_by_id", new_id)
+        session.expire(replaced, ["superseded_by"])
+    session.expire(organisation, ["submissions"])
+    submission = Submission(id=new_id, **values)
+    make_transient_to_detached(submission)  # as if loaded: nothing for a flush to write
+    session.add(submission)
+    return submission
+
+
+_SUBMISSIONS = cast(Table, Submission.__table__)
+_INSERT_VERSION = insert(_SUBMISSIONS).returning(_SUBMISSIONS.c.id)
+_NOT_CURRENT = (update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == bindparam("replaced"))
+                .values(is_current=False))
+_SUPERSEDED = (update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == bindparam("replaced"))
+               .values(superseded_by_id=bindparam("by")))
 
 
 @dataclass(frozen=True)

@@ -140,19 +140,86 @@ def test_invalid_submissions_are_refused_with_reasons(session: Session) -> None:
         submit(session, "97000000001", when=datetime(2019, 9, 2))
 
 
-def submit_as_a_poll(session: Session, cf: str | None, *, sender: str,
-                     when: datetime) -> Submission:
+def submit_as_a_poll(session: Session, cf: str | None, *, sender: str = "ente@pec.it",
+                     when: datetime = datetime(2019, 9, 2, 10, 0, tzinfo=ROME),
+                     hold: bool = False, status: str = "complete",
+                     **fields: str | None) -> Submission:
     """What recording a submission does: organisation and lineage read once (none for an
-    organisation it creates), the version placed by legal time, one flush at the end."""
+    organisation it creates), the version written by plain statements (insert_version), placed
+    by legal time, then its tables (add_version_rows)."""
+    from store.submissions import VersionRows, add_version_rows, insert_version
+
     organisation, created = find_or_create_organisation(session, cf, sender, None)
     known = lineage(session, organisation, new=created)
-    sub = add_submission(
-        session, organisation, new_message(session, sender), procedure="PDZ2019",
-        fields={"codice_fiscale": cf}, tavoli=[("famiglia", None)], received_at=when,
-        late=False, out_of_procedure=False, status="complete", warnings=[], parsed={},
-        known=known, flush=False)
-    session.flush()
+    message = new_message(session, sender)
+    sub = insert_version(
+        session, organisation, message.id, procedure="PDZ2019",
+        fields={"codice_fiscale": cf, **fields}, received_at=when,
+        late=when > DEADLINE, out_of_procedure=False, status=status,
+        warnings=["nota"] if status != "complete" else [], parsed={"fields": fields},
+        attachment_id=None, review_state="pending" if hold or status != "complete" else "none",
+        hold=hold, known=known)
+    add_version_rows(session, sub, VersionRows(tavoli=[("famiglia", None)]))
     return sub
+
+
+def test_a_version_written_as_a_poll_is_the_row_the_mapped_object_writes(
+        session: Session) -> None:
+    """insert_version (plain statements) against add_submission (the unit of work), version by
+    version through the cases of supersession: first version; a newer one replacing it; an
+    older one arriving later (not current, superseded by the current one); a held one (neither
+    current nor superseding); NUL characters taken out; each row and the replaced one read back
+    from the database, and the objects in the session showing the same state."""
+    from sqlalchemy.orm import make_transient
+
+    when = [datetime(2019, 9, d, 10, tzinfo=ROME) for d in (2, 5, 3, 6)]
+    steps: list[dict[str, object]] = [
+        {"when": when[0], "denominazione": "Alfa\x00ODV", "comune": "Bussero"},
+        {"when": when[1], "status": "needs_review", "pec": "alfa@pec.it"},
+        {"when": when[2], "telefono": "02 123"},
+        {"when": when[3], "hold": True},
+    ]
+    written: dict[str, list[Submission]] = {"mapped": [], "plain": []}
+    for way, cf in (("mapped", "97000000081"), ("plain", "97000000082")):
+        for step in steps:
+            args = dict(step)
+            at, hold = args.pop("when"), bool(args.pop("hold", False))
+            status = str(args.pop("status", "complete"))
+            if way == "plain":
+                sub = submit_as_a_poll(session, cf, when=at, hold=hold,  # type: ignore[arg-type]
+                                       status=status, **args)  # type: ignore[arg-type]
+            else:
+                organisation = get_or_create_organisation(session, cf, "ente@pec.it", None)
+                sub = add_submission(
+                    session, organisation, new_message(session), procedure="PDZ2019",
+                    fields={"codice_fiscale": cf, **args},  # type: ignore[dict-item]
+                    tavoli=[("famiglia", None)], received_at=at,  # type: ignore[arg-type]
+                    late=at > DEADLINE, out_of_procedure=False, status=status,  # type: ignore[operator]
+                    warnings=["nota"] if status != "complete" else [],
+                    parsed={"fields": args}, hold=hold)
+            written[way].append(sub)
+    session.flush()
+    in_memory = {way: [(s.version, s.is_current, s.superseded_by_id is not None, s.review_state)
+                       for s in subs] for way, subs in written.items()}
+    assert in_memory["plain"] == in_memory["mapped"] == [
+        (1, False, True, "none"), (2, True, False, "pending"), (3, False, True, "none"),
+        (4, False, False, "pending")]
+    versions = {way: [s.id for s in subs] for way, subs in written.items()}
+    session.expire_all()  # both read back from the database
+    skip = {"id", "organisation_id", "message_id", "registration_seq", "registration_number",
+            "created_at", "superseded_by_id", "codice_fiscale"}
+    rows = {way: [session.get(Submission, i) for i in ids] for way, ids in versions.items()}
+    assert _columns(rows["plain"], skip) == _columns(rows["mapped"], skip)
+    for way in rows:  # who supersedes whom, by position
+        by_id = {s.id: k for k, s in enumerate(rows[way])}  # type: ignore[union-attr]
+        links = [by_id.get(s.superseded_by_id) for s in rows[way]]  # type: ignore[union-attr, arg-type]
+        assert links == [1, None, 1, None], way
+    plain = rows["plain"][0]
+    assert plain is not None and plain.denominazione == "Alfa\ufffdODV"
+    assert [t.code for t in plain.tavoli] == ["famiglia"]
+    assert plain.superseded_by is rows["plain"][1]
+    make_transient(plain)  # nothing left for a flush to write: the session flushes nothing
+    assert not session.dirty and not session.new
 
 
 def _concurrently(sessions: sessionmaker[Session], workers: int, per_worker: int,
