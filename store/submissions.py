@@ -35,8 +35,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session, joinedload
 
 from store.base import CANONICAL_FIELDS, REVIEW_STATES, SUBMISSION_STATUSES, TAVOLI, utcnow
 from store.cleaning import without_nul
@@ -244,12 +243,23 @@ def initial_review_state(status: str, hold: bool, reasons: bool = False) -> str:
     return "none" if status == "complete" and not hold and not reasons else "pending"
 
 
+@dataclass(frozen=True)
+class NewVersion:
+    """A version written by :func:`insert_version`: what the caller reads of it."""
+
+    id: int
+    registration_number: str
+    late: bool
+    out_of_procedure: bool
+    review_state: str
+
+
 def insert_version(
     session: Session, organisation: Organisation, message_id: int, *, procedure: str,
     fields: Mapping[str, str | None], received_at: datetime, late: bool,
     out_of_procedure: bool, status: str, warnings: Sequence[str], parsed: Mapping[str, Any],
     attachment_id: int | None, review_state: str, hold: bool, known: Lineage,
-) -> Submission:
+) -> NewVersion:
     """:func:`add_submission` for a poll, written without the unit of work (its bookkeeping of
     the version, its relationships and the supersession cost more than the statements): the
     same rows, by plain statements, in the order the partial unique index and the CHECK
@@ -257,9 +267,11 @@ def insert_version(
     one linked to it. ``known``: the organisation's :func:`lineage`, read under its lock in
     this transaction. Its tables and other rows: :func:`add_version_rows`.
 
-    Returns the version as a mapped object of ``session`` that nothing needs to flush (its
-    columns as written; relationships read when asked); the replaced version in the session
-    shows its new state, and the organisation's ``submissions`` are read again when asked."""
+    No mapped object is made for the new version, and what the session holds of the replaced
+    version's state and of the organisation's versions is expired (read again when asked):
+    whether the caller's savepoint then commits or rolls back, the session never shows a row
+    the database does not hold (a savepoint's rollback expires only what the unit of work
+    changed, and SQLite may give a rolled-back id to the next row)."""
     _validate(fields, (), status, review_state, received_at)
     if organisation.id is None:  # created by this transaction and not yet written
         session.flush()
@@ -285,14 +297,9 @@ def insert_version(
     if superseding:
         assert replaced is not None
         connection.execute(_SUPERSEDED, {"replaced": replaced.id, "by": new_id})
-        set_committed_value(replaced, "is_current", False)
-        set_committed_value(replaced, "superseded_by_id", new_id)
-        session.expire(replaced, ["superseded_by"])
+        session.expire(replaced, ["is_current", "superseded_by_id", "superseded_by"])
     session.expire(organisation, ["submissions"])
-    submission = Submission(id=new_id, **values)
-    make_transient_to_detached(submission)  # as if loaded: nothing for a flush to write
-    session.add(submission)
-    return submission
+    return NewVersion(new_id, number, late, out_of_procedure, review_state)
 
 
 _SUBMISSIONS = cast(Table, Submission.__table__)
@@ -317,25 +324,33 @@ class VersionRows:
     reply: tuple[str, str] | None = None
 
 
-def add_version_rows(session: Session, submission: Submission, rows: VersionRows) -> None:
-    """Write ``rows`` for ``submission`` (recorded by :func:`add_submission` without tables:
-    flushed here if it was not yet), one INSERT per table, as plain rows: the unit of work's
+def add_version_rows(session: Session, submission: Submission | NewVersion,
+                     rows: VersionRows) -> None:
+    """Write ``rows`` for ``submission`` (recorded by :func:`insert_version`, or by
+    :func:`add_submission` without tables: flushed here if it was not yet), one INSERT per
+    table, as plain rows: the unit of work's
     bookkeeping of these mapped objects cost more than their INSERTs (the same columns as
     :func:`store.reading.add_reading`, :func:`store.review.add_review_reason` and
     :func:`store.receipts.add_acknowledgement` write, NUL characters taken out as the flush
     does). All of these rows are checked before any of them is written (``InvalidRecord``;
     the version itself is written already: a refusal rolls it back with the caller's
     savepoint or transaction).
-    A version with reasons is under review (``review_state`` ``pending``, set before the
-    flush that writes it). The version's ``tavoli`` and ``review_reasons`` are expired:
-    read from the database when next asked, within a session."""
+    A version with reasons is under review: a mapped version is put under review
+    (``review_state`` ``pending``) before the flush that writes it; a :class:`NewVersion`
+    must have been written under review (``ValueError``, a bug, otherwise). A mapped
+    version's ``tavoli`` and ``review_reasons`` are expired: read from the database when
+    next asked, within a session."""
     problems = _tavoli_problems(rows.tavoli)
     if problems:
         raise InvalidRecord("domanda non registrabile: " + "; ".join(problems))
     for code, _detail in rows.reasons:
         check_review_code(code)
     reply = acknowledgement_values(*rows.reply) if rows.reply is not None else None
-    if rows.reasons and submission.review_state == "none":
+    if isinstance(submission, NewVersion):
+        if rows.reasons and submission.review_state == "none":  # decided by the caller
+            raise ValueError(f"version {submission.id} has review reasons but is not under "
+                             "review (review_state 'none')")
+    elif rows.reasons and submission.review_state == "none":
         submission.review_state = "pending"
     session.flush()  # the version and its id (nothing left when the caller flushed it)
     number = submission.id
@@ -351,8 +366,8 @@ def add_version_rows(session: Session, submission: Submission, rows: VersionRows
                                       for code, detail in rows.reasons])
     if reply is not None:
         connection.execute(_REPLY, without_nul({"submission_id": number, **reply}))
-    # the version's collections were built empty: read from the database when next asked
-    session.expire(submission, ["tavoli", "review_reasons"])
+    if isinstance(submission, Submission):  # its collections were built empty: read from
+        session.expire(submission, ["tavoli", "review_reasons"])  # the database when asked
 
 
 _TAVOLI = insert(cast(Table, SubmissionTavolo.__table__))
