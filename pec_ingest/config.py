@@ -423,8 +423,9 @@ def _check(config: Config, problems: list[str]) -> None:
         problems.append(f"state.archive_sync: {sync!r} non previsto (ammessi: "
                         f"{', '.join(SYNC_MODES)})")
     elif sync == "syncfs" and not syncfs_usable():
-        problems.append("state.archive_sync: syncfs non affidabile su questo sistema (serve "
-                        "Linux 5.8 o successivo): usare \"auto\" o \"fsync\"")
+        problems.append("state.archive_sync: syncfs non segnala ogni errore di scrittura su "
+                        "questo sistema (serve Linux 5.17 o successivo): usare \"auto\" o "
+                        "\"fsync\"")
     try:
         ZoneInfo(config.procedure.timezone)
     except (ZoneInfoNotFoundError, ValueError):

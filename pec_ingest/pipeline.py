@@ -495,6 +495,9 @@ def _write_nested(session: Session, item: Prepared) -> Outcome | None:
     except Exception:  # not swallowed: written again alone, where the guard records it
         log.warning("uid=%s sha256=%s failed inside its batch: written again alone",
                     item.source.uid, item.sha[:12], exc_info=True)
+        # a rolled-back savepoint expires only what the unit of work changed: what plain
+        # statements changed is read again from the database too
+        session.expire_all()
         return None
 
 

@@ -263,7 +263,8 @@ class Service:
             log.error("SIGHUP: configurazione non valida, resta quella in uso:\n%s", exc)
             return
         if new.database_url != self.config.database_url or new.state != self.config.state:
-            log.error("SIGHUP: database o cartella di stato cambiati: serve un riavvio")
+            log.error("SIGHUP: database o sezione [state] (cartella, archive_sync) cambiati: "
+                      "serve un riavvio")
             return
         self.config = new
         assert self.pipeline is not None and self.poller is not None

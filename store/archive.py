@@ -15,17 +15,25 @@ commits).
 
 How a group is made durable (``sync``):
 
-* ``syncfs`` (the default on Linux 5.8 and later): the temporary files are written and nothing
-  else; settling a group asks the file system to write back everything it holds (``syncfs(2)``
-  on the archive's root), links every file to its final name, and asks again. Two calls per
-  batch instead of one fsync per file and per folder touched (about 300 for 100 messages, their
-  folders spread by the hash): on this project's machines 20 ms per 100 messages instead of 75.
-  The order is the same (content durable, then the name). ``syncfs`` writes back the whole file
-  system, other programs' pending writes included, so it costs more where the archive shares
-  its file system with a busy writer; it reports write-back errors only since Linux 5.8
-  (earlier it returns success whatever happened), hence the version check. A file found on
-  another file system than the root (a folder mounted inside the archive) makes its group
-  settle the ``fsync`` way.
+* ``syncfs``: the temporary files are written and nothing else; settling a group asks the
+  file system to write back everything it holds (``syncfs(2)`` on the archive's root), links
+  every file to its final name, and asks again. Two calls per batch instead of one fsync per
+  file and per folder touched (about 300 for 100 messages, their folders spread by the hash):
+  on this project's machines 20 ms per 100 messages instead of 75. The order is the same
+  (content durable, then the name). ``syncfs`` writes back the whole file system, other
+  programs' pending writes included, so it costs more where the archive shares its file system
+  with a busy writer.
+
+  Errors: ``syncfs`` reports a write-back error to a file descriptor opened before it
+  happened (Linux 5.8 and later), once per descriptor; before Linux 5.17 it did not report the
+  file system's own failure to commit. So the archive keeps one descriptor of its root, opened
+  before its first file is written, and every ``syncfs`` goes through it; once a ``syncfs`` has
+  failed, every group staged before that failure is refused (its files may have been in the
+  failed write-back, and the error is reported once), and staged again by the message's next
+  attempt. ``auto`` picks ``syncfs`` only on Linux 5.17 or later with the archive on ext4, XFS
+  or btrfs (network and stacked file systems report less); an explicit ``syncfs`` needs Linux
+  5.17. A file found on another file system than the root (a folder mounted inside the
+  archive) makes its group settle the ``fsync`` way.
 * ``fsync``: each temporary file's fsync starts as soon as it is written, in the process's
   fsync threads, while the message is read and parsed; settling a group waits for those
   fsyncs, hard-links every file to its final name and fsyncs each folder touched once, side by
@@ -39,12 +47,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
+import functools
 import hashlib
 import os
 import re
 import secrets
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -66,7 +77,8 @@ class Staged:
     someone else, whose folders :meth:`Archive.settle` makes durable all the same;
     ``syncing``: the fsync of ``temporary``, started when it was written (settle waits for it);
     ``covered``: on the file system of the archive's root, whose ``syncfs`` makes it durable
-    (``sync`` mode ``syncfs`` only)."""
+    (``sync`` mode ``syncfs`` only); ``failures``: how many ``syncfs`` calls had failed when it
+    was staged (a later failure refuses it)."""
 
     relative: str
     sha256: str
@@ -74,6 +86,7 @@ class Staged:
     found: bool = False
     syncing: Future[None] | None = field(default=None, compare=False, repr=False)
     covered: bool = False
+    failures: int = 0
 
 
 _syncers: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool) kept between batches
@@ -107,15 +120,53 @@ def _side_by_side(sync: Callable[[Path], None], paths: Iterable[Path],
         future.result()
 
 
+SYNCFS_KERNEL = (5, 17)  # syncfs reports write-back errors (5.8) and the journal's (5.17)
+SYNCFS_FILE_SYSTEMS = ("ext4", "xfs", "btrfs")  # local: what ``auto`` trusts syncfs on
+
+
 def syncfs_usable() -> bool:
-    """Whether ``syncfs(2)`` can be trusted here: Linux 5.8 or later (earlier kernels return
-    success even when the write-back failed), with a C library that offers it."""
+    """Whether ``syncfs(2)`` reports every failure here: Linux 5.17 or later, with a C library
+    that offers it (see the module docstring)."""
     if not sys.platform.startswith("linux"):
         return False
     version = re.match(r"(\d+)\.(\d+)", os.uname().release)
-    if version is None or (int(version.group(1)), int(version.group(2))) < (5, 8):
+    if version is None or (int(version.group(1)), int(version.group(2))) < SYNCFS_KERNEL:
         return False
     return hasattr(_libc(), "syncfs")
+
+
+def file_system_type(path: Path) -> str | None:
+    """The type of the file system holding ``path`` (its nearest existing folder), from
+    ``/proc/self/mountinfo``; None when it cannot be told."""
+    for candidate in (path, *path.parents):
+        try:
+            device = candidate.stat().st_dev
+            break
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None
+    else:
+        return None
+    wanted = f"{os.major(device)}:{os.minor(device)}"
+    try:
+        lines = Path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    found = None
+    for line in lines.splitlines():
+        fields = line.split(" ")
+        if len(fields) > 3 and fields[2] == wanted and " - " in line:
+            found = line.split(" - ", 1)[1].split(" ", 1)[0]  # the last mount wins
+    return found
+
+
+def syncfs_chosen(sync: str, root: Path) -> bool:
+    """Whether an archive at ``root`` with mode ``sync`` settles with ``syncfs``."""
+    if sync == "syncfs":
+        return True
+    return (sync == "auto" and syncfs_usable()
+            and file_system_type(root) in SYNCFS_FILE_SYSTEMS)
 
 
 class Archive:
@@ -127,12 +178,21 @@ class Archive:
         if sync not in SYNC_MODES:
             raise ValueError(f"archive sync mode {sync!r}: one of {', '.join(SYNC_MODES)}")
         if sync == "syncfs" and not syncfs_usable():
-            raise ValueError("archive sync mode 'syncfs': syncfs(2) is not reliable here "
-                             "(Linux 5.8 or later needed)")
+            raise ValueError("archive sync mode 'syncfs': syncfs(2) does not report every "
+                             "failure here (Linux 5.17 or later needed)")
         self.root = Path(root)
-        self.syncfs = sync == "syncfs" or (sync == "auto" and syncfs_usable())
+        self._sync = sync
         self._device: int | None = None  # the root's file system (syncfs mode)
+        self._root_fd: int | None = None  # syncfs mode: opened before the first file is written
+        self._sync_lock = threading.Lock()
+        self._failures = 0  # syncfs calls that failed (see Staged.failures)
         self._folders: set[Path] = set()  # folders known to exist (created or seen)
+
+    @functools.cached_property
+    def syncfs(self) -> bool:
+        """Whether groups settle with ``syncfs`` (decided when first asked: an archive that
+        is only read never looks)."""
+        return syncfs_chosen(self._sync, self.root)
 
     def store(self, raw: bytes) -> tuple[str, str]:
         """Archive ``raw`` durably; returns ``(relative_path, sha256)``. Idempotent."""
@@ -153,8 +213,12 @@ class Archive:
                 existing = None
             if existing is not None:
                 self._check_existing(target, digest, relative)
-                return Staged(relative, digest, found=True, covered=self._covers(existing))
+                self._open_root()
+                return Staged(relative, digest, found=True, covered=self._covers(existing),
+                              failures=self._failures)
             self._make_dirs(target.parent)
+            self._open_root()  # before the write: its errors reach this descriptor
+            failures = self._failures  # likewise: a failure after the write refuses it
             temporary = target.parent / f".{digest[:16]}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
             try:
                 fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
@@ -168,7 +232,7 @@ class Archive:
         except OSError as exc:
             raise ArchiveError(f"archivio: impossibile scrivere {relative}: {exc}") from exc
         if covered:  # made durable by settle()'s syncfs of the root's file system
-            return Staged(relative, digest, temporary, covered=True)
+            return Staged(relative, digest, temporary, covered=True, failures=failures)
         # its fsync starts now, in the fsync threads, while the message is read and parsed:
         # settle() waits for it before the final name is linked
         try:
@@ -191,12 +255,12 @@ class Archive:
             return
         if all(item.covered for item in every):
             try:
-                self._sync_filesystem()  # every temporary file's content durable
+                self._sync_filesystem(every)  # every temporary file's content durable
                 for item, temporary in items:
                     self._link(item, temporary)
-                self._sync_filesystem()  # their names, and the folders made for them
+                self._sync_filesystem(every)  # their names, and the folders made for them
             except OSError as exc:
-                raise ArchiveError(f"archivio: impossibile rendere durevoli {len(items)} "
+                raise ArchiveError(f"archivio: impossibile rendere durevoli {len(every)} "
                                    f"messaggi: {exc}") from exc
             return
         folders: set[Path] = set()
@@ -211,7 +275,7 @@ class Archive:
                 self._link(item, temporary)
             _side_by_side(_fsync_dir, folders)
         except OSError as exc:
-            raise ArchiveError(f"archivio: impossibile rendere durevoli {len(items)} "
+            raise ArchiveError(f"archivio: impossibile rendere durevoli {len(every)} "
                                f"messaggi: {exc}") from exc
 
     def read(self, relative_path: str) -> bytes:
@@ -238,21 +302,36 @@ class Archive:
             raise ArchiveError(f"archivio: percorso non valido {relative_path!r}")
         return self.root / relative_path
 
+    def _open_root(self) -> None:
+        """syncfs mode: the root's descriptor, opened once, before the first file is written
+        (a write-back error is reported to descriptors opened before it)."""
+        if self._root_fd is not None or not self.syncfs:
+            return
+        with self._sync_lock:
+            if self._root_fd is None:
+                fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+                weakref.finalize(self, os.close, fd)
+                self._device = os.fstat(fd).st_dev
+                self._root_fd = fd
+
     def _covers(self, status: os.stat_result) -> bool:
         """Whether a file with ``status`` is made durable by a syncfs of the root's file
         system (syncfs mode, same file system as the root)."""
-        if not self.syncfs:
-            return False
-        if self._device is None:
-            self._device = self.root.stat().st_dev
-        return status.st_dev == self._device
+        return self.syncfs and self._root_fd is not None and status.st_dev == self._device
 
-    def _sync_filesystem(self) -> None:
-        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            _syncfs(fd)
-        finally:
-            os.close(fd)
+    def _sync_filesystem(self, group: Iterable[Staged]) -> None:
+        """``syncfs`` through the root's descriptor (open since before the group's files were
+        written); refuses the group when a ``syncfs`` has failed since any of them was staged."""
+        with self._sync_lock:
+            assert self._root_fd is not None  # opened by _covers before a file was covered
+            try:
+                _syncfs(self._root_fd)
+            except OSError:
+                self._failures += 1
+                raise
+            if any(item.failures != self._failures for item in group):
+                raise OSError(errno.EIO, "errore di scrittura su disco segnalato da una "
+                                         "sincronizzazione precedente")
 
     def _check_existing(self, target: Path, digest: str, relative: str) -> None:
         if hashlib.sha256(target.read_bytes()).hexdigest() != digest:
@@ -318,5 +397,5 @@ def _syncfs(fd: int) -> None:
     """``syncfs(2)``: write back the file system holding ``fd`` and wait (the interpreter lock
     is released meanwhile); a write-back error raises ``OSError``."""
     if _libc().syncfs(fd) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, os.strerror(errno))
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import store.archive
-from store.archive import Archive, syncfs_usable
+from store.archive import SYNCFS_FILE_SYSTEMS, Archive, file_system_type, syncfs_usable
 from store.errors import ArchiveCorrupt, ArchiveError, ArchiveMissing
 
 RAW = b"From: ente@pec.it\r\nSubject: POSTA CERTIFICATA: Allegato 1\r\n\r\ncorpo\r\n"
@@ -83,7 +83,7 @@ def test_a_leftover_temp_file_is_not_an_archived_message(archive: Archive) -> No
 
 
 needs_syncfs = pytest.mark.skipif(not syncfs_usable() and os.environ.get("CI") != "true",
-                                  reason="syncfs(2) not reliable here (Linux < 5.8)")
+                                  reason="syncfs(2) not reliable here (Linux < 5.17)")
 
 
 @pytest.mark.parametrize("mode", ["fsync", pytest.param("syncfs", marks=needs_syncfs)])
@@ -149,7 +149,7 @@ def test_syncfs_mode_links_between_two_write_backs_of_the_file_system(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """syncfs mode: nothing is fsynced one by one; settle() writes the file system back (the
     real syncfs(2)), then links every name, then writes it back again, before returning."""
-    archive = Archive(tmp_path / "archive")  # auto: syncfs where reliable, as here
+    archive = Archive(tmp_path / "archive", sync="syncfs")
     assert archive.syncfs
     events: list[str] = []
     real_syncfs, real_link = store.archive._syncfs, os.link
@@ -189,7 +189,7 @@ def test_syncfs_mode_settles_a_file_on_another_file_system_with_fsyncs(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file not on the root's file system (a folder mounted inside the archive, simulated)
     is not covered by the root's syncfs: its group is settled the fsync way."""
-    archive = Archive(tmp_path / "archive")
+    archive = Archive(tmp_path / "archive", sync="syncfs")
     archive.store(b"first")  # the root exists; its device is known
     archive._device = -1  # every file now looks foreign
     calls: list[str] = []
@@ -211,11 +211,49 @@ def test_syncfs_mode_settles_a_file_on_another_file_system_with_fsyncs(
     assert archive.read(staged.relative) == RAW
 
 
+@needs_syncfs
+def test_syncfs_mode_refuses_a_group_staged_before_a_failed_syncfs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write-back error is reported once: when another group's syncfs failed after this
+    group's files were written, their content may be lost even though this group's own syncfs
+    succeeds. The group is refused; staged again, it settles."""
+    archive = Archive(tmp_path / "archive", sync="syncfs")
+    opened: list[str] = []
+    real_open, real_syncfs = os.open, store.archive._syncfs
+
+    def spy_open(path: object, flags: int, *args: object, **kwargs: object) -> int:
+        opened.append(str(path))
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", spy_open)
+    early = archive.stage(RAW)
+    monkeypatch.undo()
+    # the root's descriptor was opened before the first file was written
+    assert opened[0] == str(archive.root) and opened[1].endswith(".tmp")
+    other = archive.stage(RAW + b"other")
+
+    def fails_once(fd: int) -> None:
+        monkeypatch.setattr(store.archive, "_syncfs", real_syncfs)
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(store.archive, "_syncfs", fails_once)
+    with pytest.raises(ArchiveError, match="Input/output error"):
+        archive.settle([other])
+    with pytest.raises(ArchiveError, match="sincronizzazione precedente"):
+        archive.settle([early])  # its own syncfs succeeds, but the failure came after it
+    assert not archive.exists(early.relative)
+    again = archive.stage(RAW)
+    archive.settle([again])
+    assert archive.read(again.relative) == RAW
+
+
 def test_archive_sync_mode_is_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="one of auto, syncfs, fsync"):
         Archive(tmp_path, sync="sometimes")
     assert not Archive(tmp_path, sync="fsync").syncfs
-    assert Archive(tmp_path).syncfs is syncfs_usable()
+    kind = file_system_type(tmp_path)
+    assert kind is not None and kind in Path("/proc/filesystems").read_text()
+    assert Archive(tmp_path).syncfs is (syncfs_usable() and kind in SYNCFS_FILE_SYSTEMS)
 
 
 def test_paths_outside_the_archive_are_refused(archive: Archive) -> None:
