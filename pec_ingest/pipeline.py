@@ -49,6 +49,7 @@ from store.archive import Archive, Staged
 from store.base import RECEIPT_KINDS
 from store.engine import reading
 from store.errors import DuplicateMessage, StoreError
+from store.mailbox_state import bare_message_id
 from store.messages import (
     MessageKey,
     find_message,
@@ -78,6 +79,9 @@ class Source:
     uid: int | None = None
     path: str | None = None
     internal_date: datetime | None = None  # IMAP INTERNALDATE: when our server received it
+    # the Message-ID header the poll found not recorded (any outcome but failed) before
+    # downloading the message (scan.FolderScan._drop_known); None: not looked up
+    checked_message_id: str | None = None
 
     def describe(self) -> str:
         if self.kind == "imap":
@@ -393,9 +397,9 @@ class Pipeline:
         if envelope.kind == "not-pec" and header_block_size(raw) > MAX_HEAD_BYTES:
             return later(lambda s: recording.record_headers_cut(s, base, MAX_HEAD_BYTES))
         limit = self.config.parser.max_attachment_mb * 1024 * 1024
-        if form_candidates(envelope.attachments, limit) and (  # before reading: seen already?
+        if form_candidates(envelope.attachments, limit) and not _looked_up(source, ident) and (
                 same := self._lookup([(sha, ident, envelope.kind)]).same.get(0)) is not None:
-            return same
+            return same  # before reading: its identificativo recorded for other bytes
         decision, parsed = self._decide(envelope)
         if not decision.relevant:
             return later(lambda s: recording.record_ignored(s, base, envelope, decision),
@@ -499,6 +503,15 @@ def _write_nested(session: Session, item: Prepared) -> Outcome | None:
         # statements changed is read again from the database too
         session.expire_all()
         return None
+
+
+def _looked_up(source: Source, ident: str | None) -> bool:
+    """Whether ``ident`` was looked up already by the poll, before the download, as the
+    message's Message-ID (a certified envelope's identificativo is its Message-ID): a lookup of
+    its own, before the forms are read, would then only find a copy recorded since, which the
+    batch's writing finds anyway (and records as a duplicate: only a parse is spent)."""
+    return (ident is not None and source.checked_message_id is not None
+            and bare_message_id(ident) == bare_message_id(source.checked_message_id))
 
 
 def _log_outcome(source: Source, sha: str, outcome: Outcome) -> None:

@@ -201,7 +201,8 @@ class FolderScan:
                     progress.done(v.uid)
                     continue
                 source = Source("imap", self.box.name, self.folder, self.uidvalidity, v.uid,
-                                internal_date=arrived.get(v.uid))
+                                internal_date=arrived.get(v.uid),
+                                checked_message_id=v.message_id or None)
                 future = pool.submit(self.pipeline.prepare, raw.pop(v.uid), source, False, known,
                                      ahead.pop(v.uid, None))
                 self.pending.append(_Pending(v.uid, v.size, future))

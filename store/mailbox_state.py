@@ -95,14 +95,16 @@ def known_message_ids(session: Session, message_ids: Iterable[str]) -> set[str]:
     wanted = {m for m in message_ids if m}
     if not wanted:
         return set()
-    variants = wanted | {_bare(m) for m in wanted} | {f"<{_bare(m)}>" for m in wanted}
+    bare = {bare_message_id(m) for m in wanted}
+    variants = wanted | bare | {f"<{m}>" for m in bare}
     found = set(session.scalars(select(Message.message_id_header).where(
         Message.message_id_header.in_(sorted(variants)), Message.outcome != "failed")))
-    found_bare = {_bare(f) for f in found if f}
-    return {m for m in wanted if _bare(m) in found_bare}
+    found_bare = {bare_message_id(f) for f in found if f}
+    return {m for m in wanted if bare_message_id(m) in found_bare}
 
 
-def _bare(message_id: str) -> str:
+def bare_message_id(message_id: str) -> str:
+    """A Message-ID without its angle brackets and spaces (how two spellings are compared)."""
     return message_id.strip().removeprefix("<").removesuffix(">").strip()
 
 

@@ -125,6 +125,38 @@ def test_same_identificativo_different_bytes_is_a_duplicate(
     assert counts(sessions) == before
 
 
+def test_a_message_id_the_poll_looked_up_is_not_looked_up_again_before_parsing(
+        config: object, sessions: sessionmaker[Session], parser_pool: object) -> None:
+    """A poll looks up the Message-IDs of a batch before downloading it; a certified envelope's
+    identificativo is its Message-ID, so the pipeline does not look it up again before reading
+    the forms. A copy recorded meanwhile is then found when the batch is written: still a
+    duplicate, nothing recorded twice, one parse spent. Without the poll's lookup (a file, a
+    command), it is looked up before parsing, as before."""
+    parsed: list[str | None] = []
+
+    def parse(tasks: list[ParseTask]) -> object:
+        parsed.extend(t.filename for t in tasks)
+        return parser_pool.parse_many(tasks)  # type: ignore[attr-defined]
+
+    pipeline = Pipeline(config, sessions, parse=parse)  # type: ignore[arg-type]
+    raw = pec_with_form(22, datetime(2019, 9, 2, 10, 0, tzinfo=UTC))
+    ident = "opec.22.1567418400@pec.example"
+    assert pipeline.ingest(raw, Source()).outcome == "submission"
+    before, parsed[:] = counts(sessions), []
+    copy = b"X-Copied-By: archiver\r\n" + raw
+    polled = Source("imap", "box", "INBOX", 1, 7, checked_message_id=f"<{ident}>")
+    step = pipeline.prepare(copy, polled, False)
+    assert isinstance(step, Prepared) and len(parsed) == 1  # read: not looked up again
+    [out] = pipeline.commit_many([step], lambda _session, _outcomes: None).outcomes
+    assert out.duplicate and out.outcome == "duplicate"
+    assert counts(sessions) == before
+    parsed[:] = []
+    other = b"X-Copied-By: another\r\n" + raw
+    out = pipeline.ingest(other, Source())  # not looked up by a poll: found before parsing
+    assert out.duplicate and parsed == []
+    pipeline.close()
+
+
 ROME = timezone(timedelta(hours=2))  # CEST, in force on 9 September 2019
 
 
