@@ -28,12 +28,13 @@ How a group is made durable (``sync``):
   happened (Linux 5.8 and later), once per descriptor; before Linux 5.17 it did not report the
   file system's own failure to commit. So the archive keeps one descriptor of its root, opened
   before its first file is written, and every ``syncfs`` goes through it; once a ``syncfs`` has
-  failed, every group staged before that failure is refused (its files may have been in the
-  failed write-back, and the error is reported once), and staged again by the message's next
-  attempt. ``auto`` picks ``syncfs`` only on Linux 5.17 or later with the archive on ext4, XFS
-  or btrfs (network and stacked file systems report less); an explicit ``syncfs`` needs Linux
-  5.17. A file found on another file system than the root (a folder mounted inside the
-  archive) makes its group settle the ``fsync`` way.
+  failed, every group staged before that failure is refused without asking again (its files
+  may have been in the failed write-back, and the error is reported once): its temporary files
+  are removed and the message's next attempt writes them again; a name it had linked already
+  is settled the ``fsync`` way when found again. ``auto`` picks ``syncfs`` only on Linux 5.17
+  or later with the archive on ext4, XFS or btrfs (network and stacked file systems report
+  less); an explicit ``syncfs`` needs Linux 5.17. A file found on another file system than the
+  root (a folder mounted inside the archive) makes its group settle the ``fsync`` way.
 * ``fsync``: each temporary file's fsync starts as soon as it is written, in the process's
   fsync threads, while the message is read and parsed; settling a group waits for those
   fsyncs, hard-links every file to its final name and fsyncs each folder touched once, side by
@@ -56,7 +57,7 @@ import secrets
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,29 +137,35 @@ def syncfs_usable() -> bool:
 
 
 def file_system_type(path: Path) -> str | None:
-    """The type of the file system holding ``path`` (its nearest existing folder), from
-    ``/proc/self/mountinfo``; None when it cannot be told."""
+    """The type of the file system holding ``path`` (its nearest existing folder): the mount
+    of a descriptor of it (``mnt_id`` in ``/proc/self/fdinfo``) looked up in
+    ``/proc/self/mountinfo`` (by mount, not by device: a btrfs subvolume's files carry a device
+    number of their own); None when it cannot be told."""
     for candidate in (path, *path.parents):
         try:
-            device = candidate.stat().st_dev
+            fd = os.open(candidate, os.O_RDONLY | os.O_DIRECTORY)
             break
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             continue
         except OSError:
             return None
     else:
         return None
-    wanted = f"{os.major(device)}:{os.minor(device)}"
     try:
+        info = Path(f"/proc/self/fdinfo/{fd}").read_text(encoding="ascii", errors="replace")
         lines = Path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    found = None
+    finally:
+        os.close(fd)
+    mount = re.search(r"^mnt_id:\s*(\d+)$", info, re.MULTILINE)
+    if mount is None:
+        return None
     for line in lines.splitlines():
-        fields = line.split(" ")
-        if len(fields) > 3 and fields[2] == wanted and " - " in line:
-            found = line.split(" - ", 1)[1].split(" ", 1)[0]  # the last mount wins
-    return found
+        fields, _sep, rest = line.partition(" - ")
+        if rest and fields.split(" ", 1)[0] == mount.group(1):
+            return rest.split(" ", 1)[0]
+    return None
 
 
 def syncfs_chosen(sync: str, root: Path) -> bool:
@@ -186,6 +193,7 @@ class Archive:
         self._root_fd: int | None = None  # syncfs mode: opened before the first file is written
         self._sync_lock = threading.Lock()
         self._failures = 0  # syncfs calls that failed (see Staged.failures)
+        self._suspect: set[str] = set()  # linked by a group whose second syncfs failed
         self._folders: set[Path] = set()  # folders known to exist (created or seen)
 
     @functools.cached_property
@@ -214,7 +222,8 @@ class Archive:
             if existing is not None:
                 self._check_existing(target, digest, relative)
                 self._open_root()
-                return Staged(relative, digest, found=True, covered=self._covers(existing),
+                covered = self._covers(existing) and relative not in self._suspect
+                return Staged(relative, digest, found=True, covered=covered,
                               failures=self._failures)
             self._make_dirs(target.parent)
             self._open_root()  # before the write: its errors reach this descriptor
@@ -254,12 +263,15 @@ class Archive:
         if not every:
             return
         if all(item.covered for item in every):
+            linked: list[Staged] = []
             try:
                 self._sync_filesystem(every)  # every temporary file's content durable
                 for item, temporary in items:
                     self._link(item, temporary)
+                    linked.append(item)
                 self._sync_filesystem(every)  # their names, and the folders made for them
             except OSError as exc:
+                self._refused(items, linked)
                 raise ArchiveError(f"archivio: impossibile rendere durevoli {len(every)} "
                                    f"messaggi: {exc}") from exc
             return
@@ -319,19 +331,31 @@ class Archive:
         system (syncfs mode, same file system as the root)."""
         return self.syncfs and self._root_fd is not None and status.st_dev == self._device
 
-    def _sync_filesystem(self, group: Iterable[Staged]) -> None:
+    def _sync_filesystem(self, group: Sequence[Staged]) -> None:
         """``syncfs`` through the root's descriptor (open since before the group's files were
-        written); refuses the group when a ``syncfs`` has failed since any of them was staged."""
+        written); refuses the group when a ``syncfs`` has failed since any of them was staged
+        (before asking again: a refused group costs no write-back of the file system)."""
         with self._sync_lock:
-            assert self._root_fd is not None  # opened by _covers before a file was covered
-            try:
-                _syncfs(self._root_fd)
-            except OSError:
-                self._failures += 1
-                raise
+            assert self._root_fd is not None  # opened before a file was covered
+            if all(item.failures == self._failures for item in group):
+                try:
+                    _syncfs(self._root_fd)
+                except OSError:
+                    self._failures += 1
+                    raise
             if any(item.failures != self._failures for item in group):
                 raise OSError(errno.EIO, "errore di scrittura su disco segnalato da una "
                                          "sincronizzazione precedente")
+
+    def _refused(self, items: Sequence[tuple[Staged, Path]], linked: Sequence[Staged]) -> None:
+        """A group whose syncfs failed: its temporary files removed (the message's next
+        attempt writes its bytes again), and the names it linked remembered as not known to be
+        durable (found again, they are settled the fsync way)."""
+        with self._sync_lock:
+            self._suspect.update(item.relative for item in linked)
+        for _item, temporary in items:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
 
     def _check_existing(self, target: Path, digest: str, relative: str) -> None:
         if hashlib.sha256(target.read_bytes()).hexdigest() != digest:

@@ -239,12 +239,53 @@ def test_syncfs_mode_refuses_a_group_staged_before_a_failed_syncfs(
     monkeypatch.setattr(store.archive, "_syncfs", fails_once)
     with pytest.raises(ArchiveError, match="Input/output error"):
         archive.settle([other])
+    assert other.temporary is not None and not other.temporary.exists()  # written again later
+
+    def not_again(fd: int) -> None:
+        raise AssertionError("a refused group asks for a write-back")
+
+    monkeypatch.setattr(store.archive, "_syncfs", not_again)
     with pytest.raises(ArchiveError, match="sincronizzazione precedente"):
-        archive.settle([early])  # its own syncfs succeeds, but the failure came after it
+        archive.settle([early])  # the failure came after it was written: refused at once
     assert not archive.exists(early.relative)
+    assert early.temporary is not None and not early.temporary.exists()
+    monkeypatch.setattr(store.archive, "_syncfs", real_syncfs)
     again = archive.stage(RAW)
     archive.settle([again])
     assert archive.read(again.relative) == RAW
+
+
+@needs_syncfs
+def test_syncfs_mode_settles_names_linked_before_a_failed_syncfs_the_fsync_way(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second syncfs (the names) fails after the names were linked: found again, such a
+    name is not taken as durable on the strength of a later syncfs; its folders are fsynced."""
+    archive = Archive(tmp_path / "archive", sync="syncfs")
+    staged = archive.stage(RAW)
+    calls = {"syncfs": 0}
+    real_syncfs, real_fsync = store.archive._syncfs, os.fsync
+
+    def second_fails(fd: int) -> None:
+        calls["syncfs"] += 1
+        if calls["syncfs"] == 2:
+            raise OSError(5, "Input/output error")
+        real_syncfs(fd)
+
+    monkeypatch.setattr(store.archive, "_syncfs", second_fails)
+    with pytest.raises(ArchiveError):
+        archive.settle([staged])
+    assert archive.exists(staged.relative)  # linked, its name not known to be durable
+    fsynced: list[int] = []
+
+    def fsync(fd: int) -> None:
+        fsynced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    again = archive.stage(RAW)
+    assert again.found and not again.covered
+    archive.settle([again])
+    assert len(fsynced) >= 3  # its folder, the one above, the root
 
 
 def test_archive_sync_mode_is_checked(tmp_path: Path) -> None:
