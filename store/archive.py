@@ -179,7 +179,8 @@ def syncfs_chosen(sync: str, root: Path) -> bool:
 class Archive:
     """Raw messages under ``root``, addressed by their sha256; ``sync``: how a group is made
     durable (:data:`SYNC_MODES`, see the module docstring; ``auto``: ``syncfs`` where
-    :func:`syncfs_usable`, else ``fsync``)."""
+    :func:`syncfs_usable` and the root is on one of :data:`SYNCFS_FILE_SYSTEMS`, else
+    ``fsync``: :func:`syncfs_chosen`)."""
 
     def __init__(self, root: Path, sync: str = "auto") -> None:
         if sync not in SYNC_MODES:
