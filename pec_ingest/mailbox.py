@@ -4,7 +4,8 @@
 server certificate (``ca_file`` for a private CA), logs in and returns a connected mailbox.
 Folders are opened with ``EXAMINE`` and bodies fetched with ``BODY.PEEK[]``: reading changes no
 flag. Only the optional post-actions (``add_keyword``, ``move``) select a folder read-write.
-FETCH answers are read by :mod:`pec_ingest.fetch_response` (imapclient's values, faster).
+FETCH commands are sent and read by :mod:`pec_ingest.imap_fetch` and their answers parsed by
+:mod:`pec_ingest.fetch_response` (imapclient's values, faster).
 
 Every failure (refused connection, timeout, certificate, login, protocol, a server that went
 away) becomes a :class:`~pec_ingest.errors.MailboxError` with an Italian message that never
@@ -26,12 +27,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import LoginError
 from imapclient.imapclient import SocketTimeout
 
 from pec_ingest import interruption
 from pec_ingest.errors import MailboxError
 from pec_ingest.fetch_response import parse_fetch
+from pec_ingest.imap_fetch import uid_fetch
 from pec_ingest.settings_imap import MailboxSection
 
 log = logging.getLogger(__name__)
@@ -275,26 +277,20 @@ class Mailbox:
 
 def _fetch(client: IMAPClient, uids: Sequence[int],
            items: Sequence[str]) -> dict[int, dict[bytes, Any]]:
-    """``client.fetch(uids, items)`` with the answer read by :mod:`pec_ingest.fetch_response`.
+    """``client.fetch(uids, items)``, sent and read by :mod:`pec_ingest.imap_fetch` and the
+    answer parsed by :func:`~pec_ingest.fetch_response.parse_fetch`.
 
-    imapclient's own ``fetch`` sends ``UID FETCH`` on the imaplib connection it wraps, takes the
-    untagged FETCH data imaplib collected and parses it with its character-by-character lexer
-    (most of a poll's CPU time). Here the same command goes through imaplib's public ``uid``
-    method on that connection (``client._imap``: the only private attribute this module uses),
-    and the same data is parsed by :func:`~pec_ingest.fetch_response.parse_fetch`. As with
-    imapclient: a NO or BAD answer raises ``imaplib.IMAP4.error``, an unreadable one imapclient's
-    ``ProtocolError`` (a subclass), a lost connection ``imaplib.IMAP4.abort``; unsolicited
-    FETCH responses about other messages are dropped."""
+    imapclient's own ``fetch`` sends ``UID FETCH`` on the imaplib connection it wraps, lets
+    imaplib's general response loop collect the untagged FETCH data and parses it with its
+    character-by-character lexer (together, most of a poll's CPU time). Here the same command
+    goes out on that connection (``client._imap``: the only private attribute this module uses)
+    and comes back as the same data, read and parsed faster. As with imapclient: a NO answer
+    raises ``IMAPClientError``, a BAD one ``imaplib.IMAP4.error``, an unreadable one
+    imapclient's ``ProtocolError`` (a subclass), a lost connection ``imaplib.IMAP4.abort``;
+    unsolicited FETCH responses about other messages are dropped."""
     if not uids:
         return {}
-    imap = client._imap  # see the docstring
-    typ, data = imap.uid("FETCH", ",".join(str(int(uid)) for uid in uids),
-                         f"({' '.join(item.upper() for item in items)})")
-    if typ != "OK":
-        detail = data[0] if data else b""
-        if isinstance(detail, bytes):
-            detail = detail.decode("utf-8", "replace")
-        raise IMAPClientError(f"fetch failed: {detail}")
+    data = uid_fetch(client._imap, uids, items)  # see the docstring
     answer = parse_fetch(data, client.normalise_times, uid_is_key=True)
     return {int(uid): answer[int(uid)] for uid in uids if int(uid) in answer}
 

@@ -4,6 +4,7 @@ more), and Mailbox.first_look / fetch_raw giving what imapclient's own fetch giv
 
 from __future__ import annotations
 
+import imaplib
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from imapclient import IMAPClient
 from imapclient.response_parser import parse_fetch_response
 
 from pec_ingest.fetch_response import parse_fetch
+from pec_ingest.imap_fetch import uid_fetch
 from pec_ingest.mailbox import FIRST_LOOK, HEADER_LOOK, FirstLook, Mailbox
 from tests.dovecot import WHEN, DovecotServer, pec_envelope, pec_receipt, plain_mail
 from tests.unit.test_fetch_response import typed
@@ -144,3 +146,48 @@ def test_mailbox_gives_what_imapclient_fetch_gives(
         raw = mailbox.fetch_raw(wanted)
         assert raw == {u: d[b"BODY[]"] for u, d in client.fetch(filled, ["BODY.PEEK[]"]).items()}
         assert raw[filled[4]] == TRICKY_ATTACHMENT
+
+
+def test_uid_fetch_reads_what_imaplib_reads(
+        dovecot: DovecotServer, imap_user: str, filled: list[int]) -> None:
+    """pec_ingest.imap_fetch's records are imaplib's, record for record (literals inside
+    BODYSTRUCTURE, several literals in one response, empty header literals, no answer)."""
+    with dovecot.client(imap_user) as client:
+        client.select_folder("INBOX", readonly=True)
+        for items in ITEM_SETS:
+            for uids in [filled, filled[-2:-1], filled[-1:], [filled[-1] + 100]]:
+                ours = uid_fetch(client._imap, uids, items)
+                assert ours == _raw(client, uids, items), (items, uids)
+        assert uid_fetch(client._imap, [filled[-1] + 100], ("RFC822.SIZE",)) == [None]
+        # the connection is in step afterwards: imaplib's next command works
+        assert _raw(client, filled[:1], ("RFC822.SIZE",))
+
+
+def test_uid_fetch_drops_other_untagged_responses(
+        dovecot: DovecotServer, imap_user: str, filled: list[int]) -> None:
+    """A message arriving while the folder is open makes the server announce it (EXISTS,
+    RECENT) inside the next FETCH answer: read past, not kept, the answer still whole."""
+    with dovecot.client(imap_user) as client:
+        client.select_folder("INBOX", readonly=True)
+        expected = _raw(client, filled, FIRST_LOOK)
+        before = {key: list(value) for key, value in client._imap.untagged_responses.items()}
+        added = dovecot.append(imap_user, [plain_mail(9)])
+        ours = uid_fetch(client._imap, filled, FIRST_LOOK)
+        assert ours == expected
+        assert {k: list(v) for k, v in client._imap.untagged_responses.items()} == before
+        assert uid_fetch(client._imap, added, ("RFC822.SIZE",)) == [
+            f"{len(filled) + 1} (UID {added[0]} RFC822.SIZE {len(plain_mail(9))})".encode()]
+
+
+def test_uid_fetch_refusals(dovecot: DovecotServer, imap_user: str, filled: list[int]) -> None:
+    """BAD (a command the server cannot read) is imaplib.IMAP4.error; the connection stays
+    usable after it, as after imaplib's own."""
+    with dovecot.client(imap_user) as client:
+        client.select_folder("INBOX", readonly=True)
+        with pytest.raises(imaplib.IMAP4.error, match="BAD"):
+            uid_fetch(client._imap, filled, ("NOT-AN-ITEM",))
+        assert uid_fetch(client._imap, filled[:1], ("RFC822.SIZE",)) == _raw(
+            client, filled[:1], ("RFC822.SIZE",))
+        client.unselect_folder()
+        with pytest.raises(imaplib.IMAP4.error):  # no folder selected: BAD or NO
+            uid_fetch(client._imap, filled[:1], ("RFC822.SIZE",))
