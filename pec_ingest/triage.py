@@ -24,9 +24,9 @@ import email.policy
 import functools
 from dataclasses import dataclass
 from email.message import Message
-from email.parser import BytesHeaderParser
 from typing import Any
 
+from parsers.mime import split_message
 from pec_ingest.ack.policy import ACK_ID_PREFIX
 from pec_ingest.mailbox import FirstLook
 from pec_ingest.settings_imap import MailboxSection
@@ -106,8 +106,11 @@ def _classify(headers: Message) -> tuple[str, str]:
 @functools.lru_cache(maxsize=1024)
 def _headers(raw: bytes) -> Message:
     """Parsed once per header block: :func:`needs_structure` and then :func:`judge` read the
-    same batch (deterministic; the Message is only read, never changed)."""
-    return BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+    same batch (deterministic; the Message is only read, never changed). Read as the envelope
+    reader reads a message's header (:func:`parsers.mime.split_message`: what
+    ``BytesParser(policy=compat32)`` gives, built directly for plain fields, with a hostile
+    field's length bounded), at half the cost of the stdlib's parser."""
+    return split_message(raw).headers
 
 
 def _value(headers: Message, name: str) -> str | None:

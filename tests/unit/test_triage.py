@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import email.policy
+from email.parser import BytesHeaderParser
 
 import pytest
 from imapclient.response_parser import parse_fetch_response
 
+from pec_ingest import triage
 from pec_ingest.mailbox import FirstLook
 from pec_ingest.settings_imap import MailboxSection
 from pec_ingest.triage import judge, needs_structure
@@ -64,3 +67,29 @@ def test_structure_is_needed_only_where_the_verdict_depends_on_it(
         assert judge(without, box) == judge(look, box)
     else:
         assert judge(without, box) != judge(look, box)  # the structure did count here
+
+
+HEADER_BLOCKS = [
+    b"",
+    b"\r\n",
+    b"Subject: a\r\n  folded\tline\r\nFrom: \"Ente\" <ente@pec.example>\r\n\r\n",
+    b"From nobody\r\nSubject: after a Unix From line\r\n\r\n",  # the stdlib's parser decides
+    b" continuation first\r\nSubject: y\r\n\r\n",
+    b"Subject: =?utf-8?q?Adesione_citt=C3=A0?=\r\nX-Ricevuta: accettazione\r\n"
+    b"X-Riferimento-Message-ID: <ack.1@c.example>\r\n\r\n",
+    b"subject:no space\nx-trasporto: posta-certificata\n\n",
+    b"Subject: a\rb\r\nMessage-ID: <m@x>\r\n\r\n",  # a lone CR
+    b"Subject: \xe0 8 bit \xe8\r\nFrom: a@b.example\r\n\r\n",
+    b"Subject: first\r\nSubject: second\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("block", HEADER_BLOCKS)
+def test_header_values_as_the_stdlib_parser_reads_them(block: bytes) -> None:
+    """The first look reads its header fields with parsers.mime.split_message; each value the
+    verdict uses is what BytesHeaderParser(policy=compat32) gives."""
+    reference = BytesHeaderParser(policy=email.policy.compat32).parsebytes(block)
+    ours = triage._headers(block)
+    for name in ("Message-ID", "Subject", "From", "X-Trasporto", "X-Ricevuta",
+                 "X-Riferimento-Message-ID"):
+        assert triage._value(ours, name) == triage._value(reference, name), name
