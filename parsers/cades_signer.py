@@ -17,10 +17,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
+from typing import TypeVar
 
 from asn1crypto import cms, x509
 from asn1crypto.core import Asn1Value
@@ -117,6 +118,18 @@ def read_signer(
     """Check ``info`` against ``message`` (the content, or for a counter-signature the
     signature value it countersigns). Problems land in the result, never in an exception,
     except for a malformed structure (asn1crypto errors, see :data:`ASN1_ERRORS`)."""
+    return read_signer_and_certificate(info, message, certificates, warnings, depth)[0]
+
+
+def read_signer_and_certificate(
+    info: cms.SignerInfo,
+    message: bytes,
+    certificates: Sequence[x509.Certificate],
+    warnings: list[str],
+    depth: int = 0,
+) -> tuple[Signer, x509.Certificate | None]:
+    """:func:`read_signer`, and the signer's certificate among ``certificates`` (the one
+    :func:`signer_certificate` finds), looked for once."""
     digest_name = str(info["digest_algorithm"]["algorithm"].native)
     cert = _find_certificate(info["sid"], certificates)
     facts = certificate_facts(cert) if cert is not None else None
@@ -125,21 +138,22 @@ def read_signer(
     label = name or "firmatario senza certificato"
     if digest_name in _WEAK_DIGESTS:
         warnings.append(f"{label}: impronta {digest_name.upper()}, algoritmo debole")
-    sig_ok, digest_ok, reason = _checks(info, message, facts, digest_name, label, warnings)
-    counters = _attribute_values(info["unsigned_attrs"], "counter_signature")
+    attrs = _Attributes(info["signed_attrs"])
+    sig_ok, digest_ok, reason = _checks(info, attrs, message, facts, digest_name, label,
+                                        warnings)
+    counters = _Attributes(info["unsigned_attrs"]).values("counter_signature")
     if counters and depth >= _MAX_COUNTER_DEPTH:
         warnings.append(
             f"{label}: controfirme annidate oltre {_MAX_COUNTER_DEPTH} livelli ignorate"
         )
         counters = []
     signature = bytes(info["signature"].native)
-    attrs = info["signed_attrs"]
     return Signer(
         name=name,
         codice_fiscale=codice_fiscale_from_serial(serial),
         serial_number=serial,
         issuer=facts.issuer if facts is not None else None,
-        signing_time=_signing_time(attrs) if attrs.contents else None,
+        signing_time=_signing_time(attrs) if attrs.present else None,
         digest_algorithm=digest_name,
         signature_valid=sig_ok,
         content_digest_ok=digest_ok,
@@ -147,26 +161,28 @@ def read_signer(
         counter_signers=tuple(
             read_signer(c, signature, certificates, warnings, depth + 1) for c in counters
         ),
-    )
+    ), cert
 
 
 def _checks(
     info: cms.SignerInfo,
+    attrs: _Attributes,
     message: bytes,
     cert: CertificateFacts | None,
     digest_name: str,
     label: str,
     warnings: list[str],
 ) -> tuple[bool, bool, str | None]:
-    """``(signature_valid, content_digest_ok, reason)`` for one signer."""
-    attrs = info["signed_attrs"]
-    if not attrs.contents:  # the signature covers the content itself
+    """``(signature_valid, content_digest_ok, reason)`` for one signer (``attrs``: its
+    signed attributes)."""
+    if not attrs.present:  # the signature covers the content itself
         sig_ok, sig_reason = _check_signature(info, cert, message, digest_name)
         return sig_ok, sig_ok, sig_reason
-    digest_ok, digest_reason = _check_digest(info, message, digest_name)
-    signed = b"\x31" + der_length(len(attrs.contents)) + attrs.contents
+    digest_ok, digest_reason = _check_digest(attrs, message, digest_name)
+    contents = attrs.encoded.contents
+    signed = b"\x31" + der_length(len(contents)) + contents
     sig_ok, sig_reason = _check_signature(info, cert, signed, digest_name)
-    if not _in_der_order(attrs):
+    if not _in_der_order(attrs.encoded):
         warnings.append(f"{label}: attributi firmati non in ordine DER")
         if not sig_ok:
             sig_reason = "la firma non corrisponde: attributi firmati non in ordine DER"
@@ -174,12 +190,12 @@ def _checks(
 
 
 def _check_digest(
-    info: cms.SignerInfo, message: bytes, digest_name: str
+    attrs: _Attributes, message: bytes, digest_name: str
 ) -> tuple[bool, str | None]:
     algorithm = _HASHES.get(digest_name)
     if algorithm is None:
         return False, f"algoritmo di impronta non supportato: {digest_name}"
-    values = _attribute_values(info["signed_attrs"], "message_digest")
+    values = attrs.values("message_digest")
     if not values:
         return False, "manca l'attributo firmato messageDigest"
     h = hashes.Hash(algorithm())
@@ -293,14 +309,20 @@ def _find_certificate(
         issuer = sid.chosen["issuer"]
         serial = sid.chosen["serial_number"].native
         for cert in certificates:
-            if cert.serial_number == serial and _same_name(cert.issuer, issuer):
+            if _kept_fact(cert, _serial_of) == serial and _same_issuer(cert, issuer):
                 return cert
         return None
     key_id = bytes(sid.chosen.native)
     for cert in certificates:
-        if cert.key_identifier == key_id:
+        if _kept_fact(cert, _key_identifier_of) == key_id:
             return cert
     return None
+
+
+def _same_issuer(cert: x509.Certificate, issuer: x509.Name) -> bool:
+    if _kept_fact(cert, _issuer_of) == issuer.dump():
+        return True
+    return _same_name(cert.issuer, issuer)
 
 
 def _same_name(a: x509.Name, b: x509.Name) -> bool:
@@ -368,6 +390,34 @@ def _kept_facts(der: bytes) -> CertificateFacts:
     return _read_facts(der)
 
 
+_Fact = TypeVar("_Fact")
+
+
+def _kept_fact(cert: x509.Certificate, read: Callable[[x509.Certificate], _Fact]) -> _Fact:
+    """``read(cert)``; for a certificate of ordinary size read once per encoding and kept,
+    like :func:`certificate_facts` (a fresh copy is read: the same bytes, the same answer or
+    the same error). One fact at a time: matching a signer reads only what it compares."""
+    der = encoding(cert)
+    return _kept_read(der, read) if len(der) <= _KEPT_BYTES else read(cert)
+
+
+@functools.lru_cache(maxsize=192)
+def _kept_read(der: bytes, read: Callable[[x509.Certificate], _Fact]) -> _Fact:
+    return read(x509.Certificate.load(der))
+
+
+def _serial_of(cert: x509.Certificate) -> object:
+    return cert.serial_number
+
+
+def _issuer_of(cert: x509.Certificate) -> object:
+    return cert.issuer.dump()
+
+
+def _key_identifier_of(cert: x509.Certificate) -> object:
+    return cert.key_identifier
+
+
 def _read_facts(der: bytes) -> CertificateFacts:
     cert = x509.Certificate.load(der)
     name = _name_value(cert.subject, "common_name")
@@ -380,18 +430,41 @@ def _read_facts(der: bytes) -> CertificateFacts:
                             issuer=_issuer_label(cert), key=key)
 
 
-def _signing_time(attrs: cms.CMSAttributes) -> datetime | None:
-    values = _attribute_values(attrs, "signing_time")
+def _signing_time(attrs: _Attributes) -> datetime | None:
+    values = attrs.values("signing_time")
     if not values:
         return None
     value = values[0].native
     return value if isinstance(value, datetime) else None
 
 
-def _attribute_values(attrs: cms.CMSAttributes, kind: str) -> list[Asn1Value]:
-    if not attrs.contents:
-        return []
-    return [v for a in attrs if a["type"].native == kind for v in a["values"]]
+class _Attributes:
+    """The signed or unsigned attributes of one signer, their types read once.
+
+    The first :meth:`values` reads the attributes in order, each one's type and then the
+    values of those of the kind sought, as a pass of its own did (so a malformed one raises
+    the same error at the same point); later calls reuse the types read.
+    """
+
+    def __init__(self, encoded: cms.CMSAttributes) -> None:
+        self.encoded = encoded
+        self.present = bool(encoded.contents)
+        self._kinds: list[tuple[object, cms.CMSAttribute]] | None = None
+
+    def values(self, kind: str) -> list[Asn1Value]:
+        """The values of every attribute of type ``kind`` (asn1crypto's name), in order."""
+        if not self.present:
+            return []
+        if self._kinds is not None:
+            return [v for k, a in self._kinds if k == kind for v in a["values"]]
+        kinds: list[tuple[object, cms.CMSAttribute]] = []
+        found: list[Asn1Value] = []
+        for attribute in self.encoded:
+            kinds.append((attribute["type"].native, attribute))
+            if kinds[-1][0] == kind:
+                found.extend(attribute["values"])
+        self._kinds = kinds
+        return found
 
 
 def _in_der_order(attrs: cms.CMSAttributes) -> bool:

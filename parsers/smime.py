@@ -15,15 +15,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from asn1crypto import cms
+from asn1crypto import cms, x509
 
 from parsers.cades_ber import to_definite
 from parsers.cades_signer import (
     ASN1_ERRORS,
     encoding,
     malformed,
-    read_signer,
-    signer_certificate,
+    read_signer_and_certificate,
 )
 from parsers.errors import LimitExceeded, SignedDataError
 
@@ -85,9 +84,10 @@ def verify_detached(content: bytes, signature: bytes) -> SignatureCheck:
         return _invalid(f"la firma ha {len(signer_infos)} firmatari: un gestore PEC ne ha uno "
                         f"(verificati al massimo {MAX_SIGNERS})")
     signer_name: str | None = None
-    for info in signer_infos:
+    first: x509.Certificate | None = None
+    for index, info in enumerate(signer_infos):
         try:
-            signer = read_signer(info, content, certificates, [])
+            signer, cert = read_signer_and_certificate(info, content, certificates, [])
         except ASN1_ERRORS as exc:
             if not malformed(exc):
                 raise
@@ -95,7 +95,7 @@ def verify_detached(content: bytes, signature: bytes) -> SignatureCheck:
         signer_name = signer_name or signer.name
         if not (signer.signature_valid and signer.content_digest_ok):
             return _invalid(signer.reason or "firma non valida", signer.name)
-    first = signer_certificate(signer_infos[0], certificates)
+        first = cert if index == 0 else first
     ordered = [first] if first is not None else []
     ordered += [c for c in certificates if c is not first]
     return SignatureCheck(present=True, valid=True, reason=None, signer=signer_name,

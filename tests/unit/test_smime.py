@@ -177,8 +177,9 @@ def test_certificates_read_once_each_signature_checked_with_its_own_key(
     assert _kept_facts.cache_info().hits >= before + 6
 
 
-def _self_signed(key: object, pad: int = 0) -> bytes:
-    """A self-signed certificate (cryptography), padded by an unknown extension."""
+def _self_signed(key: object, pad: int = 0, key_id: bool = False) -> bytes:
+    """A self-signed certificate (cryptography), padded by an unknown extension, with a
+    subject key identifier when ``key_id``."""
     from datetime import datetime as dt
 
     from cryptography import x509 as cx
@@ -194,6 +195,9 @@ def _self_signed(key: object, pad: int = 0) -> bytes:
     if pad:
         builder = builder.add_extension(cx.UnrecognizedExtension(
             cx.ObjectIdentifier("1.2.3.4.5"), b"A" * pad), critical=False)
+    if key_id:
+        builder = builder.add_extension(cx.SubjectKeyIdentifier.from_public_key(
+            key.public_key()), critical=False)  # type: ignore[attr-defined]
     cert = builder.sign(key, hashes.SHA256())  # type: ignore[arg-type]
     return cert.public_bytes(serialization.Encoding.DER)
 
@@ -237,14 +241,57 @@ def test_a_large_certificate_is_read_but_not_kept() -> None:
     is read each time and never held by the cache (memory of a long-lived worker)."""
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from parsers.cades_signer import _kept_facts
+    from parsers.cades_signer import _kept_facts, _kept_read
 
     key = ec.generate_private_key(ec.SECP256R1())
     huge = _self_signed(key, pad=200_000)
     before = _kept_facts.cache_info()
+    before_read = _kept_read.cache_info()
     result = verify_detached(CONTENT, _detached(huge, key))
     assert result.valid is True and result.signer == "Gestore di prova"
     after = _kept_facts.cache_info()
     assert (after.hits, after.misses) == (before.hits, before.misses)  # neither kept nor sought
+    after_read = _kept_read.cache_info()  # nor its serial number and issuer, used to match it
+    assert (after_read.hits, after_read.misses) == (before_read.hits, before_read.misses)
     assert verify_detached(CONTENT, _detached(_self_signed(key), key)).valid is True
     assert _kept_facts.cache_info().misses == before.misses + 1  # an ordinary one is kept
+
+
+def _with_key_identifier(signature: bytes, key_id: bytes) -> bytes:
+    """``signature`` with its signer named by subject key identifier (not signed: still valid)."""
+    info = cms.ContentInfo.load(signature)
+    signer = info["content"]["signer_infos"][0]
+    signer["sid"] = cms.SignerIdentifier({"subject_key_identifier": key_id})
+    return bytes(info.dump(force=True))
+
+
+def test_signer_certificate_matched_from_kept_facts_as_in_place() -> None:
+    """The facts a signer is matched by (serial number, issuer, key identifier) are kept per
+    certificate encoding: they equal those read from the certificate in the signature, and
+    a check answers the same the first time and from the kept facts, by issuer and serial
+    or by key identifier, with the signer's certificate first among those returned."""
+    from cryptography import x509 as cx
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from parsers.cades_signer import _issuer_of, _kept_fact, _key_identifier_of, _serial_of
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    provider = pec.default_provider_key()
+    other = provider.certificate.public_bytes(serialization.Encoding.DER)
+    signer = _self_signed(key, key_id=True)
+    ski = cx.SubjectKeyIdentifier.from_public_key(key.public_key()).digest
+    signature = _detached(signer, key, other)
+    by_key = _with_key_identifier(signature, ski)
+    for data in (signature, by_key, provider.sign(CONTENT)):
+        signed = cms.ContentInfo.load(data)["content"]
+        for index, choice in enumerate(signed["certificates"]):
+            fresh = cms.ContentInfo.load(data)["content"]["certificates"][index].chosen
+            for read in (_serial_of, _issuer_of, _key_identifier_of):
+                assert _kept_fact(choice.chosen, read) == read(fresh)
+    for data in (signature, by_key):
+        first, again = verify_detached(CONTENT, data), verify_detached(CONTENT, data)
+        assert first == again and first.valid is True
+        assert first.certificates == again.certificates and first.certificates[0] == signer
+    missing = verify_detached(CONTENT, _with_key_identifier(signature, b"\x01" * 20))
+    assert missing.reason == "il certificato del firmatario non è incluso nella busta"
