@@ -147,8 +147,8 @@ def _definite_der_end(data: bytes, max_depth: int) -> int | None:
     """
     if type(data) is not bytes:  # the rewrite's slices keep the input's type
         return None
-    ends: list[int] = []  # where each open constructed element ends
-    bound = len(data)
+    outer: list[int] = []  # the bounds of the open elements around the current one
+    bound = len(data)  # where the innermost open element ends (the input's end at first)
     pos = 0
     while True:
         if pos + 1 >= bound:
@@ -171,17 +171,17 @@ def _definite_der_end(data: bytes, max_depth: int) -> int | None:
         if end > bound:
             return None
         if first & 0x20:
-            if len(ends) >= max_depth:
+            if len(outer) >= max_depth:
                 return None
-            ends.append(end)
+            outer.append(bound)
+            bound = end
             pos = start
         else:
             pos = end
-        while ends and pos == ends[-1]:
-            ends.pop()
-        if not ends:
+        while pos == bound and outer:  # close the elements that end here
+            bound = outer.pop()
+        if not outer:
             return pos
-        bound = ends[-1]
 
 
 def _at_end(data: bytes, pos: int, frame: _Frame) -> bool:
