@@ -23,7 +23,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TypeVar
 
-from asn1crypto import cms, x509
+from asn1crypto import algos, cms, x509
 from asn1crypto.core import Asn1Value
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -287,7 +287,13 @@ def _pss_hash(algo: cms.SignedDigestAlgorithm) -> hashes.HashAlgorithm:
 
 def _pss_padding(algo: cms.SignedDigestAlgorithm) -> padding.PSS:
     params = algo["parameters"]
-    mgf_name = params["mask_gen_algorithm"]["parameters"]["algorithm"].native
+    mgf = params["mask_gen_algorithm"]
+    mgf_hash = mgf["parameters"]
+    if mgf["algorithm"].native != "mgf1" or not isinstance(mgf_hash, algos.DigestAlgorithm):
+        # another mask generation function (asn1crypto leaves its parameters unparsed), or
+        # MGF1 without its hash: nothing cryptography can verify with
+        raise _Unsupported(f"RSA-PSS con generatore di maschera {mgf['algorithm'].native}")
+    mgf_name = mgf_hash["algorithm"].native
     if mgf_name not in _HASHES:
         raise _Unsupported(f"RSA-PSS MGF1 con {mgf_name}")
     return padding.PSS(

@@ -138,6 +138,25 @@ def test_rsa_pss_and_ecdsa_signatures_verify(alice: SignerKey, bruno: SignerKey)
     assert doc.valid and len(doc.signers) == 2
 
 
+MGF1 = bytes.fromhex("06092a864886f70d010108")  # the OID 1.2.840.113549.1.1.8 (mgf1)
+
+
+@pytest.mark.parametrize("other", [
+    bytes.fromhex("06092a864886f70d010109"),  # 1.2.840.113549.1.1.9, not a mask generator
+    bytes.fromhex("06092b864886f70d010108"),  # an unknown arc
+], ids=["pkcs1-9", "unknown-arc"])
+def test_rsa_pss_with_an_unknown_mask_generator_is_an_invalid_signature(
+        alice: SignerKey, other: bytes) -> None:
+    """asn1crypto leaves the parameters of an unknown mask generation function unparsed: the
+    signer is reported unsupported, not a crash of our code (found by fuzzing)."""
+    signed = sign(XML, [alice], pss=True)
+    assert signed.count(MGF1) == 1
+    doc = unwrap(signed.replace(MGF1, other))
+    (signer,) = doc.signers
+    assert not doc.valid and not signer.signature_valid
+    assert "RSA-PSS con generatore di maschera" in (signer.reason or "")
+
+
 def test_counter_signature_is_checked(alice: SignerKey, bruno: SignerKey) -> None:
     signed = sign(XML, [alice], countersigners=[bruno])
     doc = unwrap(signed)
