@@ -1,7 +1,15 @@
 """The raw-message archive: content-addressed, written once, never rewritten.
 
-A message's bytes live at ``ab/cd/<sha256>.eml`` under the archive root (``ab``, ``cd``: the
-first hex digits of the hash). Writing is crash-safe: the bytes go to a temporary file in the
+A message's bytes live at ``ab/<sha256>.eml`` under the archive root (``ab``: the first two hex
+digits of the hash: 256 folders, as git keeps its loose objects; a year of a municipality's PEC,
+a few thousand messages, is a few dozen files per folder). Archives written before this layout
+keep theirs, ``ab/cd/<sha256>.eml``: such a file is found, read and reused as it is (the
+database holds each message's path), and new files go to the one-level layout. The second
+level gave each message a folder of its own until an archive held hundreds of thousands: an
+inode, a directory block and one more creation per message (on this project's machines a
+folder's creation cost as much kernel time as the file's own).
+
+Writing is crash-safe: the bytes go to a temporary file in the
 destination folder (a name starting with ``.``, ending in ``.tmp``), which is fsynced, then
 hard-linked to its final name (which, unlike rename, never replaces an existing file), and the
 folder is fsynced. A crash leaves at most a temporary file, which is not an archived message and
@@ -68,7 +76,7 @@ FILE_MODE = 0o640
 DIR_MODE = 0o750
 SYNC_THREADS = 8  # concurrent fsyncs at a batch's durability point
 SYNC_MODES = ("auto", "syncfs", "fsync")  # see the module docstring
-_RELATIVE = re.compile(r"^([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})\.eml$")
+_RELATIVE = re.compile(r"^([0-9a-f]{2})/(?:([0-9a-f]{2})/)?([0-9a-f]{64})\.eml$")  # legacy: ab/cd/
 
 
 @dataclass(frozen=True)
@@ -213,13 +221,15 @@ class Archive:
         """Write ``raw`` to a temporary file (not yet durable, not yet under its final name):
         :meth:`settle` must follow before anything names the file."""
         digest = hashlib.sha256(raw).hexdigest()
-        relative = f"{digest[:2]}/{digest[2:4]}/{digest}.eml"
+        relative = f"{digest[:2]}/{digest}.eml"
         target = self.root / relative
         try:
-            try:
-                existing = target.stat()
-            except FileNotFoundError:
-                existing = None
+            existing = _stat(target)
+            if existing is None:  # archived under the earlier two-level layout?
+                legacy = f"{digest[:2]}/{digest[2:4]}/{digest}.eml"
+                existing = _stat(self.root / legacy)
+                if existing is not None:
+                    relative, target = legacy, self.root / legacy
             if existing is not None:
                 self._check_existing(target, digest, relative)
                 self._open_root()
@@ -309,9 +319,10 @@ class Archive:
         return self.path(relative_path).is_file()
 
     def path(self, relative_path: str) -> Path:
-        """The absolute path of an archived message; refuses anything but ``ab/cd/<sha>.eml``."""
+        """The absolute path of an archived message; refuses anything but ``ab/<sha>.eml`` (or
+        the earlier layout's ``ab/cd/<sha>.eml``) whose folders are the hash's first digits."""
         match = _RELATIVE.match(relative_path)
-        if match is None or not match.group(3).startswith(match.group(1) + match.group(2)):
+        if match is None or not match.group(3).startswith(match.group(1) + (match.group(2) or "")):
             raise ArchiveError(f"archivio: percorso non valido {relative_path!r}")
         return self.root / relative_path
 
@@ -389,6 +400,13 @@ class Archive:
                 raise
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
 
 
 def _fsync_written(temporary: Path) -> None:

@@ -20,7 +20,7 @@ DIGEST = hashlib.sha256(RAW).hexdigest()
 def test_store_is_content_addressed_and_readable(archive: Archive) -> None:
     relative, digest = archive.store(RAW)
     assert digest == DIGEST
-    assert relative == f"{DIGEST[:2]}/{DIGEST[2:4]}/{DIGEST}.eml"
+    assert relative == f"{DIGEST[:2]}/{DIGEST}.eml"
     assert archive.path(relative) == archive.root / relative
     assert archive.read(relative) == RAW
     assert archive.exists(relative)
@@ -71,8 +71,8 @@ def test_different_content_under_an_existing_name_is_reported_not_overwritten(
 
 
 def test_a_leftover_temp_file_is_not_an_archived_message(archive: Archive) -> None:
-    relative = f"{DIGEST[:2]}/{DIGEST[2:4]}/{DIGEST}.eml"
-    folder = archive.root / DIGEST[:2] / DIGEST[2:4]
+    relative = f"{DIGEST[:2]}/{DIGEST}.eml"
+    folder = archive.root / DIGEST[:2]
     folder.mkdir(parents=True)
     (folder / f".{DIGEST[:16]}.1234.deadbeef.tmp").write_bytes(RAW[:10])  # crash mid-write
     assert not archive.exists(relative)
@@ -99,7 +99,7 @@ def test_a_crash_before_the_file_is_durable_leaves_no_archived_file(
     with pytest.raises(ArchiveError):
         archive.store(RAW)
     monkeypatch.undo()
-    relative = f"{DIGEST[:2]}/{DIGEST[2:4]}/{DIGEST}.eml"
+    relative = f"{DIGEST[:2]}/{DIGEST}.eml"
     assert not archive.exists(relative)
     assert archive.store(RAW) == (relative, DIGEST)
     assert archive.read(relative) == RAW
@@ -207,7 +207,7 @@ def test_syncfs_mode_settles_a_file_on_another_file_system_with_fsyncs(
     staged = archive.stage(RAW)
     assert not staged.covered and staged.syncing is not None
     archive.settle([staged])
-    assert calls.count("fsync") >= 4  # the file, its two folders, the root
+    assert calls.count("fsync") >= 3  # the file, its folder, the root
     assert archive.read(staged.relative) == RAW
 
 
@@ -285,7 +285,7 @@ def test_syncfs_mode_settles_names_linked_before_a_failed_syncfs_the_fsync_way(
     again = archive.stage(RAW)
     assert again.found and not again.covered
     archive.settle([again])
-    assert len(fsynced) >= 3  # its folder, the one above, the root
+    assert len(fsynced) >= 2  # its folder, the root
 
 
 def test_archive_sync_mode_is_checked(tmp_path: Path) -> None:
@@ -299,9 +299,32 @@ def test_archive_sync_mode_is_checked(tmp_path: Path) -> None:
 
 def test_paths_outside_the_archive_are_refused(archive: Archive) -> None:
     for bad in ("../etc/passwd", f"{DIGEST[:2]}/{DIGEST[2:4]}/../../x.eml",
-                f"00/00/{DIGEST}.eml", f"/{DIGEST[:2]}/{DIGEST[2:4]}/{DIGEST}.eml"):
+                f"00/00/{DIGEST}.eml", f"/{DIGEST[:2]}/{DIGEST[2:4]}/{DIGEST}.eml",
+                f"00/{DIGEST}.eml", f"{DIGEST[:2]}/00/{DIGEST}.eml", f"/{DIGEST[:2]}/{DIGEST}.eml",
+                f"{DIGEST[:2]}/{DIGEST[2:4]}/{DIGEST[4:6]}/{DIGEST}.eml", f"{DIGEST[:2]}/{DIGEST}"):
         with pytest.raises(ArchiveError):
             archive.path(bad)
+
+
+@pytest.mark.parametrize("mode", ["fsync", pytest.param("syncfs", marks=needs_syncfs)])
+def test_a_message_archived_under_the_earlier_layout_is_found_there(
+        tmp_path: Path, mode: str) -> None:
+    """An archive written with two folder levels (``ab/cd/<sha>.eml``) keeps them: the same
+    bytes archived again are found there, not written a second time, and that path reads."""
+    archive = Archive(tmp_path / "archive", sync=mode)
+    legacy = f"{DIGEST[:2]}/{DIGEST[2:4]}/{DIGEST}.eml"
+    (archive.root / DIGEST[:2] / DIGEST[2:4]).mkdir(parents=True)
+    (archive.root / legacy).write_bytes(RAW)
+    assert archive.store(RAW) == (legacy, DIGEST)
+    assert archive.read(legacy) == RAW and archive.exists(legacy)
+    assert not (archive.root / DIGEST[:2] / f"{DIGEST}.eml").exists()
+    assert sorted(p.name for p in (archive.root / DIGEST[:2]).iterdir()) == [DIGEST[2:4]]
+    (archive.root / legacy).write_bytes(b"tampered")  # evidence, even there
+    with pytest.raises(ArchiveCorrupt):
+        archive.store(RAW)
+    other = RAW + b"nuovo\r\n"
+    relative, digest = archive.store(other)
+    assert relative == f"{digest[:2]}/{digest}.eml" and archive.read(relative) == other
 
 
 def test_empty_message_and_many_messages(tmp_path: Path) -> None:
