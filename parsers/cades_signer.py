@@ -210,11 +210,18 @@ def _check_signature(
 ) -> tuple[bool, str | None]:
     if cert is None:
         return False, "il certificato del firmatario non è incluso nella busta"
-    key = cert.key
-    if key is None:
+    if cert.key is None:
         return False, "la chiave pubblica del certificato non è leggibile"
-    signature = bytes(info["signature"].native)
-    algo = info["signature_algorithm"]
+    return check_signature_value(bytes(info["signature"].native), info["signature_algorithm"],
+                                 cert.key, signed, digest_name)
+
+
+def check_signature_value(
+    signature: bytes, algo: cms.SignedDigestAlgorithm, key: object, signed: bytes,
+    digest_name: str
+) -> tuple[bool, str | None]:
+    """Whether ``signature`` (made with ``algo``) verifies ``signed`` with ``key``, and if not,
+    why (the signer's check, :func:`read_signer`, once its certificate's key is known)."""
     try:
         kind = algo.signature_algo
     except ValueError:

@@ -25,6 +25,7 @@ from parsers.cades_signer import (
     read_signer_and_certificate,
 )
 from parsers.errors import LimitExceeded, SignedDataError
+from parsers.smime_der import verify_valid_der
 
 _MAX_BER_DEPTH = 64
 MAX_SIGNERS = 4  # a PEC provider signs alone; this bounds the time spent on a hostile one
@@ -67,7 +68,15 @@ def verify_detached(content: bytes, signature: bytes) -> SignatureCheck:
     Each signer is checked by :func:`parsers.cades_signer.read_signer`, the same code that
     checks signed attachments: the content digest against ``messageDigest`` and the signature
     over the signed attributes.
+
+    The common case (a DER signature with one signer, valid) is answered by
+    :func:`parsers.smime_der.verify_valid_der` without asn1crypto's reading of the structure;
+    everything else, and every reason, comes from the reading below.
     """
+    quick = verify_valid_der(content, signature)
+    if quick is not None:
+        return SignatureCheck(present=True, valid=True, reason=None, signer=quick[0],
+                              certificates=quick[1])
     try:
         signed = _load_signed_data(signature)
         certificates = [
