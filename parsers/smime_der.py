@@ -43,8 +43,11 @@ from parsers.cades_signer import (
 )
 
 _SIGNED_DATA_OID = bytes.fromhex("06092a864886f70d010702")  # 1.2.840.113549.1.7.2
-_MESSAGE_DIGEST_OID = bytes.fromhex("06092a864886f70d010904")  # 1.2.840.113549.1.9.4
-_SIGNING_TIME_OID = bytes.fromhex("06092a864886f70d010905")  # 1.2.840.113549.1.9.5
+# Kept per encoding, bounded: an algorithm identifier or an attribute type (bytes), a signer
+# identifier, and the certificates a signature carries (each at most _KEPT_BYTES)
+_MAX_KEPT_KEY = 64
+_MAX_KEPT_SID = 1024
+_MAX_KEPT_CERTIFICATES = 4
 _MAX_DEPTH = 64  # as parsers.smime's _MAX_BER_DEPTH
 
 
@@ -99,8 +102,12 @@ def _signer(content: bytes, data: bytes, where: tuple[int, int, int],
         raise _Decline  # no signed attributes, unsigned ones, or another shape
     for field in fields[:3] + fields[4:]:  # the signed attributes: read below
         _check_der(data, field, 6)
-    digest_name = _digest_name(_raw(data, fields[2]))
-    index = _certificate_index(_raw(data, fields[1]), certificates)
+    algorithm_id, sid = _raw(data, fields[2]), _raw(data, fields[1])
+    if len(algorithm_id) > _MAX_KEPT_KEY or len(sid) > _MAX_KEPT_SID or \
+            len(certificates) > _MAX_KEPT_CERTIFICATES:
+        raise _Decline  # what is kept per encoding stays small (a hostile one is not kept)
+    digest_name = _digest_name(algorithm_id)
+    index = _certificate_index(sid, certificates)
     if index is None or digest_name not in _HASHES:
         raise _Decline
     facts = certificate_facts(x509.Certificate.load(certificates[index]))
@@ -131,13 +138,15 @@ def _attributes(data: bytes, depth: int) -> bytes:
             raise _Decline
         _check_der(data, (tag, start, end), depth)
         oid = _raw(data, parts[0])
-        _type_name(oid)  # as the full reading reads every attribute's type
-        values = _children(data, parts[1][1], parts[1][2], depth + 2)
-        if oid == _MESSAGE_DIGEST_OID:
+        if len(oid) > _MAX_KEPT_KEY:
+            raise _Decline
+        kind = _type_name(oid)  # by asn1crypto's name, as the full reading tells them apart
+        values = _children(data, parts[1][1], parts[1][2], depth + 2)  # (an OID padded with
+        if kind == "message_digest":  # 0x80 bytes names the same type as the usual one)
             if found or len(values) != 1 or values[0][0] != 0x04:
                 raise _Decline
             found.append(data[values[0][1]:values[0][2]])
-        elif oid == _SIGNING_TIME_OID:
+        elif kind == "signing_time":
             _signing_time(data, values)
     if not found:
         raise _Decline

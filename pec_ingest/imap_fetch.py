@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 _TAGS = itertools.count(1)
 _LINE_END = b"\r\n"
+_MAX_LITERAL_DIGITS = 12  # up to a terabyte: imap.read(n) reserves n bytes at once
 
 
 def uid_fetch(imap: imaplib.IMAP4, uids: Sequence[int], items: Sequence[str]) -> list[Any]:
@@ -91,6 +92,8 @@ def _untagged(imap: imaplib.IMAP4, line: bytes, records: list[Any]) -> int:
         size = line[opening + 1:-1]
         if opening < 0 or not size.isdigit():
             break  # a "}" that ends no literal marker: plain text
+        if len(size) > _MAX_LITERAL_DIGITS:  # no message is that large: the server is broken
+            raise imaplib.IMAP4.abort(f"literal of {len(size)} digits announced")
         literal = imap.read(int(size))
         if len(literal) != int(size):
             raise imaplib.IMAP4.abort(f"socket error: literal of {int(size)} bytes cut at "

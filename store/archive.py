@@ -321,7 +321,7 @@ class Archive:
     def path(self, relative_path: str) -> Path:
         """The absolute path of an archived message; refuses anything but ``ab/<sha>.eml`` (or
         the earlier layout's ``ab/cd/<sha>.eml``) whose folders are the hash's first digits."""
-        match = _RELATIVE.match(relative_path)
+        match = _RELATIVE.fullmatch(relative_path)  # (match's $ lets a final newline in)
         if match is None or not match.group(3).startswith(match.group(1) + (match.group(2) or "")):
             raise ArchiveError(f"archivio: percorso non valido {relative_path!r}")
         return self.root / relative_path

@@ -301,7 +301,8 @@ def test_paths_outside_the_archive_are_refused(archive: Archive) -> None:
     for bad in ("../etc/passwd", f"{DIGEST[:2]}/{DIGEST[2:4]}/../../x.eml",
                 f"00/00/{DIGEST}.eml", f"/{DIGEST[:2]}/{DIGEST[2:4]}/{DIGEST}.eml",
                 f"00/{DIGEST}.eml", f"{DIGEST[:2]}/00/{DIGEST}.eml", f"/{DIGEST[:2]}/{DIGEST}.eml",
-                f"{DIGEST[:2]}/{DIGEST[2:4]}/{DIGEST[4:6]}/{DIGEST}.eml", f"{DIGEST[:2]}/{DIGEST}"):
+                f"{DIGEST[:2]}/{DIGEST[2:4]}/{DIGEST[4:6]}/{DIGEST}.eml", f"{DIGEST[:2]}/{DIGEST}",
+                f"{DIGEST[:2]}/{DIGEST}.eml\n"):
         with pytest.raises(ArchiveError):
             archive.path(bad)
 

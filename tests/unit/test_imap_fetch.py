@@ -76,6 +76,7 @@ def test_other_untagged_responses_dropped_with_their_literals() -> None:
     (b"* 1 FETCH (UID 3)", imaplib.IMAP4.abort, "unterminated line"),
     (b"* 1 FETCH (UID 3 BODY[] {10}\r\nabc", imaplib.IMAP4.abort, "cut at 3"),
     (b"+ go ahead\r\n", imaplib.IMAP4.abort, "unexpected response"),
+    (b"* 1 FETCH (UID 3 BODY[] {" + b"9" * 5000 + b"}\r\n", imaplib.IMAP4.abort, "5000 digits"),
     (b"other7 OK done\r\n", imaplib.IMAP4.abort, "unexpected response"),
 ])
 def test_refusals(answer: bytes, error: type[Exception], match: str) -> None:

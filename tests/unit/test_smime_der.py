@@ -5,15 +5,20 @@ certificates (real PEC messages, generated signatures, thousands of mutations of
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from asn1crypto import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 
 import parsers.envelope as envelope_module
 import parsers.smime as smime
+from parsers.cades_ber import der_length
 from parsers.envelope import parse_envelope
 from parsers.limits import Limits
 from parsers.smime import SignatureCheck, verify_detached
@@ -138,3 +143,77 @@ def test_mutations_never_answered_differently(algorithm: str, rsa_key: pec.Provi
             assert verdict is not False, (position, original, value)
             answered += verdict is True
     assert answered > 0  # some changes leave it valid: the comparison did happen
+
+
+# --- signatures built by hand: attributes and certificates a library would not produce -------
+
+MD_OID = bytes.fromhex("06092a864886f70d010904")  # messageDigest
+ST_OID = bytes.fromhex("06092a864886f70d010905")  # signingTime
+CT_OID = bytes.fromhex("06092a864886f70d010903")  # contentType
+DATA_OID = bytes.fromhex("06092a864886f70d010701")
+SHA256 = bytes.fromhex("300d06096086480165030402010500")
+RSA = bytes.fromhex("300d06092a864886f70d0101010500")
+
+
+def tlv(tag: int, body: bytes) -> bytes:
+    return bytes([tag]) + der_length(len(body)) + body
+
+
+def padded(oid: bytes) -> bytes:
+    """The same OID with a 0x80 byte before its last subidentifier (not DER; asn1crypto reads
+    it as the same type)."""
+    return tlv(0x06, oid[2:-1] + b"\x80" + oid[-1:])
+
+
+def attribute(oid: bytes, *values: bytes) -> bytes:
+    return tlv(0x30, oid + tlv(0x31, b"".join(values)))
+
+
+def built(key: pec.ProviderKey, attributes: list[bytes], extra_certificates: int = 0) -> bytes:
+    """A DER SignedData over CONTENT, one RSA signer, ``attributes`` in the given order."""
+    certificate = key.certificate.public_bytes(serialization.Encoding.DER)
+    loaded = x509.Certificate.load(certificate)
+    raw = b"".join(attributes)
+    signature = key.private_key.sign(b"\x31" + der_length(len(raw)) + raw,  # type: ignore[call-arg]
+                                     padding.PKCS1v15(), hashes.SHA256())  # type: ignore[arg-type]
+    sid = tlv(0x30, loaded.issuer.dump() + loaded["tbs_certificate"]["serial_number"].dump())
+    signer = tlv(0x30, b"\x02\x01\x01" + sid + SHA256 + tlv(0xA0, raw) + RSA
+                 + tlv(0x04, signature))
+    body = (b"\x02\x01\x01" + tlv(0x31, SHA256) + tlv(0x30, DATA_OID)
+            + tlv(0xA0, certificate * (1 + extra_certificates)) + tlv(0x31, signer))
+    return tlv(0x30, bytes.fromhex("06092a864886f70d010702") + tlv(0xA0, tlv(0x30, body)))
+
+
+def digest_of(content: bytes) -> bytes:
+    return tlv(0x04, hashlib.sha256(content).digest())
+
+
+def test_built_signature_is_answered(rsa_key: pec.ProviderKey,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    attributes = sorted([attribute(CT_OID, DATA_OID), attribute(MD_OID, digest_of(CONTENT)),
+                         attribute(ST_OID, tlv(0x17, b"250101000000Z"))])
+    assert agrees(CONTENT, built(rsa_key, attributes), monkeypatch) is True
+
+
+@pytest.mark.parametrize("case", ["padded digest first", "padded time garbage",
+                                  "padded time of another type", "many certificates"])
+def test_hostile_built_signatures_agree(case: str, rsa_key: pec.ProviderKey,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attribute types told apart by asn1crypto's name, not by their bytes (a reviewer found
+    the DER reading calling valid a signature whose first messageDigest, under a padded OID,
+    was wrong); a signature carrying many certificates is not kept per encoding."""
+    good = [attribute(CT_OID, DATA_OID), attribute(MD_OID, digest_of(CONTENT))]
+    attributes = {
+        "padded digest first": [attribute(padded(MD_OID), tlv(0x04, bytes(32))), *good],
+        "padded time garbage": [*good, attribute(padded(ST_OID), tlv(0x17, b"garbage"))],
+        "padded time of another type": [*good, attribute(padded(ST_OID), tlv(0x04, b"x"))],
+        "many certificates": good,
+    }[case]
+    signature = built(rsa_key, attributes,
+                      extra_certificates=8 if case == "many certificates" else 0)
+    assert agrees(CONTENT, signature, monkeypatch) is not False
+    full = full_reading(CONTENT, signature, monkeypatch)
+    if case == "many certificates":
+        assert full.valid and verify_valid_der(CONTENT, signature) is None
+    else:
+        assert not full.valid and verify_valid_der(CONTENT, signature) is None
