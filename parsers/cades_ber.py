@@ -137,6 +137,31 @@ def rewrite(data: bytes, max_depth: int) -> Definite:
         pos = start
 
 
+def der_element(data: bytes, pos: int, bound: int) -> tuple[int, int, int] | None:
+    """The element at ``pos`` as ``(tag, contents start, end)`` when its header is what
+    :func:`_definite_der_end` accepts (a single-byte tag other than a constructed OCTET
+    STRING, a definite minimal length, within ``bound``); None otherwise. (That walk repeats
+    these lines inline: it is the hot loop of every signature check.)"""
+    if pos + 1 >= bound:
+        return None
+    first = data[pos]
+    if first & 0x1F == 0x1F or first == 0x24:
+        return None
+    lead = data[pos + 1]
+    if lead < 0x80:
+        start = pos + 2
+        end = start + lead
+    else:
+        start = pos + 2 + (lead & 0x7F)
+        if lead == 0x80 or lead > 0x88 or start > bound or data[pos + 2] == 0:
+            return None  # indefinite, absurd, truncated or non-minimal
+        length = int.from_bytes(data[pos + 2 : start], "big")
+        if length < 0x80:
+            return None  # non-minimal
+        end = start + length
+    return None if end > bound else (first, start, end)
+
+
 def _definite_der_end(data: bytes, max_depth: int) -> int | None:
     """Where the first element ends when :func:`to_definite` would return it unchanged.
 

@@ -31,7 +31,7 @@ import functools
 from asn1crypto import algos, cms, x509
 from cryptography.hazmat.primitives import hashes
 
-from parsers.cades_ber import _definite_der_end, der_length
+from parsers.cades_ber import _definite_der_end, der_element, der_length
 from parsers.cades_signer import (
     _HASHES,
     _KEPT_BYTES,
@@ -234,28 +234,12 @@ def _children(data: bytes, start: int, end: int, depth: int) -> list[tuple[int, 
 
 
 def _tlv(data: bytes, pos: int, bound: int) -> tuple[int, int, int]:
-    """One element at ``pos``: a single-byte tag other than a constructed OCTET STRING, a
-    definite minimal length, within ``bound``."""
-    if pos + 2 > bound:
+    """One element at ``pos`` whose header ``to_definite`` keeps as it is (see
+    :func:`parsers.cades_ber.der_element`)."""
+    element = der_element(data, pos, bound)
+    if element is None:
         raise _Decline
-    tag = data[pos]
-    if tag & 0x1F == 0x1F or tag == 0x24:
-        raise _Decline
-    lead = data[pos + 1]
-    if lead < 0x80:
-        start = pos + 2
-        end = start + lead
-    else:
-        start = pos + 2 + (lead & 0x7F)
-        if lead == 0x80 or lead > 0x84 or start > bound or data[pos + 2] == 0:
-            raise _Decline
-        length = int.from_bytes(data[pos + 2:start], "big")
-        if length < 0x80:
-            raise _Decline
-        end = start + length
-    if end > bound:
-        raise _Decline
-    return tag, start, end
+    return element
 
 
 def _header_start(data: bytes, where: tuple[int, int, int]) -> int:
