@@ -58,6 +58,7 @@ from store.messages import (
     stored_identificativo,
 )
 from store.model import Message
+from store.submissions import LaterRows
 
 log = logging.getLogger(__name__)
 
@@ -310,9 +311,11 @@ class Pipeline:
             recording.never_recorded(session, found.fresh, {items[i].sha for i in alone})
             plain = recording.write_plain(session, [p for _i, p in bulk])
             written = {bulk[k][0]: outcome for k, outcome in plain.items()}
+            later = LaterRows()  # the versions' tables, readings, reasons, replies: together
             for i, item in enumerate(items):
                 outcomes.append(found.same.get(i) or written.get(i)
-                                or _write_nested(session, item))
+                                or _write_nested(session, item, later))
+            later.write(session)
             finish(session, outcomes)
             if self.before_commit is not None:
                 self.before_commit()
@@ -487,11 +490,12 @@ def _recorded(existing: Message | MessageKey) -> Outcome | None:
                    message_id=existing.id, duplicate=True)
 
 
-def _write_nested(session: Session, item: Prepared) -> Outcome | None:
-    """``item`` written in a savepoint of the batch's transaction; None when it failed (the
-    savepoint is rolled back and the message is written again alone, through the guard)."""
+def _write_nested(session: Session, item: Prepared, later: LaterRows) -> Outcome | None:
+    """``item`` written in a savepoint of the batch's transaction, the rows of its version
+    added to ``later`` (see :func:`recording.rows_later`); None when it failed (the savepoint
+    is rolled back and the message is written again alone, through the guard)."""
     try:
-        with session.begin_nested():
+        with recording.rows_later(session, later), session.begin_nested():
             return item.record(session)
     except DuplicateMessage as exc:
         return Outcome("duplicate", f"già registrato ({exc})", "unknown",

@@ -4,7 +4,8 @@ transaction, flushes, and returns the :class:`~pec_ingest.pipeline.Outcome`."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from store.messages import record_failure as count
 from store.receipts import acknowledged, add_receipt, add_receipts, receipt_values
 from store.review import add_review_reason
 from store.submissions import (
+    LaterRows,
     VersionRows,
     add_version_rows,
     changed_sender,
@@ -156,6 +158,25 @@ def never_recorded(session: Session, sha256s: set[str],
     then only a race with another writer, refused by the UNIQUE indexes all the same)."""
     session.info[_NEVER_RECORDED] = sha256s
     session.info[_NO_COLLISION] = no_collision
+
+
+_LATER = "pec_ingest.later_rows"
+
+
+@contextmanager
+def rows_later(session: Session, batch: LaterRows) -> Iterator[None]:
+    """Inside: a submission's tables, reading, reasons and reply are collected, not inserted;
+    they join ``batch`` when the block ends without an exception (a message written in a
+    savepoint of the block: once that savepoint is released), for the caller to write with
+    ``batch.write(session)`` before its transaction commits. On an exception they are dropped,
+    as the savepoint drops the message's other rows."""
+    own = LaterRows()
+    session.info[_LATER] = own
+    try:
+        yield
+    finally:
+        del session.info[_LATER]
+    batch.take(own)
 
 
 def _replace_failed(session: Session, facts: MessageFacts) -> None:
@@ -335,8 +356,9 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
         name_if_new=fields.get("denominazione"))
     known = lineage(session, organisation, new=created)
     current = changed_sender(organisation, known.current, facts.sender)
-    if not created and current is None and fields.get("denominazione"):
-        organisation.denominazione = fields.get("denominazione")
+    name = fields.get("denominazione")
+    if not created and current is None and name and organisation.denominazione != name:
+        organisation.denominazione = name  # (the same name set again: a flush for nothing)
     files = _attachments(session, message_id, env, parsed, form_att, config)
     closing = config.closing
     out_of_procedure = closing is not None and received > closing
@@ -346,8 +368,7 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
                                                 facts.source.internal_date is not None)
     if current is not None:
         reasons.append(review.sender_change_reason(current.registration_number,
-                                                   current.message.sender, current.pec,
-                                                   facts.sender))
+                                                   current.sender, current.pec, facts.sender))
     reasons += review.skipped_reasons(parsed, form_att)
     status = (form or {}).get("status", "needs_review")
     submission = insert_version(
@@ -363,7 +384,8 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
         tavoli=[(t["code"], t["rank"]) for t in (form or {}).get("tavoli", [])],
         provenance=sources, ocr=(form or {}).get("ocr"),
         reasons=[(r.code, r.detail) for r in reasons],
-        reply=reply_for(config, submission.registration_number, env, facts.sender)))
+        reply=reply_for(config, submission.registration_number, env, facts.sender)),
+        later=session.info.get(_LATER))
     return _outcome("submission", decision.reason, env.kind, message_id=message_id,
                     submission_id=submission.id,
                     registration_number=submission.registration_number,

@@ -35,11 +35,13 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from store.base import CANONICAL_FIELDS, REVIEW_STATES, SUBMISSION_STATUSES, TAVOLI, utcnow
 from store.cleaning import without_nul
 from store.errors import InvalidRecord
+from store.messages import same_columns
 from store.model import (
     Acknowledgement,
     Attachment,
@@ -97,7 +99,7 @@ def find_or_create_organisation(session: Session, codice_fiscale: str | None,
             organisation = _adopt(session, code, provisional)
     if organisation is None:
         organisation, created = _create(session, code, None if code else key, name_if_new)
-    if denominazione:
+    if denominazione and organisation.denominazione != denominazione:
         organisation.denominazione = denominazione
     session.flush()
     return organisation, created
@@ -110,19 +112,30 @@ _BY_CODE_OR_PROVISIONAL = select(Organisation).where(
     | ((Organisation.sender_key == bindparam("key")) & Organisation.codice_fiscale.is_(None)))
 _BY_CODE = select(Organisation).where(Organisation.codice_fiscale == bindparam("code"))
 _BY_SENDER = select(Organisation).where(Organisation.sender_key == bindparam("key"))
-_LAST_VERSION = select(func.max(Submission.version)).where(
-    Submission.organisation_id == bindparam("organisation_id"))
-_CURRENT_AND_LAST = (  # the current version, its message (for changed_sender), the last number
-    select(Submission, _LAST_VERSION.scalar_subquery())
-    .options(joinedload(Submission.message))
-    .where(Submission.organisation_id == bindparam("organisation_id"),
-           Submission.is_current.is_(True))
-    .execution_options(populate_existing=True))
+_ORGANISATIONS = cast(Table, Organisation.__table__)
+_SUBMISSIONS = cast(Table, Submission.__table__)
+_MESSAGES = cast(Table, Message.__table__)
+_VERSIONS = _SUBMISSIONS.alias("versions")
+_LAST_VERSION = select(func.max(_VERSIONS.c.version)).where(
+    _VERSIONS.c.organisation_id == bindparam("organisation_id")).scalar_subquery()
+# The organisation's current version if any, that version's certified sender, its last
+# number: one row, one statement, plain columns (no mapped object to build and keep in step).
+# Read after the lock, by a statement of its own: on PostgreSQL a statement sees what was
+# committed when it began, so a read that waited for the lock itself would miss the version
+# the lock's holder just wrote
+_LINEAGE = (
+    select(_SUBMISSIONS.c.id, _SUBMISSIONS.c.received_at, _SUBMISSIONS.c.registration_number,
+           _SUBMISSIONS.c.pec, _MESSAGES.c.sender, _LAST_VERSION)
+    .select_from(_ORGANISATIONS
+                 .outerjoin(_SUBMISSIONS, (_SUBMISSIONS.c.organisation_id == _ORGANISATIONS.c.id)
+                            & _SUBMISSIONS.c.is_current.is_(True))
+                 .outerjoin(_MESSAGES, _MESSAGES.c.id == _SUBMISSIONS.c.message_id))
+    .where(_ORGANISATIONS.c.id == bindparam("organisation_id")))
 _CURRENT = (select(Submission)
             .where(Submission.organisation_id == bindparam("organisation_id"),
                    Submission.is_current.is_(True))
             .execution_options(populate_existing=True))
-_LOCK = select(Organisation.id).where(Organisation.id == bindparam("organisation_id")) \
+_LOCK = select(_ORGANISATIONS.c.id).where(_ORGANISATIONS.c.id == bindparam("organisation_id")) \
     .with_for_update()
 _COUNTER = cast(Table, ProcedureCounter.__table__)
 _INCREMENT = (update(_COUNTER).where(_COUNTER.c.procedure == bindparam("counted"))
@@ -213,7 +226,8 @@ def add_submission(
     if known is None:
         known = lineage(session, organisation)
     version = known.last_version + 1
-    replaced = known.current
+    replaced = (None if known.current is None else  # the mapped version, as the database has it
+                session.get(Submission, known.current.id, populate_existing=True))
     if not hold and replaced is not None and _supersedes(received_at, replaced):
         replaced.is_current = False  # UPDATEd before the new row's INSERT by the same flush
     seq, number = next_registration(session, procedure)
@@ -233,7 +247,7 @@ def add_submission(
         session.add(submission)
         session.flush()
     else:
-        _place(session, submission, known.current, flush)
+        _place(session, submission, replaced, flush)
     return submission
 
 
@@ -297,12 +311,13 @@ def insert_version(
     if superseding:
         assert replaced is not None
         connection.execute(_SUPERSEDED, {"replaced": replaced.id, "by": new_id})
-        session.expire(replaced, ["is_current", "superseded_by_id", "superseded_by"])
+        held = session.identity_map.get(identity_key(Submission, replaced.id))
+        if held is not None:  # read again when asked
+            session.expire(held, ["is_current", "superseded_by_id", "superseded_by"])
     session.expire(organisation, ["submissions"])
     return NewVersion(new_id, number, late, out_of_procedure, review_state)
 
 
-_SUBMISSIONS = cast(Table, Submission.__table__)
 _INSERT_VERSION = insert(_SUBMISSIONS).returning(_SUBMISSIONS.c.id)
 _NOT_CURRENT = (update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == bindparam("replaced"))
                 .values(is_current=False))
@@ -324,8 +339,40 @@ class VersionRows:
     reply: tuple[str, str] | None = None
 
 
+class LaterRows:
+    """The rows of versions written in one transaction, inserted together before it commits:
+    one INSERT per table (:meth:`write`) instead of up to four per version. A poll writes a
+    batch this way: each message's rows are collected apart and added here only once its
+    savepoint is released (:meth:`take`), so a message rolled back leaves none of its rows."""
+
+    def __init__(self) -> None:
+        self._rows: dict[Any, list[dict[str, Any]]] = {
+            _TAVOLI: [], _READING: [], _REASONS: [], _REPLY: []}
+
+    def __bool__(self) -> bool:
+        return any(self._rows.values())
+
+    def add(self, statement: Any, rows: Sequence[dict[str, Any]]) -> None:
+        self._rows[statement].extend(rows)
+
+    def take(self, other: LaterRows) -> None:
+        """Add ``other``'s rows to these (and empty it)."""
+        for statement, rows in other._rows.items():
+            self._rows[statement].extend(rows)
+            rows.clear()
+
+    def write(self, session: Session) -> None:
+        """Insert every row collected (one statement per table), and forget them."""
+        connection = session.connection()
+        for statement, rows in self._rows.items():
+            if rows:
+                same_columns(rows)
+                connection.execute(statement, rows)
+                rows.clear()
+
+
 def add_version_rows(session: Session, submission: Submission | NewVersion,
-                     rows: VersionRows) -> None:
+                     rows: VersionRows, later: LaterRows | None = None) -> None:
     """Write ``rows`` for ``submission`` (recorded by :func:`insert_version`, or by
     :func:`add_submission` without tables: flushed here if it was not yet), one INSERT per
     table, as plain rows: the unit of work's
@@ -339,7 +386,9 @@ def add_version_rows(session: Session, submission: Submission | NewVersion,
     (``review_state`` ``pending``) before the flush that writes it; a :class:`NewVersion`
     must have been written under review (``ValueError``, a bug, otherwise). A mapped
     version's ``tavoli`` and ``review_reasons`` are expired: read from the database when
-    next asked, within a session."""
+    next asked, within a session. ``later``: the rows of a :class:`NewVersion` are added there,
+    for the caller to write before its transaction commits (:meth:`LaterRows.write`), not
+    inserted now."""
     problems = _tavoli_problems(rows.tavoli)
     if problems:
         raise InvalidRecord("domanda non registrabile: " + "; ".join(problems))
@@ -354,18 +403,21 @@ def add_version_rows(session: Session, submission: Submission | NewVersion,
         submission.review_state = "pending"
     session.flush()  # the version and its id (nothing left when the caller flushed it)
     number = submission.id
-    connection = session.connection()
-    if rows.tavoli:
-        connection.execute(_TAVOLI, [{"submission_id": number, "code": code, "rank": rank}
-                                     for code, rank in rows.tavoli])
-    connection.execute(_READING, without_nul(
-        {"submission_id": number, **reading_values(rows.provenance, rows.ocr)}))
-    if rows.reasons:
-        connection.execute(_REASONS, [without_nul({"submission_id": number, "message_id": None,
-                                                   "code": code, "detail": detail})
-                                      for code, detail in rows.reasons])
+    if later is None or isinstance(submission, Submission):
+        later, now = LaterRows(), True
+    else:
+        now = False
+    later.add(_TAVOLI, [{"submission_id": number, "code": code, "rank": rank}
+                        for code, rank in rows.tavoli])
+    later.add(_READING, [without_nul(
+        {"submission_id": number, **reading_values(rows.provenance, rows.ocr)})])
+    later.add(_REASONS, [without_nul({"submission_id": number, "message_id": None,
+                                      "code": code, "detail": detail})
+                         for code, detail in rows.reasons])
     if reply is not None:
-        connection.execute(_REPLY, without_nul({"submission_id": number, **reply}))
+        later.add(_REPLY, [without_nul({"submission_id": number, **reply})])
+    if now:
+        later.write(session)
     if isinstance(submission, Submission):  # its collections were built empty: read from
         session.expire(submission, ["tavoli", "review_reasons"])  # the database when asked
 
@@ -377,25 +429,39 @@ _REPLY = insert(cast(Table, Acknowledgement.__table__))
 
 
 @dataclass(frozen=True)
+class Current:
+    """What a new version needs of the current one: to place itself by legal time, to tell
+    whether its sender changed (:func:`changed_sender`), to name it to staff."""
+
+    id: int
+    received_at: datetime
+    registration_number: str
+    pec: str | None
+    sender: str | None  # the certified sender of its message
+
+
+@dataclass(frozen=True)
 class Lineage:
     """What a new version of an organisation follows: its current version, its last number."""
 
-    current: Submission | None
+    current: Current | None
     last_version: int
 
 
 def lineage(session: Session, organisation: Organisation, *, new: bool = False) -> Lineage:
     """Lock ``organisation`` (row lock on PostgreSQL) and read its current version and last
-    version number; ``new``: created by this transaction (no other can see it: nothing to read).
-    """
+    version number (one statement); ``new``: created by this transaction (no other can see
+    it: nothing to read)."""
     if new:
         return Lineage(None, 0)
     _lock(session, organisation)
-    which = {"organisation_id": organisation.id}
-    row = session.execute(_CURRENT_AND_LAST, which).one_or_none()
-    if row is None:  # no current version (none yet, or only held ones)
-        return Lineage(None, session.scalar(_LAST_VERSION, which) or 0)
-    return Lineage(row[0], row[1])
+    row = session.connection().execute(
+        _LINEAGE, {"organisation_id": organisation.id}).one_or_none()
+    if row is None:
+        raise InvalidRecord(f"organizzazione {organisation.id} non presente nella base dati")
+    ident, received_at, number, pec, sender, last = row
+    current = None if ident is None else Current(ident, received_at, number, pec, sender)
+    return Lineage(current, last or 0)
 
 
 def current_version(session: Session, organisation: Organisation) -> Submission | None:
@@ -403,21 +469,20 @@ def current_version(session: Session, organisation: Organisation) -> Submission 
 
 
 def sender_change(session: Session, organisation: Organisation,
-                  sender: str | None) -> Submission | None:
+                  sender: str | None) -> Current | None:
     """The current version of ``organisation`` when a new one certified by ``sender`` may not
     replace it by itself: ``sender`` is neither the current version's certified sender nor the
     PEC it declares (nor the address the organisation was first known by). None otherwise
     (also when there is no current version, or it names no address to compare with)."""
-    _lock(session, organisation)
-    return changed_sender(organisation, current_version(session, organisation), sender)
+    return changed_sender(organisation, lineage(session, organisation).current, sender)
 
 
-def changed_sender(organisation: Organisation, current: Submission | None,
-                   sender: str | None) -> Submission | None:
+def changed_sender(organisation: Organisation, current: Current | None,
+                   sender: str | None) -> Current | None:
     """:func:`sender_change` given the organisation's ``current`` version (read under lock)."""
     if current is None:
         return None
-    known = {normalise_sender(current.message.sender), normalise_sender(current.pec),
+    known = {normalise_sender(current.sender), normalise_sender(current.pec),
              organisation.sender_key} - {None}
     if not known or normalise_sender(sender) in known:
         return None
@@ -467,10 +532,10 @@ def _lock(session: Session, organisation: Organisation) -> None:
     holds the same identificativo and waits for this lock (a deadlock on PostgreSQL)."""
     session.flush()
     if session.get_bind().dialect.name != "sqlite":
-        session.execute(_LOCK, {"organisation_id": organisation.id})
+        session.connection().execute(_LOCK, {"organisation_id": organisation.id})
 
 
-def _supersedes(received_at: datetime, current: Submission | None) -> bool:
+def _supersedes(received_at: datetime, current: Submission | Current | None) -> bool:
     """Whether a version received at ``received_at`` takes the place of ``current``."""
     return current is not None and received_at >= current.received_at
 

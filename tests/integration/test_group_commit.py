@@ -393,3 +393,57 @@ def test_an_older_version_in_a_later_batch_stays_behind_the_current_one(
             Submission.id, Submission.is_current, Submission.superseded_by_id)
             .order_by(Submission.id)).all()
     assert (cur_n, by_n) == (True, None) and (cur_o, by_o) == (False, newer)
+
+
+def test_a_version_rolled_back_in_its_batch_leaves_none_of_its_rows(
+        pipeline: Pipeline, mailbox: list[SampleMessage], sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A version's tables, reading, reasons and reply are inserted with its batch, after every
+    message of it (one INSERT per table). A message whose savepoint is rolled back after its
+    version and rows were recorded leaves none of them (on SQLite the next version may even
+    get the rolled-back id): it is written again alone, and every version ends with exactly
+    its own rows, as the one-by-one path writes them."""
+    from store.model import Acknowledgement, ReviewReason, SubmissionTavolo
+    from store.reading import SubmissionReading
+
+    by = {m.name: m.raw for m in mailbox}
+    real = recording.record_submission
+    calls = Counter[str]()
+
+    def fail_after_writing_the_first(session: Session, *args: object) -> object:
+        outcome = real(session, *args)  # type: ignore[arg-type]
+        calls["n"] += 1
+        if calls["n"] == 1:  # its version and rows recorded: then the message fails
+            raise RuntimeError("injected bug after the version was written")
+        return outcome
+
+    monkeypatch.setattr(recording, "record_submission", fail_after_writing_the_first)
+    items = [_prepared(pipeline, by[name], uid)
+             for uid, name in enumerate(("b-pdf", "a-docx-p7m", "a-resubmission"), start=1)]
+    written = pipeline.commit_many(items, lambda _session, _outcomes: None)
+    assert written.together
+    assert [o.outcome for o in written.outcomes] == ["submission"] * 3
+    assert calls["n"] == 4  # three in the batch, the failed one again alone
+
+    def rows(session: Session, table: type[object]) -> list[int]:
+        return sorted(session.scalars(select(table.submission_id)))  # type: ignore[attr-defined]
+
+    with sessions() as session:
+        versions = sorted(session.scalars(select(Submission.id)))
+        assert len(versions) == 3
+        assert rows(session, SubmissionReading) == versions  # one each, none orphaned
+        assert rows(session, Acknowledgement) == versions
+        tavoli = Counter(rows(session, SubmissionTavolo))
+        assert set(tavoli) <= set(versions)
+        expected = {o.submission_id: len(_tables_of(session, o.submission_id))
+                    for o in written.outcomes}
+        assert tavoli == Counter({k: v for k, v in expected.items() if v})
+        reasons = session.scalars(select(ReviewReason.submission_id)
+                                  .where(ReviewReason.submission_id.is_not(None))).all()
+        assert set(reasons) <= set(versions)
+
+
+def _tables_of(session: Session, submission_id: int | None) -> list[str]:
+    """The tables the stored parse result of a version names (what its rows must hold)."""
+    parsed = session.scalar(select(Submission.parsed).where(Submission.id == submission_id))
+    return [t["code"] for t in (parsed or {}).get("tavoli", [])]
