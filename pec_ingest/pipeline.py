@@ -15,10 +15,11 @@ legal-receipt-time order (:func:`registration_order`) within each written group,
 registration numbers follow the receipt time, the same on every run.
 
 A poll writes in groups (:meth:`Pipeline.commit_many`): the batch's archive files are made
-durable at one point, then the batch is written in ONE transaction (one savepoint per message,
-the folder's last UID advanced in the same transaction); a message that fails inside the batch
-is rolled back to its savepoint and written again alone after it, so it never takes the batch
-with it (it then gets the next registration number, not its legal-time place).
+durable at one point, then the batch is written in ONE transaction (the folder's last UID
+advanced in the same transaction). A message that fails inside the batch sends it back to be
+written again with one savepoint per message (a clean batch takes none); there the message is
+rolled back to its savepoint and written again alone after the batch, so it never takes the
+batch with it (it then gets the next registration number, not its legal-time place).
 
 A crash anywhere before the commit leaves only the archived file: the next attempt redoes the
 work. An unexpected error is caught by the single per-message guard and counted on the message;
@@ -276,9 +277,11 @@ class Pipeline:
 
     def commit_many(self, items: Sequence[Prepared], finish: BatchFinish) -> Written:
         """Write ``items`` in this order: one durability point for their archive files, then
-        one transaction with a savepoint per message, ``finish`` (the caller's last UID) and
-        COMMIT. A message that failed in its savepoint is then written alone (:meth:`commit`);
-        if the batch cannot commit at all, every message is."""
+        one transaction, ``finish`` (the caller's last UID) and COMMIT. The messages go
+        straight into the transaction; if one of them fails, the transaction is rolled back and
+        the batch written again with a savepoint per message, and a message that fails in its
+        savepoint is then written alone (:meth:`commit`); if the batch cannot commit at all,
+        every message is."""
         try:
             self.archive.settle(i.staged for i in items if i.staged is not None)
             together = self._write_many(items, finish)
@@ -297,7 +300,6 @@ class Pipeline:
 
     def _write_many(self, items: Sequence[Prepared], finish: BatchFinish) -> list[Outcome | None]:
         found = self._lookup([i.key for i in items])  # read-only, before the writing
-        outcomes: list[Outcome | None] = []
         # in bulk: only rows nothing else in the batch or the database can collide with (a
         # collision is then settled one by one, in the batch's order)
         shas = Counter(i.sha for i in items)
@@ -307,6 +309,19 @@ class Pipeline:
                  if item.sha in found.fresh and i not in found.known
                  and shas[item.sha] == 1 and idents.get(stored[i] or "", 0) <= 1]
         bulk = [(i, row) for i in alone if (row := items[i].plain) is not None]
+        try:  # without a savepoint per message first: nearly every batch writes cleanly
+            return self._write_batch(items, found, alone, bulk, finish, _write_direct)
+        except _Guarded as exc:  # the whole transaction rolled back: again, savepoints this time
+            log.info("uid=%s sha256=%s did not write in its batch (%s): the batch is written "
+                     "again with a savepoint per message", exc.item.source.uid,
+                     exc.item.sha[:12], exc.__cause__.__class__.__name__)
+            return self._write_batch(items, found, alone, bulk, finish, _write_nested)
+
+    def _write_batch(self, items: Sequence[Prepared], found: Lookup, alone: Sequence[int],
+                     bulk: Sequence[tuple[int, recording.Plain]], finish: BatchFinish,
+                     write: Callable[[Session, Prepared, LaterRows], Outcome | None],
+                     ) -> list[Outcome | None]:
+        outcomes: list[Outcome | None] = []
         with self.sessions() as session, session.begin():
             recording.never_recorded(session, found.fresh, {items[i].sha for i in alone})
             plain = recording.write_plain(session, [p for _i, p in bulk])
@@ -314,7 +329,7 @@ class Pipeline:
             later = LaterRows()  # the versions' tables, readings, reasons, replies: together
             for i, item in enumerate(items):
                 outcomes.append(found.same.get(i) or written.get(i)
-                                or _write_nested(session, item, later))
+                                or write(session, item, later))
             later.write(session)
             finish(session, outcomes)
             if self.before_commit is not None:
@@ -488,6 +503,28 @@ def _recorded(existing: Message | MessageKey) -> Outcome | None:
     return Outcome("duplicate", f"già registrato (messaggio {existing.id}, "
                                 f"{existing.outcome})", existing.kind,
                    message_id=existing.id, duplicate=True)
+
+
+class _Guarded(Exception):
+    """A message did not write in a batch written without savepoints: the batch is rolled
+    back and written again, a savepoint per message (the message's error is the cause)."""
+
+    def __init__(self, item: Prepared) -> None:
+        super().__init__(f"uid={item.source.uid}")
+        self.item = item
+
+
+def _write_direct(session: Session, item: Prepared, later: LaterRows) -> Outcome:
+    """``item`` written straight into the batch's transaction (no savepoint: two statements
+    fewer per message, and the unit of work's savepoint bookkeeping). Whatever it raises, a
+    duplicate found by its INSERT included (its other statements may have run), is
+    :class:`_Guarded`: nothing of the batch is kept, and it is written again with
+    :func:`_write_nested`, where that message is settled in a savepoint of its own."""
+    try:
+        with recording.rows_later(session, later):
+            return item.record(session)
+    except Exception as exc:  # not swallowed: the batch again, with a savepoint per message
+        raise _Guarded(item) from exc
 
 
 def _write_nested(session: Session, item: Prepared, later: LaterRows) -> Outcome | None:

@@ -119,21 +119,23 @@ def test_a_message_failing_inside_its_batch_is_written_alone(
     real = recording.record_receipt
     calls = Counter[str]()
 
-    def fail_the_first_time(session: Session, base: recording.MessageFacts,
-                            *args: object) -> object:
+    def fail_in_the_batch(session: Session, base: recording.MessageFacts,
+                          *args: object) -> object:
         calls["n"] += 1
-        if calls["n"] == 1:
+        if calls["n"] in (1, 2):  # the batch without savepoints, then with them
             session.execute(text("SELECT 1"))  # the savepoint saw work before the failure
             raise RuntimeError("injected bug in one message")
         return real(session, base, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(recording, "record_receipt", fail_the_first_time)
+    monkeypatch.setattr(recording, "record_receipt", fail_in_the_batch)
     monkeypatch.setattr(recording, "plain_receipt", lambda *_a: None)  # not in bulk: one each
     report = Poller(dataclasses.replace(config, mailboxes=(box,)), sessions,
                     pipeline).poll_mailbox(box)
     assert report.ok, report.error
     assert report.outcomes["receipt"] == 4 and not report.outcomes["failed"]
-    assert calls["n"] == 5  # four in the batch, the failed one again alone
+    # the batch stopped at the first (rolled back), the batch again with a savepoint per
+    # message (the first fails in its own), then the failed one alone
+    assert calls["n"] == 1 + 4 + 1
     with sessions() as session:
         rows = list(session.execute(select(Message.id, Message.uid).order_by(Message.id)))
         state = states.get_state(session, box.name, "INBOX")
@@ -413,8 +415,8 @@ def test_a_version_rolled_back_in_its_batch_leaves_none_of_its_rows(
     def fail_after_writing_the_first(session: Session, *args: object) -> object:
         outcome = real(session, *args)  # type: ignore[arg-type]
         calls["n"] += 1
-        if calls["n"] == 1:  # its version and rows recorded: then the message fails
-            raise RuntimeError("injected bug after the version was written")
+        if calls["n"] in (1, 2):  # its version and rows recorded: then the message fails,
+            raise RuntimeError("injected bug after the version was written")  # in both passes
         return outcome
 
     monkeypatch.setattr(recording, "record_submission", fail_after_writing_the_first)
@@ -423,7 +425,9 @@ def test_a_version_rolled_back_in_its_batch_leaves_none_of_its_rows(
     written = pipeline.commit_many(items, lambda _session, _outcomes: None)
     assert written.together
     assert [o.outcome for o in written.outcomes] == ["submission"] * 3
-    assert calls["n"] == 4  # three in the batch, the failed one again alone
+    # the batch without savepoints (stopped at the first, all rolled back), again with a
+    # savepoint per message (the first rolled back in its own), then the failed one alone
+    assert calls["n"] == 1 + 3 + 1
 
     def rows(session: Session, table: type[object]) -> list[int]:
         return sorted(session.scalars(select(table.submission_id)))  # type: ignore[attr-defined]
@@ -447,3 +451,27 @@ def _tables_of(session: Session, submission_id: int | None) -> list[str]:
     """The tables the stored parse result of a version names (what its rows must hold)."""
     parsed = session.scalar(select(Submission.parsed).where(Submission.id == submission_id))
     return [t["code"] for t in (parsed or {}).get("tavoli", [])]
+
+
+def test_a_batch_that_writes_cleanly_takes_no_savepoint_per_message(
+        pipeline: Pipeline, mailbox: list[SampleMessage], sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nearly every batch writes cleanly: its messages go straight into its transaction (no
+    savepoint each); only a batch where one fails is written again with savepoints."""
+    from pec_ingest import pipeline as module
+
+    nested = Counter[str]()
+    real = module._write_nested
+
+    def counted(*args: object) -> object:
+        nested["n"] += 1
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "_write_nested", counted)
+    by = {m.name: m.raw for m in mailbox}
+    items = [_prepared(pipeline, by[name], uid)
+             for uid, name in enumerate(("b-pdf", "a-docx-p7m", "a-resubmission"), start=1)]
+    written = pipeline.commit_many(items, lambda _session, _outcomes: None)
+    assert written.together
+    assert [o.outcome for o in written.outcomes] == ["submission"] * 3
+    assert nested["n"] == 0
