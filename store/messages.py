@@ -170,8 +170,8 @@ def insert_message(session: Session, values: Mapping[str, Any], *, alone: bool) 
     mapped object; returns its id. ``alone``: the caller has found no row with its sha256 or
     identificativo in its transaction, nor in its batch: no savepoint of its own (a row
     written meanwhile by someone else is refused by the UNIQUE indexes as an
-    ``IntegrityError``, which rolls back the caller's savepoint or transaction); otherwise the INSERT has a
-    savepoint of its own and a collision is raised as :class:`DuplicateMessage`, as
+    ``IntegrityError``, which rolls back the caller's savepoint or transaction); otherwise
+    the INSERT has a savepoint of its own and a collision is raised as :class:`DuplicateMessage`, as
     :func:`add_message` does."""
     row = {key: without_nul(value) for key, value in values.items()}
     if alone:
