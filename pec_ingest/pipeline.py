@@ -312,9 +312,10 @@ class Pipeline:
         try:  # without a savepoint per message first: nearly every batch writes cleanly
             return self._write_batch(items, found, alone, bulk, finish, _write_direct)
         except _Guarded as exc:  # the whole transaction rolled back: again, savepoints this time
-            log.info("uid=%s sha256=%s did not write in its batch (%s): the batch is written "
-                     "again with a savepoint per message", exc.item.source.uid,
-                     exc.item.sha[:12], exc.__cause__.__class__.__name__)
+            log.info("uid=%s sha256=%s did not write in its batch: the batch is written "
+                     "again with a savepoint per message (what was logged while writing it "
+                     "was rolled back)", exc.item.source.uid, exc.item.sha[:12],
+                     exc_info=exc.__cause__)
             return self._write_batch(items, found, alone, bulk, finish, _write_nested)
 
     def _write_batch(self, items: Sequence[Prepared], found: Lookup, alone: Sequence[int],

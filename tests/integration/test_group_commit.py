@@ -475,3 +475,52 @@ def test_a_batch_that_writes_cleanly_takes_no_savepoint_per_message(
     assert written.together
     assert [o.outcome for o in written.outcomes] == ["submission"] * 3
     assert nested["n"] == 0
+
+
+@pytest.mark.parametrize("failures", [1, 2], ids=["once", "twice"])
+def test_a_batch_written_again_keeps_nothing_of_its_first_pass(
+        pipeline: Pipeline, mailbox: list[SampleMessage], sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch, failures: int) -> None:
+    """The LAST message of a batch fails after the others were written in the pass without
+    savepoints: nothing of that pass stays (numbers, organisations, versions, their rows).
+    Failing once, the batch is written again and commits whole, its numbers in order, the
+    caller's last UID and the commit hook once; failing twice, the other two commit with the
+    batch and the third is written alone, with the next number."""
+    from store.model import Acknowledgement, Organisation
+    from store.reading import SubmissionReading
+
+    by = {m.name: m.raw for m in mailbox}
+    real = recording.record_submission
+    calls = Counter[str]()
+
+    def third_fails(session: Session, *args: object) -> object:
+        outcome = real(session, *args)  # type: ignore[arg-type]
+        calls["n"] += 1
+        if calls["n"] in (3, 6)[:failures]:  # the third of each pass with the batch
+            raise RuntimeError("injected bug after the version was written")
+        return outcome
+
+    monkeypatch.setattr(recording, "record_submission", third_fails)
+    finished: list[int] = []
+    hooks: list[int] = []
+    pipeline.before_commit = lambda: hooks.append(1)
+    items = [_prepared(pipeline, by[name], uid)
+             for uid, name in enumerate(("b-pdf", "a-docx-p7m", "a-resubmission"), start=1)]
+    written = pipeline.commit_many(items, lambda _session, outcomes: finished.append(
+        sum(o is not None for o in outcomes)))
+    assert written.together
+    assert [o.outcome for o in written.outcomes] == ["submission"] * 3
+    assert calls["n"] == (6 if failures == 1 else 7)
+    assert finished == [3 if failures == 1 else 2]  # once: the pass that commits
+    assert len(hooks) == (1 if failures == 1 else 2)  # (the one written alone commits too)
+    code = pipeline.config.procedure.code
+    assert [o.registration_number for o in written.outcomes] == [
+        f"{code}-{n:04d}" for n in (1, 2, 3)]
+    with sessions() as session:
+        versions = sorted(session.scalars(select(Submission.id)))
+        assert sorted(o.submission_id for o in written.outcomes) == versions  # type: ignore[type-var]
+        assert session.scalar(select(func.count()).select_from(Organisation)) == 2
+        assert sorted(session.scalars(select(SubmissionReading.submission_id))) == versions
+        assert sorted(session.scalars(select(Acknowledgement.submission_id))) == versions
+        numbers = sorted(session.scalars(select(Submission.registration_number)))
+    assert numbers == [f"{code}-{n:04d}" for n in (1, 2, 3)]
