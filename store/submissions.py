@@ -403,21 +403,18 @@ def add_version_rows(session: Session, submission: Submission | NewVersion,
         submission.review_state = "pending"
     session.flush()  # the version and its id (nothing left when the caller flushed it)
     number = submission.id
-    if later is None or isinstance(submission, Submission):
-        later, now = LaterRows(), True
-    else:
-        now = False
-    later.add(_TAVOLI, [{"submission_id": number, "code": code, "rank": rank}
-                        for code, rank in rows.tavoli])
-    later.add(_READING, [without_nul(
+    own = later if later is not None and isinstance(submission, NewVersion) else LaterRows()
+    own.add(_TAVOLI, [{"submission_id": number, "code": code, "rank": rank}
+                      for code, rank in rows.tavoli])
+    own.add(_READING, [without_nul(
         {"submission_id": number, **reading_values(rows.provenance, rows.ocr)})])
-    later.add(_REASONS, [without_nul({"submission_id": number, "message_id": None,
-                                      "code": code, "detail": detail})
-                         for code, detail in rows.reasons])
+    own.add(_REASONS, [without_nul({"submission_id": number, "message_id": None,
+                                    "code": code, "detail": detail})
+                       for code, detail in rows.reasons])
     if reply is not None:
-        later.add(_REPLY, [without_nul({"submission_id": number, **reply})])
-    if now:
-        later.write(session)
+        own.add(_REPLY, [without_nul({"submission_id": number, **reply})])
+    if own is not later:  # written now
+        own.write(session)
     if isinstance(submission, Submission):  # its collections were built empty: read from
         session.expire(submission, ["tavoli", "review_reasons"])  # the database when asked
 

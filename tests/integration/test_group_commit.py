@@ -408,20 +408,9 @@ def test_a_version_rolled_back_in_its_batch_leaves_none_of_its_rows(
     from store.model import Acknowledgement, ReviewReason, SubmissionTavolo
     from store.reading import SubmissionReading
 
-    by = {m.name: m.raw for m in mailbox}
-    real = recording.record_submission
-    calls = Counter[str]()
-
-    def fail_after_writing_the_first(session: Session, *args: object) -> object:
-        outcome = real(session, *args)  # type: ignore[arg-type]
-        calls["n"] += 1
-        if calls["n"] in (1, 2):  # its version and rows recorded: then the message fails,
-            raise RuntimeError("injected bug after the version was written")  # in both passes
-        return outcome
-
-    monkeypatch.setattr(recording, "record_submission", fail_after_writing_the_first)
-    items = [_prepared(pipeline, by[name], uid)
-             for uid, name in enumerate(("b-pdf", "a-docx-p7m", "a-resubmission"), start=1)]
+    # the first message: its version and rows recorded, then it fails, in both passes
+    calls = _record_submission_failing(monkeypatch, on_calls=(1, 2))
+    items = _three_versions(pipeline, mailbox)
     written = pipeline.commit_many(items, lambda _session, _outcomes: None)
     assert written.together
     assert [o.outcome for o in written.outcomes] == ["submission"] * 3
@@ -447,6 +436,32 @@ def test_a_version_rolled_back_in_its_batch_leaves_none_of_its_rows(
         assert set(reasons) <= set(versions)
 
 
+def _three_versions(pipeline: Pipeline, mailbox: list[SampleMessage]) -> list[Prepared]:
+    """A batch of three versions: another organisation's form, then one organisation's form
+    and its newer version."""
+    by = {m.name: m.raw for m in mailbox}
+    return [_prepared(pipeline, by[name], uid)
+            for uid, name in enumerate(("b-pdf", "a-docx-p7m", "a-resubmission"), start=1)]
+
+
+def _record_submission_failing(monkeypatch: pytest.MonkeyPatch,
+                               on_calls: tuple[int, ...]) -> Counter[str]:
+    """Recording a submission raises, after its version and rows were written, on these
+    calls (counted from 1); the count of calls is returned."""
+    real = recording.record_submission
+    calls = Counter[str]()
+
+    def failing(session: Session, *args: object) -> object:
+        outcome = real(session, *args)  # type: ignore[arg-type]
+        calls["n"] += 1
+        if calls["n"] in on_calls:
+            raise RuntimeError("injected bug after the version was written")
+        return outcome
+
+    monkeypatch.setattr(recording, "record_submission", failing)
+    return calls
+
+
 def _tables_of(session: Session, submission_id: int | None) -> list[str]:
     """The tables the stored parse result of a version names (what its rows must hold)."""
     parsed = session.scalar(select(Submission.parsed).where(Submission.id == submission_id))
@@ -468,9 +483,7 @@ def test_a_batch_that_writes_cleanly_takes_no_savepoint_per_message(
         return real(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(module, "_write_nested", counted)
-    by = {m.name: m.raw for m in mailbox}
-    items = [_prepared(pipeline, by[name], uid)
-             for uid, name in enumerate(("b-pdf", "a-docx-p7m", "a-resubmission"), start=1)]
+    items = _three_versions(pipeline, mailbox)
     written = pipeline.commit_many(items, lambda _session, _outcomes: None)
     assert written.together
     assert [o.outcome for o in written.outcomes] == ["submission"] * 3
@@ -489,23 +502,12 @@ def test_a_batch_written_again_keeps_nothing_of_its_first_pass(
     from store.model import Acknowledgement, Organisation
     from store.reading import SubmissionReading
 
-    by = {m.name: m.raw for m in mailbox}
-    real = recording.record_submission
-    calls = Counter[str]()
-
-    def third_fails(session: Session, *args: object) -> object:
-        outcome = real(session, *args)  # type: ignore[arg-type]
-        calls["n"] += 1
-        if calls["n"] in (3, 6)[:failures]:  # the third of each pass with the batch
-            raise RuntimeError("injected bug after the version was written")
-        return outcome
-
-    monkeypatch.setattr(recording, "record_submission", third_fails)
+    # the third of each pass with the batch
+    calls = _record_submission_failing(monkeypatch, on_calls=(3, 6)[:failures])
     finished: list[int] = []
     hooks: list[int] = []
     pipeline.before_commit = lambda: hooks.append(1)
-    items = [_prepared(pipeline, by[name], uid)
-             for uid, name in enumerate(("b-pdf", "a-docx-p7m", "a-resubmission"), start=1)]
+    items = _three_versions(pipeline, mailbox)
     written = pipeline.commit_many(items, lambda _session, outcomes: finished.append(
         sum(o is not None for o in outcomes)))
     assert written.together
