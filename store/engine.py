@@ -11,12 +11,18 @@
   Read-only lookups (:func:`reading`) open a plain deferred ``BEGIN`` instead: with WAL they
   read a snapshot without waiting for, or holding up, the writer.
 * PostgreSQL (production) through psycopg2 (a bare ``postgresql://`` URL means psycopg2, as in
-  SQLAlchemy 2.0; an explicit ``postgresql+DRIVER://`` is respected), with ``pool_pre_ping`` so
-  a restarted server costs a reconnection, not an error.
+  SQLAlchemy 2.0; an explicit ``postgresql+DRIVER://`` is respected). A connection taken from
+  the pool after resting there more than :data:`PING_AFTER_IDLE_S` is pinged first (a dead one
+  is replaced: a server restarted between two polls costs a reconnection, not an error); one
+  back within that time is used as it is, as a poll takes and returns connections many times a
+  second (``pool_pre_ping`` would add a round trip to each). A server that dies inside that
+  second makes the statement fail as a disconnection: SQLAlchemy drops the pool's connections,
+  the poll stops with a logged error and the next one starts over on new connections.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,18 +30,22 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.cleaning import replace_nul
 from store.errors import DatabaseUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PING_AFTER_IDLE_S = 1.0
+_RETURNED = "pec_ingest_returned"  # in a pooled connection's info: when it was last given back
 READ_ONLY = "pec_ingest_read_only"  # execution option of the engine behind :func:`reading`
 
 
-def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
-    """An engine for ``url`` (``sqlite:///PATH`` or ``postgresql://...``), set up as above."""
+def make_engine(url: str | URL, *, echo: bool = False,
+                ping_after_idle: float = PING_AFTER_IDLE_S) -> Engine:
+    """An engine for ``url`` (``sqlite:///PATH`` or ``postgresql://...``), set up as above
+    (``ping_after_idle``: seconds, on PostgreSQL)."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -47,7 +57,7 @@ def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
         if backend == "postgresql":
             if parsed.drivername == "postgresql":  # SQLAlchemy 2.1 would pick psycopg 3
                 parsed = parsed.set(drivername="postgresql+psycopg2")
-            return create_engine(parsed, pool_pre_ping=True, echo=echo)
+            return _postgresql_engine(parsed, echo, ping_after_idle)
     except (NoSuchModuleError, ImportError) as exc:
         raise DatabaseUnavailable(f"driver del database non installato: {exc}") from exc
     raise DatabaseUnavailable(f"database non supportato: {backend} (ammessi: sqlite, postgresql)")
@@ -64,6 +74,27 @@ def _sqlite_engine(url: URL, echo: bool) -> Engine:
     engine = create_engine(url, echo=echo)
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_immediate)
+    return engine
+
+
+def _postgresql_engine(url: URL, echo: bool, ping_after_idle: float) -> Engine:
+    engine = create_engine(url, echo=echo)
+    dialect = engine.dialect
+
+    def returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_RETURNED, 0.0) <= ping_after_idle:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:  # the pool replaces it (up to 3 attempts)
+            raise DisconnectionError(f"connessione al database persa: {exc}") from exc
+
+    event.listen(engine, "connect", returned)  # a new connection needs no ping
+    event.listen(engine, "checkin", returned)
+    event.listen(engine, "checkout", checkout)
     return engine
 
 

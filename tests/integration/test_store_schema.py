@@ -4,6 +4,7 @@ constraints the database enforces on its own (proved with raw SQL, bypassing the
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from setuptools import find_packages
 from sqlalchemy import Column, Engine, Integer, MetaData, inspect, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 import parsers.envelope
 import store
@@ -24,6 +25,7 @@ from store.migration import (
     head_revision,
     upgrade,
 )
+from tests.conftest import PgServer
 
 TABLES = {"messages", "attachments", "organisations", "submissions", "submission_tavoli",
           "review_reasons", "acknowledgements", "receipts", "procedure_counters"}
@@ -109,7 +111,49 @@ def test_sqlite_connections_are_configured(tmp_path: Path) -> None:
 def test_bare_postgresql_url_means_psycopg2() -> None:
     engine = store.make_engine("postgresql://postgres@127.0.0.1/x")
     assert engine.dialect.driver == "psycopg2"
-    assert engine.pool._pre_ping
+
+
+def _backend_pid(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _terminate(pg_server: PgServer, pid: int) -> None:
+    assert pg_server.admin is not None
+    with pg_server.admin.connect() as connection:
+        assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+
+
+def test_postgresql_connection_killed_while_resting_in_the_pool_is_replaced(
+        postgresql_url: str, pg_server: PgServer) -> None:
+    """The server (or an administrator) ends a connection that waits in the pool: after a
+    rest longer than ``ping_after_idle`` the ping finds it dead and a new one is used, no
+    error; a connection back sooner is used without a ping (one round trip saved per
+    transaction), so a kill inside that window surfaces once as a disconnection, and the next
+    transaction works on a new connection."""
+    engine = store.make_engine(postgresql_url, ping_after_idle=0.2)
+    pings: list[int] = []
+    ping = engine.dialect.do_ping
+
+    def counted(dbapi_connection: object) -> bool:
+        pings.append(1)
+        return ping(dbapi_connection)
+
+    engine.dialect.do_ping = counted  # type: ignore[method-assign]
+    try:
+        first = _backend_pid(engine)
+        assert _backend_pid(engine) == first and not pings  # back at once: no ping
+        _terminate(pg_server, first)
+        time.sleep(0.3)
+        second = _backend_pid(engine)
+        assert second != first and len(pings) == 1
+        _terminate(pg_server, second)  # no rest: not pinged, the statement finds it dead
+        with pytest.raises(DBAPIError) as failed:
+            _backend_pid(engine)
+        assert failed.value.connection_invalidated
+        assert _backend_pid(engine) not in (first, second)
+    finally:
+        engine.dispose()
 
 
 # --- constraints, with raw SQL -------------------------------------------------------------
