@@ -24,6 +24,10 @@
    run (:func:`pec_ingest.pipeline.registration_order`), in groups of at most
    ``batch_size``: one durability point for their archive files, then one transaction
    that also advances the stored last UID (:meth:`pec_ingest.pipeline.Pipeline.commit_many`);
+   once a batch's last download is done the connection is free, so the first look at the next
+   batch is asked for on a thread of its own while the previous batch is written (the
+   connection is used by one thread at a time: the poll waits for that look before its next
+   IMAP command, and for a look in progress before it ends);
 4. a set ``stop`` event ends the scan after the batch in hand (its messages are recorded);
 5. the stored last UID advances only over a contiguous prefix of messages fully recorded, so a
    crash or a dropped connection re-reads the rest next time; a message whose outcome is
@@ -109,6 +113,18 @@ class _Pending:
     future: Future[Outcome | Prepared]
 
 
+@dataclass
+class _LookAhead:
+    """Where and on what the next batch's first look starts early."""
+
+    looker: ThreadPoolExecutor
+    uids: list[int] | None
+
+    def start(self, look: Callable[[list[int]], dict[int, FirstLook]]
+              ) -> Future[dict[int, FirstLook]] | None:
+        return self.looker.submit(look, self.uids) if self.uids else None
+
+
 class FolderScan:
     """Read the new messages of ``folder`` into the pipeline (see the module docstring)."""
 
@@ -122,6 +138,7 @@ class FolderScan:
         self.stored = -1
         self.pending: list[_Pending] = []
         self.post_uids: list[int] = []
+        self.look_started: Future[dict[int, FirstLook]] | None = None  # the next batch's
         self.on_batch: Callable[[int], None] | None = None  # test hook: after each FETCH
 
     def run(self) -> None:
@@ -133,14 +150,20 @@ class FolderScan:
         if uids:
             log.debug("%s/%s: %d new messages above uid %d", self.box.name, self.folder,
                       len(uids), last_uid)
-            with ThreadPoolExecutor(self.workers, thread_name_prefix="ingest") as pool:
+            batches = [uids[start:start + self.box.batch_size]
+                       for start in range(0, len(uids), self.box.batch_size)]
+            # leaving the look-ahead's executor waits for a look in progress: nothing else
+            # uses the connection before it is done
+            with ThreadPoolExecutor(1, thread_name_prefix="look") as looker, \
+                    ThreadPoolExecutor(self.workers, thread_name_prefix="ingest") as pool:
                 try:
-                    for start in range(0, len(uids), self.box.batch_size):
+                    for i, batch in enumerate(batches):
                         if self.stop.is_set():
                             log.info("%s/%s: stop requested, the rest waits for the next "
                                      "poll", self.box.name, self.folder)
                             break
-                        self._batch(uids[start:start + self.box.batch_size], pool, progress)
+                        following = batches[i + 1] if i + 1 < len(batches) else None
+                        self._batch(batch, pool, progress, _LookAhead(looker, following))
                         self._save(progress.value)
                 finally:
                     if self.stop.is_set():  # SIGTERM: finish the messages in hand only
@@ -175,9 +198,15 @@ class FolderScan:
             states.save_state(session, self.box.name, self.folder, self.uidvalidity, last_uid)
         self.stored = last_uid
 
-    def _batch(self, uids: list[int], pool: ThreadPoolExecutor, progress: Progress) -> None:
+    def _batch(self, uids: list[int], pool: ThreadPoolExecutor, progress: Progress,
+               next_look: _LookAhead | None = None) -> None:
+        """One batch; ``next_look``: the first look at this batch if it was started during the
+        previous one, and where to start the next one's (after this batch's last download:
+        the connection is then free while this batch is prepared and the previous one
+        written)."""
         refused: dict[int, str] = {}
-        looks = self._first_look(uids, refused)
+        looks = self._first_look(uids, refused, self.look_started)
+        self.look_started = None
         verdicts = [judge(looks[u], self.box) for u in uids if u in looks]
         verdicts += [unreadable_verdict(uid, detail) for uid, detail in refused.items()]
         arrived = {uid: look.internal_date for uid, look in looks.items()}
@@ -185,11 +214,16 @@ class FolderScan:
             progress.done(uid)
         self._record_skipped([v for v in verdicts if not v.download], progress)
         wanted = self._drop_known([v for v in verdicts if v.download], progress)
-        for group in _by_size(wanted, min(FETCH_BYTES, self.box.max_message_mb * 1048576),
-                              self.box.batch_size):
+        groups = _by_size(wanted, min(FETCH_BYTES, self.box.max_message_mb * 1048576),
+                          self.box.batch_size)
+        if not groups and next_look is not None:
+            self.look_started = next_look.start(self._look)
+        for n, group in enumerate(groups, 1):
             if self.stop.is_set():
                 return  # not fetched: above the stored UID, read again by the next poll
             raw = self.mb.fetch_raw([v.uid for v in group])
+            if n == len(groups) and next_look is not None:
+                self.look_started = next_look.start(self._look)
             self.tally.fetched += len(raw)
             shas = {uid: hashlib.sha256(data).hexdigest() for uid, data in raw.items()}
             known = self.pipeline.recorded(list(shas.values()))
@@ -210,11 +244,17 @@ class FolderScan:
                 self.on_batch(len(group))
             self._drain(progress, INFLIGHT_BYTES, self.box.batch_size)
 
-    def _first_look(self, uids: list[int], refused: dict[int, str]) -> dict[int, FirstLook]:
-        """The first look at ``uids``; a batch the client cannot read is split in halves (on a
-        new connection each time) until the message at fault is alone: it goes in ``refused``."""
+    def _look(self, uids: list[int]) -> dict[int, FirstLook]:
+        return self.mb.first_look(uids, lambda look: needs_structure(look, self.box))
+
+    def _first_look(self, uids: list[int], refused: dict[int, str],
+                    started: Future[dict[int, FirstLook]] | None = None
+                    ) -> dict[int, FirstLook]:
+        """The first look at ``uids`` (``started``: already asked for, by the look-ahead); a
+        batch the client cannot read is split in halves (on a new connection each time) until
+        the message at fault is alone: it goes in ``refused``."""
         try:
-            return self.mb.first_look(uids, lambda look: needs_structure(look, self.box))
+            return started.result() if started is not None else self._look(uids)
         except FetchRefused as exc:
             log.warning("%s/%s: first look at %d messages (uid %d-%d) unreadable: %s",
                         self.box.name, self.folder, len(uids), uids[0], uids[-1], exc)

@@ -5,9 +5,11 @@ the normal one and answer it, on SQLite and PostgreSQL, whatever the hostile one
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pec_ingest.ack import SmtpTransport, send_pending
 from pec_ingest.config import Config, StateSection
 from pec_ingest.isolation import ParserPool
+from pec_ingest.mailbox import Mailbox
 from pec_ingest.pipeline import Pipeline
 from pec_ingest.poller import Poller
 from pec_ingest.samples.docx_forms import build_docx
@@ -165,12 +168,26 @@ def _check_hostile(poison: str, sessions: sessionmaker[Session]) -> None:
             assert "nota\ufffd.txt" in names
 
 
+@pytest.mark.parametrize("batch_size", [4, 1])
 def test_unreadable_first_look_is_skipped_with_the_reason(
-        tmp_path: Path, sessions: sessionmaker[Session], parser_pool: ParserPool,
-        dovecot: DovecotServer, imap_user: str, smtp: SmtpServer) -> None:
+        batch_size: int, tmp_path: Path, sessions: sessionmaker[Session],
+        parser_pool: ParserPool, dovecot: DovecotServer, imap_user: str, smtp: SmtpServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """In one batch, or (batch_size 1) in the look at the next batch started while the one
+    before is being written: refused there, it is retried on a new connection all the same."""
     config = _config(tmp_path, dovecot, imap_user, smtp)
+    config = dataclasses.replace(config, mailboxes=(
+        dataclasses.replace(config.mailboxes[0], batch_size=batch_size),))
     dovecot.append(imap_user, [_submission(203), many_parts(), _submission(204),
                                _submission(205)])
+    looked_from: dict[int, str] = {}
+    first_look = Mailbox.first_look
+
+    def recorded(mailbox: Mailbox, uids: Sequence[int], *args: Any) -> Any:
+        looked_from.update(dict.fromkeys(uids, threading.current_thread().name))
+        return first_look(mailbox, uids, *args)
+
+    monkeypatch.setattr(Mailbox, "first_look", recorded)
     poller = Poller(config, sessions, Pipeline(config, sessions, parse=parser_pool.parse_many))
     [report] = poller.poll_all()
     assert report.ok, report.error
@@ -179,3 +196,6 @@ def test_unreadable_first_look_is_skipped_with_the_reason(
         [skipped] = s.scalars(select(SkippedMessage))
     assert (skipped.uid, skipped.reason) == (2, "unreadable_header")
     assert "1000000" in (skipped.detail or "")
+    if batch_size == 1:  # the first batch looked at in the poll's thread, the others ahead
+        assert not looked_from[1].startswith("look")
+        assert all(looked_from[uid].startswith("look") for uid in (2, 3, 4))
