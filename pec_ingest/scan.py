@@ -120,9 +120,13 @@ class _LookAhead:
     looker: ThreadPoolExecutor
     uids: list[int] | None
 
-    def start(self, look: Callable[[list[int]], dict[int, FirstLook]]
-              ) -> Future[dict[int, FirstLook]] | None:
-        return self.looker.submit(look, self.uids) if self.uids else None
+
+@dataclass
+class _Started:
+    """A first look started early, and the batch it is for (taken only by that batch)."""
+
+    uids: list[int]
+    future: Future[dict[int, FirstLook]]
 
 
 class FolderScan:
@@ -138,7 +142,7 @@ class FolderScan:
         self.stored = -1
         self.pending: list[_Pending] = []
         self.post_uids: list[int] = []
-        self.look_started: Future[dict[int, FirstLook]] | None = None  # the next batch's
+        self.look_started: _Started | None = None  # the next batch's
         self.on_batch: Callable[[int], None] | None = None  # test hook: after each FETCH
 
     def run(self) -> None:
@@ -171,8 +175,20 @@ class FolderScan:
                             item.future.cancel()
                     self._drain(progress, 0, quiet=True)
                     self._save(progress.value)
+            self._unread_look()
         self._save(progress.value)
         self._post_actions()
+
+    def _unread_look(self) -> None:
+        """A look started for a batch a stop then left unread: done by now; if the server
+        refused it, the connection is out of step and is opened again for what follows."""
+        started, self.look_started = self.look_started, None
+        error = started.future.exception() if started is not None else None
+        if error is not None:
+            log.info("%s/%s: first look at the next batch, left for the next poll: %s",
+                     self.box.name, self.folder, error)
+            if isinstance(error, FetchRefused):
+                self.mb.reopen(self.folder)
 
     def _start(self, status: FolderStatus) -> tuple[int, date | None]:
         """Where to start: the stored last UID, or 0 (bounded by ``since``) after a reset."""
@@ -205,8 +221,9 @@ class FolderScan:
         the connection is then free while this batch is prepared and the previous one
         written)."""
         refused: dict[int, str] = {}
-        looks = self._first_look(uids, refused, self.look_started)
-        self.look_started = None
+        started, self.look_started = self.look_started, None
+        looks = self._first_look(uids, refused, started.future if started is not None
+                                 and started.uids == uids else None)
         verdicts = [judge(looks[u], self.box) for u in uids if u in looks]
         verdicts += [unreadable_verdict(uid, detail) for uid, detail in refused.items()]
         arrived = {uid: look.internal_date for uid, look in looks.items()}
@@ -216,14 +233,14 @@ class FolderScan:
         wanted = self._drop_known([v for v in verdicts if v.download], progress)
         groups = _by_size(wanted, min(FETCH_BYTES, self.box.max_message_mb * 1048576),
                           self.box.batch_size)
-        if not groups and next_look is not None:
-            self.look_started = next_look.start(self._look)
+        if not groups:
+            self._look_ahead(next_look)
         for n, group in enumerate(groups, 1):
             if self.stop.is_set():
                 return  # not fetched: above the stored UID, read again by the next poll
             raw = self.mb.fetch_raw([v.uid for v in group])
-            if n == len(groups) and next_look is not None:
-                self.look_started = next_look.start(self._look)
+            if n == len(groups):
+                self._look_ahead(next_look)
             self.tally.fetched += len(raw)
             shas = {uid: hashlib.sha256(data).hexdigest() for uid, data in raw.items()}
             known = self.pipeline.recorded(list(shas.values()))
@@ -243,6 +260,11 @@ class FolderScan:
             if self.on_batch is not None:
                 self.on_batch(len(group))
             self._drain(progress, INFLIGHT_BYTES, self.box.batch_size)
+
+    def _look_ahead(self, next_look: _LookAhead | None) -> None:
+        if next_look is not None and next_look.uids and not self.stop.is_set():
+            self.look_started = _Started(next_look.uids,
+                                         next_look.looker.submit(self._look, next_look.uids))
 
     def _look(self, uids: list[int]) -> dict[int, FirstLook]:
         return self.mb.first_look(uids, lambda look: needs_structure(look, self.box))

@@ -89,7 +89,9 @@ def _postgresql_engine(url: URL, echo: bool, ping_after_idle: float) -> Engine:
             return
         try:
             dialect.do_ping(dbapi_connection)
-        except dialect.loaded_dbapi.Error as exc:  # the pool replaces it (up to 3 attempts)
+        except dialect.loaded_dbapi.Error as exc:
+            # whatever the ping met, this connection is not to be trusted: the pool closes it
+            # and takes a new one (whose connect fails loudly if the server is really gone)
             raise DisconnectionError(f"connessione al database persa: {exc}") from exc
 
     event.listen(engine, "connect", returned)  # a new connection needs no ping

@@ -174,7 +174,8 @@ def test_unreadable_first_look_is_skipped_with_the_reason(
         parser_pool: ParserPool, dovecot: DovecotServer, imap_user: str, smtp: SmtpServer,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """In one batch, or (batch_size 1) in the look at the next batch started while the one
-    before is being written: refused there, it is retried on a new connection all the same."""
+    before is being written: refused there, it is set aside all the same and the poll goes on
+    on a new connection."""
     config = _config(tmp_path, dovecot, imap_user, smtp)
     config = dataclasses.replace(config, mailboxes=(
         dataclasses.replace(config.mailboxes[0], batch_size=batch_size),))

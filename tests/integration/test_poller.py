@@ -5,7 +5,10 @@ the server, skipped messages recorded, the ``since`` bound, and ``poll --once``.
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -14,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pec_ingest.cli import main
 from pec_ingest.config import Config
 from pec_ingest.isolation import ParserPool
+from pec_ingest.mailbox import Mailbox
 from pec_ingest.pipeline import Pipeline
 from pec_ingest.poller import Poller
 from pec_ingest.samples.mailbox import SampleMessage
@@ -197,3 +201,41 @@ def test_poll_once_command(dovecot: DovecotServer, imap_user: str, tmp_path: obj
     out = capsys.readouterr().out
     assert "protocollo: ERRORE" in out and "accesso rifiutato" in out
     assert "sbagliata" not in out
+
+
+def test_the_connection_is_used_by_one_thread_at_a_time(
+        dovecot: DovecotServer, imap_user: str, config: Config,
+        sessions: sessionmaker[Session], pipeline: Pipeline,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next batch's first look runs on a thread of its own while the poll writes: no IMAP
+    command of the poll's thread may start while it is on the wire (a slowed look widens the
+    window a second command would fall in)."""
+    dovecot.append(imap_user, [pec_envelope(n, tag="one") for n in range(7)] +
+                   [plain_mail(8), pec_receipt(9, "one")])
+    box = dovecot.section(imap_user, batch_size=2)
+    busy, overlaps, threads = threading.Lock(), [], set()
+
+    def exclusive(name: str) -> None:
+        method = getattr(Mailbox, name)
+
+        def guarded(self: Mailbox, *args: Any, **kwargs: Any) -> Any:
+            if not busy.acquire(blocking=False):
+                overlaps.append(name)
+                busy.acquire()
+            try:
+                threads.add(threading.current_thread().name.split("_")[0])
+                if name == "first_look":
+                    time.sleep(0.05)
+                return method(self, *args, **kwargs)
+            finally:
+                busy.release()
+        monkeypatch.setattr(Mailbox, name, guarded)
+
+    for name in ("examine", "search_after", "first_look", "fetch_raw", "flags",
+                 "select_writable", "add_keyword", "move", "reopen", "noop"):
+        exclusive(name)
+    report = _poller(config, sessions, pipeline, box).poll_mailbox(box)
+    assert report.ok, report.error
+    assert report.ingested == 8 and _count(sessions) == 8
+    assert not overlaps
+    assert "look" in threads and len(threads) == 2

@@ -4,8 +4,8 @@ constraints the database enforces on its own (proved with raw SQL, bypassing the
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 import parsers.envelope
 import store
+import store.engine
 from store.base import MESSAGE_KINDS, Base
 from store.errors import DatabaseUnavailable, NotMigrated, UnknownRevision
 from store.migration import (
@@ -125,13 +126,16 @@ def _terminate(pg_server: PgServer, pid: int) -> None:
 
 
 def test_postgresql_connection_killed_while_resting_in_the_pool_is_replaced(
-        postgresql_url: str, pg_server: PgServer) -> None:
+        postgresql_url: str, pg_server: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """The server (or an administrator) ends a connection that waits in the pool: after a
     rest longer than ``ping_after_idle`` the ping finds it dead and a new one is used, no
     error; a connection back sooner is used without a ping (one round trip saved per
     transaction), so a kill inside that window surfaces once as a disconnection, and the next
-    transaction works on a new connection."""
-    engine = store.make_engine(postgresql_url, ping_after_idle=0.2)
+    transaction works on a new connection. The engine's clock is ours: no sleeping, and a
+    slow machine cannot turn "sooner" into "later"."""
+    now = [1000.0]
+    monkeypatch.setattr(store.engine, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    engine = store.make_engine(postgresql_url, ping_after_idle=1.0)
     pings: list[int] = []
     ping = engine.dialect.do_ping
 
@@ -144,13 +148,13 @@ def test_postgresql_connection_killed_while_resting_in_the_pool_is_replaced(
         first = _backend_pid(engine)
         assert _backend_pid(engine) == first and not pings  # back at once: no ping
         _terminate(pg_server, first)
-        time.sleep(0.3)
+        now[0] += 1.5
         second = _backend_pid(engine)
         assert second != first and len(pings) == 1
         _terminate(pg_server, second)  # no rest: not pinged, the statement finds it dead
         with pytest.raises(DBAPIError) as failed:
             _backend_pid(engine)
-        assert failed.value.connection_invalidated
+        assert failed.value.connection_invalidated and len(pings) == 1
         assert _backend_pid(engine) not in (first, second)
     finally:
         engine.dispose()
