@@ -122,6 +122,7 @@ class Prepared:
     kind: str = "unknown"  # the envelope's kind
     identificativo: str | None = None  # recording.own_identificativo: checked at the commit
     plain: recording.Plain | None = None  # the same record as rows a batch writes in bulk
+    first_row: recording.FirstRow | None = None  # a version's message row, for the same
 
     @property
     def key(self) -> tuple[str, str | None, str]:
@@ -325,7 +326,9 @@ class Pipeline:
         outcomes: list[Outcome | None] = []
         with self.sessions() as session, session.begin():
             recording.never_recorded(session, found.fresh, {items[i].sha for i in alone})
-            plain = recording.write_plain(session, [p for _i, p in bulk])
+            firsts = [row for i in alone if (row := items[i].first_row) is not None] \
+                if write is _write_direct else []  # see recording.FirstRow
+            plain = recording.write_plain(session, [p for _i, p in bulk], firsts)
             written = {bulk[k][0]: outcome for k, outcome in plain.items()}
             later = LaterRows()  # the versions' tables, readings, reasons, replies: together
             for i, item in enumerate(items):
@@ -401,10 +404,10 @@ class Pipeline:
                                          certification)
         ident = recording.own_identificativo(envelope)
 
-        def later(record: Callable[[Session], Outcome],
-                  plain: recording.Plain | None = None) -> Prepared:
+        def later(record: Callable[[Session], Outcome], plain: recording.Plain | None = None,
+                  first_row: recording.FirstRow | None = None) -> Prepared:
             return Prepared(when, raw, sha, rel_path, source, record, kind=envelope.kind,
-                            identificativo=ident, plain=plain)
+                            identificativo=ident, plain=plain, first_row=first_row)
 
         if envelope.kind in RECEIPT_KINDS:
             return later(lambda s: recording.record_receipt(s, base, envelope),
@@ -424,7 +427,8 @@ class Pipeline:
             return later(lambda s: recording.record_ignored(s, base, envelope, decision),
                          recording.plain_ignored(base, decision))
         return later(lambda s: recording.record_submission(
-            s, self.config, base, envelope, parsed, decision))
+            s, self.config, base, envelope, parsed, decision),
+            first_row=recording.FirstRow(base, decision.reason))
 
     def _decide(self, envelope: PecMessage) -> tuple[Decision,
                                                      list[tuple[Attachment, IsolatedResult]]]:

@@ -108,7 +108,15 @@ class MessageFacts:
         return add_message(session, **self._columns(outcome, reason))
 
     def insert(self, session: Session, outcome: str, reason: str) -> int:
-        """The same row as :meth:`add` writes, as a plain INSERT (no mapped object): its id."""
+        """The same row as :meth:`add` writes, as a plain INSERT (no mapped object): its id;
+        or the id of the row its batch wrote beforehand (:class:`FirstRow`)."""
+        early = session.info.get(_EARLY, {}).pop(self.sha256, None)
+        if early is not None:
+            ident, written = early
+            if written != (outcome, reason):  # ours: the batch wrote another row than this
+                raise RuntimeError(f"riga del messaggio {self.sha256[:12]} scritta in anticipo "
+                                   f"come {written}, attesa come {(outcome, reason)}")
+            return int(ident)
         alone = self.sha256 in session.info.get(_NO_COLLISION, ())
         return insert_message(session, self.values(outcome, reason), alone=alone)
 
@@ -146,6 +154,7 @@ def own_identificativo(env: PecMessage) -> str | None:
 
 _NEVER_RECORDED = "pec_ingest.never_recorded"
 _NO_COLLISION = "pec_ingest.no_collision"
+_EARLY = "pec_ingest.early_rows"  # sha256 -> (id, (outcome, reason)) of rows written first
 
 
 def never_recorded(session: Session, sha256s: set[str],
@@ -158,6 +167,7 @@ def never_recorded(session: Session, sha256s: set[str],
     then only a race with another writer, refused by the UNIQUE indexes all the same)."""
     session.info[_NEVER_RECORDED] = sha256s
     session.info[_NO_COLLISION] = no_collision
+    session.info[_EARLY] = {}
 
 
 _LATER = "pec_ingest.later_rows"
@@ -231,6 +241,18 @@ class Plain:
         return _outcome(self.outcome, self.reason, self.facts.kind, message_id=message_id)
 
 
+@dataclass(frozen=True)
+class FirstRow:
+    """The message row a version's record starts with (:func:`record_submission`): a batch
+    written without savepoints writes it with its plain rows, in the same INSERT, and the
+    record then takes its id (:meth:`MessageFacts.insert`). Not with a savepoint per message:
+    a version rolled back to its savepoint would leave that row behind."""
+
+    facts: MessageFacts
+    reason: str
+    outcome: str = "submission"
+
+
 def plain_ignored(facts: MessageFacts, decision: Decision) -> Plain | None:
     """Unrelated mail without a hint for staff is one row (None: written by record_ignored)."""
     if decision.hint is not None:
@@ -250,30 +272,39 @@ def plain_receipt(facts: MessageFacts, env: PecMessage) -> Plain | None:
         recipient=_recipient(env)))
 
 
-def write_plain(session: Session, items: Sequence[Plain]) -> dict[int, Outcome]:
-    """Write ``items`` in bulk, in a savepoint: one INSERT of their messages, one of their
-    receipts. Returns the outcomes by position; an item left out (a receipt of one of our
-    acknowledgements, which moves it) is for the caller to write one by one, and so is every
-    item when the database refuses the bulk write (a duplicate among them, a value it does not
-    take): the savepoint is rolled back, nothing of it is written."""
+def write_plain(session: Session, items: Sequence[Plain],
+                firsts: Sequence[FirstRow] = ()) -> dict[int, Outcome]:
+    """Write ``items`` in bulk, in a savepoint: one INSERT of their messages (with the
+    ``firsts``, whose ids the versions' records then take), one of their receipts. Returns
+    the outcomes by position; an item left out (a receipt of one of our acknowledgements,
+    which moves it) is for the caller to write one by one, and so is every item when the
+    database refuses the bulk write (a duplicate among them, a value it does not take): the
+    savepoint is rolled back, nothing of it is written (the versions then write their own
+    rows, as they do without a batch)."""
     ours = acknowledged(session, [p.receipt["referenced_message_id"] for p in items
                                   if p.receipt is not None])
     chosen = [(i, p) for i, p in enumerate(items)
               if p.receipt is None or p.receipt["referenced_message_id"] not in ours]
-    if not chosen:
+    if not chosen and not firsts:
         return {}
     try:
         with session.begin_nested():
             ids = add_messages(session, [p.facts.values(p.outcome, p.reason)
-                                         for _i, p in chosen])
+                                         for _i, p in chosen] +
+                               [f.facts.values(f.outcome, f.reason) for f in firsts])
             add_receipts(session, [{**p.receipt, "message_id": message_id}
-                                   for (_i, p), message_id in zip(chosen, ids, strict=True)
+                                   for (_i, p), message_id in zip(chosen, ids[:len(chosen)],
+                                                                  strict=True)
                                    if p.receipt is not None])
     except (StoreError, SQLAlchemyError) as exc:  # refused by the database or the store's checks
-        log.info("bulk write of %d messages refused, written one by one: %s", len(chosen),
-                 exc)
+        log.info("bulk write of %d messages refused, written one by one: %s",
+                 len(chosen) + len(firsts), exc)
         return {}
-    return {i: p.result(message_id) for (i, p), message_id in zip(chosen, ids, strict=True)}
+    early = session.info.setdefault(_EARLY, {})
+    for first, message_id in zip(firsts, ids[len(chosen):], strict=True):
+        early[first.facts.sha256] = (message_id, (first.outcome, first.reason))
+    return {i: p.result(message_id)
+            for (i, p), message_id in zip(chosen, ids[:len(chosen)], strict=True)}
 
 
 def _referenced(env: PecMessage) -> str | None:

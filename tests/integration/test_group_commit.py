@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -275,36 +276,43 @@ def _rows(sessions: sessionmaker[Session]) -> tuple[list[tuple[object, ...]],
 def test_bulk_rows_are_the_rows_written_one_by_one(
         dovecot: DovecotServer, imap_user: str, config: Config,
         sessions: sessionmaker[Session], pipeline: Pipeline, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Receipts and unrelated mail are written in bulk (one INSERT each per batch): the rows
-    are exactly those the one-by-one functions write (compared on a second database)."""
+        mailbox: list[SampleMessage], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Receipts and unrelated mail are written in bulk (one INSERT each per batch), so are the
+    message rows of the batch's versions: the rows are exactly those the one-by-one functions
+    write (compared on a second database)."""
     invoice = b"<?xml version='1.0'?><FatturaElettronica versione='FPR12'/>\n"
+    forms = {m.name: m.raw for m in mailbox}
     dovecot.append(imap_user, [pec_receipt(n, "bulk") for n in range(3)]
-                   + [pec_envelope(n, attachment=invoice, tag="bulk") for n in range(3)])
+                   + [pec_envelope(n, attachment=invoice, tag="bulk") for n in range(3)]
+                   + [forms["b-pdf"], forms["a-docx-p7m"]])
     box = dovecot.section(imap_user, batch_size=10)
     box_config = dataclasses.replace(config, mailboxes=(box,))
     bulk = Counter[str]()
     real = recording.write_plain
 
-    def counted(session: Session, items: object) -> object:
-        written = real(session, items)  # type: ignore[arg-type]
+    def counted(session: Session, items: Sequence[recording.Plain],
+                firsts: Sequence[recording.FirstRow] = ()) -> object:
+        written = real(session, items, firsts)
         bulk["rows"] += len(written)
+        bulk["firsts"] += len(firsts)
         return written
 
     monkeypatch.setattr(recording, "write_plain", counted)
+    expected = {"receipt": 3, "ignored": 3, "submission": 2}
     report = Poller(box_config, sessions, pipeline).poll_mailbox(box)
-    assert report.ok and report.outcomes == {"receipt": 3, "ignored": 3}, report
-    assert bulk["rows"] == 6  # every one of them went through the bulk path
+    assert report.ok and report.outcomes == expected, report
+    assert bulk == {"rows": 6, "firsts": 2}  # every one of them went through the bulk path
     together = _rows(sessions)
 
     other = session_factory(make_engine(f"sqlite:///{tmp_path / 'one-by-one.db'}"))
     upgrade(other.kw["bind"])
     monkeypatch.setattr(recording, "plain_receipt", lambda *_a: None)
     monkeypatch.setattr(recording, "plain_ignored", lambda *_a: None)
+    monkeypatch.setattr(recording, "FirstRow", lambda *_a: None)
     with Pipeline(box_config, other, parse=pipeline.parse) as alone:
         report = Poller(box_config, other, alone).poll_mailbox(box)
-    assert report.ok and report.outcomes == {"receipt": 3, "ignored": 3}, report
-    assert bulk["rows"] == 6  # nothing more in bulk
+    assert report.ok and report.outcomes == expected, report
+    assert bulk == {"rows": 6, "firsts": 2}  # nothing more in bulk
     assert _rows(other) == together
 
 
