@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from parsers.envelope import Attachment, PecMessage
@@ -313,10 +314,9 @@ class Pipeline:
         try:  # without a savepoint per message first: nearly every batch writes cleanly
             return self._write_batch(items, found, alone, bulk, finish, _write_direct)
         except _Guarded as exc:  # the whole transaction rolled back: again, savepoints this time
-            log.info("uid=%s sha256=%s did not write in its batch: the batch is written "
-                     "again with a savepoint per message (what was logged while writing it "
-                     "was rolled back)", exc.item.source.uid, exc.item.sha[:12],
-                     exc_info=exc.__cause__)
+            log.info("%s did not write in its batch: the batch is written again with a "
+                     "savepoint per message (what was logged while writing it was rolled "
+                     "back)", exc, exc_info=exc.__cause__)
             return self._write_batch(items, found, alone, bulk, finish, _write_nested)
 
     def _write_batch(self, items: Sequence[Prepared], found: Lookup, alone: Sequence[int],
@@ -326,9 +326,7 @@ class Pipeline:
         outcomes: list[Outcome | None] = []
         with self.sessions() as session, session.begin():
             recording.never_recorded(session, found.fresh, {items[i].sha for i in alone})
-            firsts = [row for i in alone if (row := items[i].first_row) is not None] \
-                if write is _write_direct else []  # see recording.FirstRow
-            plain = recording.write_plain(session, [p for _i, p in bulk], firsts)
+            plain = self._write_plain(session, items, alone, bulk, direct=write is _write_direct)
             written = {bulk[k][0]: outcome for k, outcome in plain.items()}
             later = LaterRows()  # the versions' tables, readings, reasons, replies: together
             for i, item in enumerate(items):
@@ -339,6 +337,22 @@ class Pipeline:
             if self.before_commit is not None:
                 self.before_commit()
         return outcomes
+
+    @staticmethod
+    def _write_plain(session: Session, items: Sequence[Prepared], alone: Sequence[int],
+                     bulk: Sequence[tuple[int, recording.Plain]], direct: bool
+                     ) -> dict[int, Outcome]:
+        """The batch's bulk rows; ``direct`` (no savepoint per message): the versions' message
+        rows with them (see :class:`recording.FirstRow`), and no savepoint for the bulk either:
+        a refusal sends the batch to be written again, with savepoints."""
+        if not direct:
+            return recording.write_plain(session, [p for _i, p in bulk])
+        firsts = [row for i in alone if (row := items[i].first_row) is not None]
+        try:
+            return recording.write_plain(session, [p for _i, p in bulk], firsts,
+                                         savepoint=False)
+        except (StoreError, SQLAlchemyError) as exc:  # refused: see recording.write_plain
+            raise _Guarded(None) from exc
 
     def _finish(self, source: Source, sha: str, outcome: Outcome) -> None:
         self.last_progress = time.monotonic()  # the service's watchdog: work goes on
@@ -514,8 +528,9 @@ class _Guarded(Exception):
     """A message did not write in a batch written without savepoints: the batch is rolled
     back and written again, a savepoint per message (the message's error is the cause)."""
 
-    def __init__(self, item: Prepared) -> None:
-        super().__init__(f"uid={item.source.uid}")
+    def __init__(self, item: Prepared | None) -> None:
+        super().__init__(f"uid={item.source.uid} sha256={item.sha[:12]}" if item is not None
+                         else "the bulk write of its receipts and unrelated mail")
         self.item = item
 
 

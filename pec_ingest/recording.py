@@ -272,39 +272,48 @@ def plain_receipt(facts: MessageFacts, env: PecMessage) -> Plain | None:
         recipient=_recipient(env)))
 
 
-def write_plain(session: Session, items: Sequence[Plain],
-                firsts: Sequence[FirstRow] = ()) -> dict[int, Outcome]:
+def write_plain(session: Session, items: Sequence[Plain], firsts: Sequence[FirstRow] = (),
+                *, savepoint: bool = True) -> dict[int, Outcome]:
     """Write ``items`` in bulk, in a savepoint: one INSERT of their messages (with the
     ``firsts``, whose ids the versions' records then take), one of their receipts. Returns
     the outcomes by position; an item left out (a receipt of one of our acknowledgements,
     which moves it) is for the caller to write one by one, and so is every item when the
     database refuses the bulk write (a duplicate among them, a value it does not take): the
     savepoint is rolled back, nothing of it is written (the versions then write their own
-    rows, as they do without a batch)."""
+    rows, as they do without a batch). ``savepoint=False``: no savepoint, and a refusal is
+    raised (:class:`StoreError` or :class:`SQLAlchemyError`): the caller rolls back its
+    transaction."""
     ours = acknowledged(session, [p.receipt["referenced_message_id"] for p in items
                                   if p.receipt is not None])
     chosen = [(i, p) for i, p in enumerate(items)
               if p.receipt is None or p.receipt["referenced_message_id"] not in ours]
     if not chosen and not firsts:
         return {}
-    try:
-        with session.begin_nested():
-            ids = add_messages(session, [p.facts.values(p.outcome, p.reason)
-                                         for _i, p in chosen] +
-                               [f.facts.values(f.outcome, f.reason) for f in firsts])
-            add_receipts(session, [{**p.receipt, "message_id": message_id}
-                                   for (_i, p), message_id in zip(chosen, ids[:len(chosen)],
-                                                                  strict=True)
-                                   if p.receipt is not None])
-    except (StoreError, SQLAlchemyError) as exc:  # refused by the database or the store's checks
-        log.info("bulk write of %d messages refused, written one by one: %s",
-                 len(chosen) + len(firsts), exc)
-        return {}
+    if not savepoint:
+        ids = _write_rows(session, chosen, firsts)
+    else:
+        try:
+            with session.begin_nested():
+                ids = _write_rows(session, chosen, firsts)
+        except (StoreError, SQLAlchemyError) as exc:  # refused by the database or our checks
+            log.info("bulk write of %d messages refused, written one by one: %s",
+                     len(chosen) + len(firsts), exc)
+            return {}
     early = session.info.setdefault(_EARLY, {})
     for first, message_id in zip(firsts, ids[len(chosen):], strict=True):
         early[first.facts.sha256] = (message_id, (first.outcome, first.reason))
     return {i: p.result(message_id)
             for (i, p), message_id in zip(chosen, ids[:len(chosen)], strict=True)}
+
+
+def _write_rows(session: Session, chosen: Sequence[tuple[int, Plain]],
+                firsts: Sequence[FirstRow]) -> list[int]:
+    ids = add_messages(session, [p.facts.values(p.outcome, p.reason) for _i, p in chosen] +
+                       [f.facts.values(f.outcome, f.reason) for f in firsts], savepoint=False)
+    add_receipts(session, [{**p.receipt, "message_id": message_id}
+                           for (_i, p), message_id in zip(chosen, ids[:len(chosen)], strict=True)
+                           if p.receipt is not None])
+    return ids
 
 
 def _referenced(env: PecMessage) -> str | None:

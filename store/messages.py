@@ -10,6 +10,7 @@ caller's transaction stays usable.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
@@ -141,12 +142,14 @@ def message_values(*, kind: str, outcome: str, identificativo: str | None = None
 _MESSAGES = cast(Table, Message.__table__)
 
 
-def add_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+def add_messages(session: Session, rows: Sequence[Mapping[str, Any]], *,
+                 savepoint: bool = True) -> list[int]:
     """Record many messages at once (``rows`` from :func:`message_values`, distinct sha256),
     in one INSERT (batched "insertmanyvalues" on both backends); returns their ids in the
     order of ``rows``. All or none: if any is already there (or the database refuses one),
     none is written and :class:`BatchRefused` is raised (the caller then writes them one by
-    one, where :func:`add_message` says which is the duplicate)."""
+    one, where :func:`add_message` says which is the duplicate). ``savepoint=False``: the
+    caller's own savepoint or transaction is what a refusal rolls back (the INSERT has none)."""
     if not rows:
         return []
     values = [{key: without_nul(value) for key, value in row.items()} for row in rows]
@@ -158,7 +161,7 @@ def add_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[in
     # ORM's bulk insert walks every row's columns in Python again (defaults are the table's)
     statement = _MESSAGES.insert().returning(_MESSAGES.c.id, _MESSAGES.c.sha256)
     try:
-        with session.begin_nested():
+        with session.begin_nested() if savepoint else nullcontext():
             ids = {sha: ident for ident, sha in session.execute(statement, values)}
     except IntegrityError as exc:
         raise BatchRefused(f"{len(rows)} messaggi non scritti insieme: {exc.orig}") from exc

@@ -291,8 +291,8 @@ def test_bulk_rows_are_the_rows_written_one_by_one(
     real = recording.write_plain
 
     def counted(session: Session, items: Sequence[recording.Plain],
-                firsts: Sequence[recording.FirstRow] = ()) -> object:
-        written = real(session, items, firsts)
+                firsts: Sequence[recording.FirstRow] = (), savepoint: bool = True) -> object:
+        written = real(session, items, firsts, savepoint=savepoint)
         bulk["rows"] += len(written)
         bulk["firsts"] += len(firsts)
         return written
@@ -534,3 +534,38 @@ def test_a_batch_written_again_keeps_nothing_of_its_first_pass(
         assert sorted(session.scalars(select(Acknowledgement.submission_id))) == versions
         numbers = sorted(session.scalars(select(Submission.registration_number)))
     assert numbers == [f"{code}-{n:04d}" for n in (1, 2, 3)]
+
+
+def test_a_bulk_write_refused_in_the_first_pass_is_settled_in_the_second(
+        pipeline: Pipeline, mailbox: list[SampleMessage], sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row the batch's lookup could not see (written meanwhile by another writer) makes the
+    bulk INSERT fail inside the first pass, which has no savepoint for it: the transaction is
+    rolled back and the batch written again, where the bulk is refused in its savepoint and
+    its messages, the versions' rows included, are written one by one (the copy a duplicate,
+    the others recorded once)."""
+    from pec_ingest import pipeline as module
+
+    twin = pec_receipt(1, "meanwhile")
+    by = {m.name: m.raw for m in mailbox}
+    items = [_prepared(pipeline, twin, 2), _prepared(pipeline, pec_receipt(2, "meanwhile"), 3),
+             _prepared(pipeline, by["b-pdf"], 4)]  # all read before the twin is written
+    first = pipeline.commit_many([_prepared(pipeline, twin, 1)], lambda _s, _o: None)
+    assert [o.outcome for o in first.outcomes] == ["receipt"]
+    nested = Counter[str]()
+    real = module._write_nested
+
+    def counted(*args: object) -> object:
+        nested["n"] += 1
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "_write_nested", counted)
+    monkeypatch.setattr(pipeline, "_lookup", lambda keys: module.Lookup(
+        {}, {sha for sha, _ident, _kind in keys}, set()))  # as if looked up before the twin
+    written = pipeline.commit_many(items, lambda _s, _o: None)
+    assert written.together
+    assert [o.outcome for o in written.outcomes] == ["duplicate", "receipt", "submission"]
+    assert nested["n"] == 3  # the second pass: each message in a savepoint of its own
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 3
+        assert session.scalar(select(func.count()).select_from(Submission)) == 1
