@@ -442,7 +442,7 @@ class Pipeline:
                          recording.plain_ignored(base, decision))
         return later(lambda s: recording.record_submission(
             s, self.config, base, envelope, parsed, decision),
-            first_row=recording.FirstRow(base, decision.reason))
+            first_row=recording.FirstRow.of(base, envelope, parsed, decision, self.config))
 
     def _decide(self, envelope: PecMessage) -> tuple[Decision,
                                                      list[tuple[Attachment, IsolatedResult]]]:

@@ -30,6 +30,7 @@ from store.messages import (
     attachment_values,
     find_message,
     insert_attachments,
+    insert_files,
     insert_message,
     message_values,
 )
@@ -155,6 +156,7 @@ def own_identificativo(env: PecMessage) -> str | None:
 _NEVER_RECORDED = "pec_ingest.never_recorded"
 _NO_COLLISION = "pec_ingest.no_collision"
 _EARLY = "pec_ingest.early_rows"  # sha256 -> (id, (outcome, reason)) of rows written first
+_EARLY_FILES = "pec_ingest.early_files"  # message id -> the ids of its files, written first
 
 
 def never_recorded(session: Session, sha256s: set[str],
@@ -168,6 +170,7 @@ def never_recorded(session: Session, sha256s: set[str],
     session.info[_NEVER_RECORDED] = sha256s
     session.info[_NO_COLLISION] = no_collision
     session.info[_EARLY] = {}
+    session.info[_EARLY_FILES] = {}
 
 
 _LATER = "pec_ingest.later_rows"
@@ -243,14 +246,25 @@ class Plain:
 
 @dataclass(frozen=True)
 class FirstRow:
-    """The message row a version's record starts with (:func:`record_submission`): a batch
-    written without savepoints writes it with its plain rows, in the same INSERT, and the
-    record then takes its id (:meth:`MessageFacts.insert`). Not with a savepoint per message:
-    a version rolled back to its savepoint would leave that row behind."""
+    """The rows a version's record starts with (:func:`record_submission`): its message and
+    its files. A batch written without savepoints writes the messages with its plain rows, in
+    the same INSERT, and the files of them all in one more; the record then takes their ids
+    (:meth:`MessageFacts.insert`, :func:`_attachments`). Not with a savepoint per message: a
+    version rolled back to its savepoint would leave those rows behind."""
 
     facts: MessageFacts
     reason: str
+    files: tuple[dict[str, Any], ...] = ()  # attachment_rows(...), in the envelope's order
     outcome: str = "submission"
+
+    @classmethod
+    def of(cls, facts: MessageFacts, env: PecMessage,
+           parsed: Sequence[tuple[Attachment, IsolatedResult]], decision: Decision,
+           config: Config) -> FirstRow:
+        """What :func:`record_submission` writes first for this message."""
+        form_att = decision.form[0] if decision.form else None
+        return cls(facts, decision.reason,
+                   tuple(attachment_rows(env, parsed, form_att, config)))
 
 
 def plain_ignored(facts: MessageFacts, decision: Decision) -> Plain | None:
@@ -290,30 +304,42 @@ def write_plain(session: Session, items: Sequence[Plain], firsts: Sequence[First
     if not chosen and not firsts:
         return {}
     if not savepoint:
-        ids = _write_rows(session, chosen, firsts)
+        ids, files = _write_rows(session, chosen, firsts)
     else:
         try:
             with session.begin_nested():
-                ids = _write_rows(session, chosen, firsts)
+                ids, files = _write_rows(session, chosen, firsts)
         except (StoreError, SQLAlchemyError) as exc:  # refused by the database or our checks
             log.info("bulk write of %d messages refused, written one by one: %s",
                      len(chosen) + len(firsts), exc)
             return {}
     early = session.info.setdefault(_EARLY, {})
+    early_files = session.info.setdefault(_EARLY_FILES, {})
     for first, message_id in zip(firsts, ids[len(chosen):], strict=True):
         early[first.facts.sha256] = (message_id, (first.outcome, first.reason))
+        early_files[message_id] = files.get(message_id, [])
     return {i: p.result(message_id)
             for (i, p), message_id in zip(chosen, ids[:len(chosen)], strict=True)}
 
 
 def _write_rows(session: Session, chosen: Sequence[tuple[int, Plain]],
-                firsts: Sequence[FirstRow]) -> list[int]:
+                firsts: Sequence[FirstRow]) -> tuple[list[int], dict[int, list[int]]]:
+    """The messages' rows, their receipts' and the firsts' files: the messages' ids, and
+    the files' ids by message."""
     ids = add_messages(session, [p.facts.values(p.outcome, p.reason) for _i, p in chosen] +
                        [f.facts.values(f.outcome, f.reason) for f in firsts], savepoint=False)
     add_receipts(session, [{**p.receipt, "message_id": message_id}
                            for (_i, p), message_id in zip(chosen, ids[:len(chosen)], strict=True)
                            if p.receipt is not None])
-    return ids
+    owners = [message_id for first, message_id in zip(firsts, ids[len(chosen):], strict=True)
+              for _row in first.files]
+    file_ids = insert_files(session, [{**row, "message_id": message_id} for row, message_id
+                                      in zip((r for f in firsts for r in f.files), owners,
+                                             strict=True)])
+    files: dict[int, list[int]] = {}
+    for message_id, file_id in zip(owners, file_ids, strict=True):
+        files.setdefault(message_id, []).append(file_id)
+    return ids, files
 
 
 def _referenced(env: PecMessage) -> str | None:
@@ -450,7 +476,18 @@ def _reasons(config: Config, env: PecMessage, form: dict[str, Any] | None,
 def _attachments(session: Session, message_id: int, env: PecMessage,
                  parsed: Sequence[tuple[Attachment, IsolatedResult]],
                  form_att: Attachment | None, config: Config) -> dict[int, int]:
-    """The message's files, written now (one INSERT): their ids by ``id()`` of each."""
+    """The message's files, written now (one INSERT), or by its batch beforehand
+    (:class:`FirstRow`): their ids by ``id()`` of each."""
+    ids = session.info.get(_EARLY_FILES, {}).pop(message_id, None)
+    if ids is None:
+        ids = insert_attachments(session, message_id,
+                                 attachment_rows(env, parsed, form_att, config))
+    return {id(att): ident for att, ident in zip(env.attachments, ids, strict=True)}
+
+
+def attachment_rows(env: PecMessage, parsed: Sequence[tuple[Attachment, IsolatedResult]],
+                    form_att: Attachment | None, config: Config) -> list[dict[str, Any]]:
+    """The rows of the message's files (``attachment_values``), in the envelope's order."""
     by_att = {id(a): r for a, r in parsed}
     rows = []
     for att in env.attachments:
@@ -471,5 +508,4 @@ def _attachments(session: Session, message_id: int, env: PecMessage,
             role=role,
             parse_status=_PARSE_STATUS.get(result.outcome, "failed") if result else "skipped",
             parse_error=result.error if result is not None and not result.ok else None))
-    ids = insert_attachments(session, message_id, rows)
-    return {id(att): ident for att, ident in zip(env.attachments, ids, strict=True)}
+    return rows

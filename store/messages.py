@@ -273,10 +273,15 @@ def insert_attachments(session: Session, message_id: int,
     with one plain statement, no mapped objects (NUL characters taken out as the flush does);
     returns their ids in the order of ``rows`` (asked to keep that order, SQLite sends one
     INSERT per row, as the flush did; a message has a few files)."""
+    return insert_files(session, [{**row, "message_id": message_id} for row in rows])
+
+
+def insert_files(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """:func:`insert_attachments` for the files of several messages at once (each row names
+    its ``message_id``): one statement on PostgreSQL, one INSERT per row on SQLite."""
     if not rows:
         return []
-    values = [{key: without_nul(value) for key, value in {**row, "message_id": message_id}
-               .items()} for row in rows]
+    values = [{key: without_nul(value) for key, value in row.items()} for row in rows]
     same_columns(values)
     return [int(ident) for ident in session.connection().execute(_INSERT_FILES, values)
             .scalars()]

@@ -257,10 +257,10 @@ def test_at_most_two_batches_are_in_flight(
     assert len(in_flight) == 4 and max(in_flight) == 6  # the batch in hand and the one before
 
 
-def _rows(sessions: sessionmaker[Session]) -> tuple[list[tuple[object, ...]],
-                                                    list[tuple[object, ...]]]:
-    """Messages and receipts, without what differs by nature (ids, insertion times)."""
-    from store.model import Receipt
+def _rows(sessions: sessionmaker[Session]) -> tuple[list[tuple[object, ...]], ...]:
+    """Messages, receipts and files, without what differs by nature (ids, insertion times).
+    """
+    from store.model import Attachment, Receipt
 
     skip = {"id", "first_seen_at", "created_at", "message_id"}
     with sessions() as session:
@@ -270,7 +270,10 @@ def _rows(sessions: sessionmaker[Session]) -> tuple[list[tuple[object, ...]],
         receipts = [(r.message.uid, *(getattr(r, c.key) for c in Receipt.__table__.columns
                                       if c.key not in skip))
                     for r in session.scalars(select(Receipt))]
-    return messages, sorted(receipts, key=lambda r: str(r[0]))
+        files = [(a.message.uid, *(getattr(a, c.key) for c in Attachment.__table__.columns
+                                   if c.key not in skip))
+                 for a in session.scalars(select(Attachment).order_by(Attachment.id))]
+    return messages, sorted(receipts, key=lambda r: str(r[0])), files
 
 
 def test_bulk_rows_are_the_rows_written_one_by_one(
@@ -278,8 +281,8 @@ def test_bulk_rows_are_the_rows_written_one_by_one(
         sessions: sessionmaker[Session], pipeline: Pipeline, tmp_path: Path,
         mailbox: list[SampleMessage], monkeypatch: pytest.MonkeyPatch) -> None:
     """Receipts and unrelated mail are written in bulk (one INSERT each per batch), so are the
-    message rows of the batch's versions: the rows are exactly those the one-by-one functions
-    write (compared on a second database)."""
+    message rows of the batch's versions and their files: the rows are exactly those the
+    one-by-one functions write (compared on a second database)."""
     invoice = b"<?xml version='1.0'?><FatturaElettronica versione='FPR12'/>\n"
     forms = {m.name: m.raw for m in mailbox}
     dovecot.append(imap_user, [pec_receipt(n, "bulk") for n in range(3)]
@@ -308,12 +311,13 @@ def test_bulk_rows_are_the_rows_written_one_by_one(
     upgrade(other.kw["bind"])
     monkeypatch.setattr(recording, "plain_receipt", lambda *_a: None)
     monkeypatch.setattr(recording, "plain_ignored", lambda *_a: None)
-    monkeypatch.setattr(recording, "FirstRow", lambda *_a: None)
+    monkeypatch.setattr(recording.FirstRow, "of", staticmethod(lambda *_a: None))
     with Pipeline(box_config, other, parse=pipeline.parse) as alone:
         report = Poller(box_config, other, alone).poll_mailbox(box)
     assert report.ok and report.outcomes == expected, report
     assert bulk == {"rows": 6, "firsts": 2}  # nothing more in bulk
     assert _rows(other) == together
+    assert len(together[2]) >= 2  # the versions' files among them
 
 
 def test_a_duplicate_inside_a_bulk_write_sends_the_batch_one_by_one(
