@@ -314,9 +314,13 @@ class Pipeline:
         try:  # without a savepoint per message first: nearly every batch writes cleanly
             return self._write_batch(items, found, alone, bulk, finish, _write_direct)
         except _Guarded as exc:  # the whole transaction rolled back: again, savepoints this time
-            log.info("%s did not write in its batch: the batch is written again with a "
-                     "savepoint per message (what was logged while writing it was rolled "
-                     "back)", exc, exc_info=exc.__cause__)
+            # what the database or the store refused is expected now and then (a duplicate,
+            # a race): INFO; anything else is a bug of ours, seen even if the retry works
+            expected = isinstance(exc.__cause__, (StoreError, SQLAlchemyError))
+            log.log(logging.INFO if expected else logging.ERROR,
+                    "%s did not write in its batch: the batch is written again with a "
+                    "savepoint per message (what was logged while writing it was rolled "
+                    "back)", exc, exc_info=exc.__cause__)
             return self._write_batch(items, found, alone, bulk, finish, _write_nested)
 
     def _write_batch(self, items: Sequence[Prepared], found: Lookup, alone: Sequence[int],
@@ -332,6 +336,8 @@ class Pipeline:
             for i, item in enumerate(items):
                 outcomes.append(found.same.get(i) or written.get(i)
                                 or write(session, item, later))
+            if write is _write_direct:
+                recording.all_early_rows_taken(session)
             later.write(session)
             finish(session, outcomes)
             if self.before_commit is not None:
@@ -440,9 +446,10 @@ class Pipeline:
         if not decision.relevant:
             return later(lambda s: recording.record_ignored(s, base, envelope, decision),
                          recording.plain_ignored(base, decision))
+        config = self.config  # one configuration for the whole record (a reload may swap it)
         return later(lambda s: recording.record_submission(
-            s, self.config, base, envelope, parsed, decision),
-            first_row=recording.FirstRow.of(base, envelope, parsed, decision, self.config))
+            s, config, base, envelope, parsed, decision),
+            first_row=recording.FirstRow.of(base, envelope, parsed, decision, config))
 
     def _decide(self, envelope: PecMessage) -> tuple[Decision,
                                                      list[tuple[Attachment, IsolatedResult]]]:

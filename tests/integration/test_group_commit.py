@@ -273,7 +273,10 @@ def _rows(sessions: sessionmaker[Session]) -> tuple[list[tuple[object, ...]], ..
         files = [(a.message.uid, *(getattr(a, c.key) for c in Attachment.__table__.columns
                                    if c.key not in skip))
                  for a in session.scalars(select(Attachment).order_by(Attachment.id))]
-    return messages, sorted(receipts, key=lambda r: str(r[0])), files
+        forms = [(v.message.uid, v.attachment.message.uid, v.attachment.filename,
+                  v.attachment.role) for v in session.scalars(select(Submission))
+                 if v.attachment is not None]  # each version's form: its own file
+    return messages, sorted(receipts, key=lambda r: str(r[0])), files, sorted(forms)
 
 
 def test_bulk_rows_are_the_rows_written_one_by_one(
@@ -317,7 +320,7 @@ def test_bulk_rows_are_the_rows_written_one_by_one(
     assert report.ok and report.outcomes == expected, report
     assert bulk == {"rows": 6, "firsts": 2}  # nothing more in bulk
     assert _rows(other) == together
-    assert len(together[2]) >= 2  # the versions' files among them
+    assert len(together[2]) >= 2 and len(together[3]) == 2  # the versions' files among them
 
 
 def test_a_duplicate_inside_a_bulk_write_sends_the_batch_one_by_one(
@@ -542,7 +545,7 @@ def test_a_batch_written_again_keeps_nothing_of_its_first_pass(
 
 def test_a_bulk_write_refused_in_the_first_pass_is_settled_in_the_second(
         pipeline: Pipeline, mailbox: list[SampleMessage], sessions: sessionmaker[Session],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """A row the batch's lookup could not see (written meanwhile by another writer) makes the
     bulk INSERT fail inside the first pass, which has no savepoint for it: the transaction is
     rolled back and the batch written again, where the bulk is refused in its savepoint and
@@ -566,10 +569,37 @@ def test_a_bulk_write_refused_in_the_first_pass_is_settled_in_the_second(
     monkeypatch.setattr(module, "_write_nested", counted)
     monkeypatch.setattr(pipeline, "_lookup", lambda keys: module.Lookup(
         {}, {sha for sha, _ident, _kind in keys}, set()))  # as if looked up before the twin
-    written = pipeline.commit_many(items, lambda _s, _o: None)
+    with caplog.at_level(logging.INFO, logger="pec_ingest.pipeline"):
+        written = pipeline.commit_many(items, lambda _s, _o: None)
     assert written.together
     assert [o.outcome for o in written.outcomes] == ["duplicate", "receipt", "submission"]
+    [first_pass] = [r for r in caplog.records if "did not write in its batch" in r.message]
+    assert first_pass.levelno == logging.INFO  # refused by the database: expected, not a bug
+    assert first_pass.message.startswith("the bulk write of its receipts")  # not a message
     assert nested["n"] == 3  # the second pass: each message in a savepoint of its own
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == 3
         assert session.scalar(select(func.count()).select_from(Submission)) == 1
+
+
+def test_rows_written_ahead_and_left_unused_are_never_committed(
+        pipeline: Pipeline, mailbox: list[SampleMessage], sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A version's record that (by a bug) never takes the rows its batch wrote for it: the
+    batch is refused before its commit, logged as an error, and written one message at a
+    time; no message row without its version is kept."""
+    from pec_ingest import pipeline as module
+
+    items = _three_versions(pipeline, mailbox)
+
+    def forgetful(_session: Session, *_args: object) -> object:
+        return module.Outcome("submission", "finta", "posta-certificata")
+
+    monkeypatch.setattr(recording, "record_submission", forgetful)
+    with caplog.at_level(logging.INFO):
+        written = pipeline.commit_many(items, lambda _s, _o: None)
+    assert not written.together  # one by one, through the per-message guard
+    assert any(r.levelno == logging.ERROR and r.exc_info and "non usate" in str(r.exc_info[1])
+               for r in caplog.records)
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 0
