@@ -123,7 +123,7 @@ class Prepared:
     kind: str = "unknown"  # the envelope's kind
     identificativo: str | None = None  # recording.own_identificativo: checked at the commit
     plain: recording.Plain | None = None  # the same record as rows a batch writes in bulk
-    first_row: recording.FirstRow | None = None  # a version's message row, for the same
+    first_row: recording.FirstRow | None = None  # a version's first rows, written with those
 
     @property
     def key(self) -> tuple[str, str | None, str]:
@@ -532,8 +532,9 @@ def _recorded(existing: Message | MessageKey) -> Outcome | None:
 
 
 class _Guarded(Exception):
-    """A message did not write in a batch written without savepoints: the batch is rolled
-    back and written again, a savepoint per message (the message's error is the cause)."""
+    """A message (``item``; None: the batch's bulk rows) did not write in a batch written
+    without savepoints: the batch is rolled back and written again, a savepoint per message
+    (the error is the cause)."""
 
     def __init__(self, item: Prepared | None) -> None:
         super().__init__(f"uid={item.source.uid} sha256={item.sha[:12]}" if item is not None
