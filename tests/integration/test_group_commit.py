@@ -483,11 +483,8 @@ def _tables_of(session: Session, submission_id: int | None) -> list[str]:
     return [t["code"] for t in (parsed or {}).get("tavoli", [])]
 
 
-def test_a_batch_that_writes_cleanly_takes_no_savepoint_per_message(
-        pipeline: Pipeline, mailbox: list[SampleMessage], sessions: sessionmaker[Session],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nearly every batch writes cleanly: its messages go straight into its transaction (no
-    savepoint each); only a batch where one fails is written again with savepoints."""
+def _count_nested(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Count the messages written in a savepoint of their own (the batch's second pass)."""
     from pec_ingest import pipeline as module
 
     nested = Counter[str]()
@@ -498,6 +495,16 @@ def test_a_batch_that_writes_cleanly_takes_no_savepoint_per_message(
         return real(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(module, "_write_nested", counted)
+    return nested
+
+
+def test_a_batch_that_writes_cleanly_takes_no_savepoint_per_message(
+        pipeline: Pipeline, mailbox: list[SampleMessage], sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nearly every batch writes cleanly: its messages go straight into its transaction (no
+    savepoint each); only a batch where one fails is written again with savepoints."""
+
+    nested = _count_nested(monkeypatch)
     items = _three_versions(pipeline, mailbox)
     written = pipeline.commit_many(items, lambda _session, _outcomes: None)
     assert written.together
@@ -559,14 +566,7 @@ def test_a_bulk_write_refused_in_the_first_pass_is_settled_in_the_second(
              _prepared(pipeline, by["b-pdf"], 4)]  # all read before the twin is written
     first = pipeline.commit_many([_prepared(pipeline, twin, 1)], lambda _s, _o: None)
     assert [o.outcome for o in first.outcomes] == ["receipt"]
-    nested = Counter[str]()
-    real = module._write_nested
-
-    def counted(*args: object) -> object:
-        nested["n"] += 1
-        return real(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(module, "_write_nested", counted)
+    nested = _count_nested(monkeypatch)
     monkeypatch.setattr(pipeline, "_lookup", lambda keys: module.Lookup(
         {}, {sha for sha, _ident, _kind in keys}, set()))  # as if looked up before the twin
     with caplog.at_level(logging.INFO, logger="pec_ingest.pipeline"):
