@@ -341,14 +341,12 @@ def _write_rows(session: Session, chosen: Sequence[tuple[int, Plain]],
     add_receipts(session, [{**p.receipt, "message_id": message_id}
                            for (_i, p), message_id in zip(chosen, ids[:len(chosen)], strict=True)
                            if p.receipt is not None])
-    owners = [message_id for first, message_id in zip(firsts, ids[len(chosen):], strict=True)
-              for _row in first.files]
-    file_ids = insert_files(session, [{**row, "message_id": message_id} for row, message_id
-                                      in zip((r for f in firsts for r in f.files), owners,
-                                             strict=True)])
+    file_rows = [{**row, "message_id": message_id}
+                 for first, message_id in zip(firsts, ids[len(chosen):], strict=True)
+                 for row in first.files]
     files: dict[int, list[int]] = {}
-    for message_id, file_id in zip(owners, file_ids, strict=True):
-        files.setdefault(message_id, []).append(file_id)
+    for row, file_id in zip(file_rows, insert_files(session, file_rows), strict=True):
+        files.setdefault(row["message_id"], []).append(file_id)
     return ids, files
 
 

@@ -114,14 +114,6 @@ class _Pending:
 
 
 @dataclass
-class _LookAhead:
-    """Where and on what the next batch's first look starts early."""
-
-    looker: ThreadPoolExecutor
-    uids: list[int] | None
-
-
-@dataclass
 class _Started:
     """A first look started early, and the batch it is for (taken only by that batch)."""
 
@@ -142,6 +134,7 @@ class FolderScan:
         self.stored = -1
         self.pending: list[_Pending] = []
         self.post_uids: list[int] = []
+        self.looker: ThreadPoolExecutor | None = None  # the look-ahead's thread, in run()
         self.look_started: _Started | None = None  # the next batch's
         self.on_batch: Callable[[int], None] | None = None  # test hook: after each FETCH
 
@@ -160,6 +153,7 @@ class FolderScan:
             # uses the connection before it is done
             with ThreadPoolExecutor(1, thread_name_prefix="look") as looker, \
                     ThreadPoolExecutor(self.workers, thread_name_prefix="ingest") as pool:
+                self.looker = looker
                 try:
                     for i, batch in enumerate(batches):
                         if self.stop.is_set():
@@ -167,7 +161,7 @@ class FolderScan:
                                      "poll", self.box.name, self.folder)
                             break
                         following = batches[i + 1] if i + 1 < len(batches) else None
-                        self._batch(batch, pool, progress, _LookAhead(looker, following))
+                        self._batch(batch, pool, progress, following)
                         self._save(progress.value)
                 finally:
                     if self.stop.is_set():  # SIGTERM: finish the messages in hand only
@@ -175,6 +169,7 @@ class FolderScan:
                             item.future.cancel()
                     self._drain(progress, 0, quiet=True)
                     self._save(progress.value)
+            self.looker = None
             self._unread_look()
         self._save(progress.value)
         self._post_actions()
@@ -215,11 +210,11 @@ class FolderScan:
         self.stored = last_uid
 
     def _batch(self, uids: list[int], pool: ThreadPoolExecutor, progress: Progress,
-               next_look: _LookAhead | None = None) -> None:
-        """One batch; ``next_look``: the first look at this batch if it was started during the
-        previous one, and where to start the next one's (after this batch's last download:
-        the connection is then free while this batch is prepared and the previous one
-        written)."""
+               following: list[int] | None = None) -> None:
+        """One batch (its first look taken from the look-ahead if it was started during the
+        previous one); ``following``: the next batch, whose look starts after this batch's
+        last download (the connection is then free while this batch is prepared and the
+        previous one written)."""
         refused: dict[int, str] = {}
         started, self.look_started = self.look_started, None
         looks = self._first_look(uids, refused, started.future if started is not None
@@ -234,13 +229,13 @@ class FolderScan:
         groups = _by_size(wanted, min(FETCH_BYTES, self.box.max_message_mb * 1048576),
                           self.box.batch_size)
         if not groups:
-            self._look_ahead(next_look)
+            self._look_ahead(following)
         for n, group in enumerate(groups, 1):
             if self.stop.is_set():
                 return  # not fetched: above the stored UID, read again by the next poll
             raw = self.mb.fetch_raw([v.uid for v in group])
             if n == len(groups):
-                self._look_ahead(next_look)
+                self._look_ahead(following)
             self.tally.fetched += len(raw)
             shas = {uid: hashlib.sha256(data).hexdigest() for uid, data in raw.items()}
             known = self.pipeline.recorded(list(shas.values()))
@@ -261,10 +256,9 @@ class FolderScan:
                 self.on_batch(len(group))
             self._drain(progress, INFLIGHT_BYTES, self.box.batch_size)
 
-    def _look_ahead(self, next_look: _LookAhead | None) -> None:
-        if next_look is not None and next_look.uids and not self.stop.is_set():
-            self.look_started = _Started(next_look.uids,
-                                         next_look.looker.submit(self._look, next_look.uids))
+    def _look_ahead(self, uids: list[int] | None) -> None:
+        if uids and self.looker is not None and not self.stop.is_set():
+            self.look_started = _Started(uids, self.looker.submit(self._look, uids))
 
     def _look(self, uids: list[int]) -> dict[int, FirstLook]:
         return self.mb.first_look(uids, lambda look: needs_structure(look, self.box))
