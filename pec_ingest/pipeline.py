@@ -33,6 +33,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -60,7 +61,7 @@ from store.messages import (
     stored_identificativo,
 )
 from store.model import Message
-from store.submissions import LaterRows
+from store.submissions import LaterRows, end_direct, write_directly
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,8 @@ class Pipeline:
         self.envelopes = EnvelopeReader(config.limits, 0, config.parser.memory_limit_mb,
                                         config.parser.timeout_seconds)
         self._local = threading.local()  # the message in hand's parse deadline, per thread
+        self._settler: ThreadPoolExecutor | None = None  # a batch's durability point, aside
+        self._settler_lock = threading.Lock()
 
     def _parse_isolated(self, tasks: Sequence[ParseTask]) -> list[IsolatedResult]:
         p = self.config.parser
@@ -202,6 +205,10 @@ class Pipeline:
             self._pool.close()
             self._pool = None
         self.envelopes.close()
+        with self._settler_lock:
+            settler, self._settler = self._settler, None
+        if settler is not None:
+            settler.shutdown()
 
     def __enter__(self) -> Pipeline:
         return self
@@ -278,18 +285,20 @@ class Pipeline:
         return outcome
 
     def commit_many(self, items: Sequence[Prepared], finish: BatchFinish) -> Written:
-        """Write ``items`` in this order: one durability point for their archive files, then
-        one transaction, ``finish`` (the caller's last UID) and COMMIT. The messages go
+        """Write ``items`` in one transaction, ``finish`` (the caller's last UID) and COMMIT,
+        the COMMIT after one durability point for their archive files (reached meanwhile, in
+        a thread of its own: :meth:`_settle_aside`). The messages go
         straight into the transaction; if one of them fails, the transaction is rolled back and
         the batch written again with a savepoint per message, and a message that fails in its
         savepoint is then written alone (:meth:`commit`); if the batch cannot commit at all,
         every message is."""
+        settling = self._settle_aside([i.staged for i in items if i.staged is not None])
         try:
-            self.archive.settle(i.staged for i in items if i.staged is not None)
-            together = self._write_many(items, finish)
+            together = self._write_many(items, finish, settling.result)
         except Exception:  # each message then goes through the per-message guard alone
             log.exception("batch of %d messages not written together: written one by one",
                           len(items))
+            wait([settling])  # done with the batch's files before each message settles its own
             return Written([self.commit(item) for item in items], together=False)
         outcomes = []
         for item, outcome in zip(items, together, strict=True):
@@ -300,7 +309,18 @@ class Pipeline:
                 outcomes.append(outcome)
         return Written(outcomes, together=True)
 
-    def _write_many(self, items: Sequence[Prepared], finish: BatchFinish) -> list[Outcome | None]:
+    def _settle_aside(self, staged: list[Staged]) -> Future[None]:
+        """The batch's durability point (:meth:`Archive.settle`), started in a thread of its
+        own: its fsyncs and links wait on the disk while the batch's statements wait on the
+        database. The transaction waits for it before its COMMIT (``durable`` in
+        :meth:`_write_batch`): nothing that names a file commits before the file is durable."""
+        with self._settler_lock:
+            if self._settler is None:
+                self._settler = ThreadPoolExecutor(1, thread_name_prefix="settle")
+            return self._settler.submit(self.archive.settle, staged)
+
+    def _write_many(self, items: Sequence[Prepared], finish: BatchFinish,
+                    durable: Callable[[], None]) -> list[Outcome | None]:
         found = self._lookup([i.key for i in items])  # read-only, before the writing
         # in bulk: only rows nothing else in the batch or the database can collide with (a
         # collision is then settled one by one, in the batch's order)
@@ -312,7 +332,7 @@ class Pipeline:
                  and shas[item.sha] == 1 and idents.get(stored[i] or "", 0) <= 1]
         bulk = [(i, row) for i in alone if (row := items[i].plain) is not None]
         try:  # without a savepoint per message first: nearly every batch writes cleanly
-            return self._write_batch(items, found, alone, bulk, finish, _write_direct)
+            return self._write_batch(items, found, alone, bulk, finish, durable, _write_direct)
         except _Guarded as exc:  # the whole transaction rolled back: again, savepoints this time
             # what the database or the store refused is expected now and then (a duplicate,
             # a race): INFO; anything else is a bug of ours, seen even if the retry works
@@ -321,15 +341,18 @@ class Pipeline:
                     "%s did not write in its batch: the batch is written again with a "
                     "savepoint per message (what was logged while writing it was rolled "
                     "back)", exc, exc_info=exc.__cause__)
-            return self._write_batch(items, found, alone, bulk, finish, _write_nested)
+            return self._write_batch(items, found, alone, bulk, finish, durable, _write_nested)
 
     def _write_batch(self, items: Sequence[Prepared], found: Lookup, alone: Sequence[int],
                      bulk: Sequence[tuple[int, recording.Plain]], finish: BatchFinish,
+                     durable: Callable[[], None],
                      write: Callable[[Session, Prepared, LaterRows], Outcome | None],
                      ) -> list[Outcome | None]:
         outcomes: list[Outcome | None] = []
         with self.sessions() as session, session.begin():
             recording.never_recorded(session, found.fresh, {items[i].sha for i in alone})
+            if write is _write_direct:  # no savepoint: numbers counted in memory, and more
+                write_directly(session)
             plain = self._write_plain(session, items, alone, bulk, direct=write is _write_direct)
             written = {bulk[k][0]: outcome for k, outcome in plain.items()}
             later = LaterRows()  # the versions' tables, readings, reasons, replies: together
@@ -338,8 +361,10 @@ class Pipeline:
                                 or write(session, item, later))
             if write is _write_direct:
                 recording.all_early_rows_taken(session)
+                end_direct(session)
             later.write(session)
             finish(session, outcomes)
+            durable()  # the batch's archive files (ArchiveError: rolled back, one by one)
             if self.before_commit is not None:
                 self.before_commit()
         return outcomes

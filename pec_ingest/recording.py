@@ -427,8 +427,8 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
     fields: Mapping[str, Any] = (form or {}).get("fields") or dict.fromkeys(CANONICAL_FIELDS)
     organisation, created = find_or_create_organisation(
         session, fields.get("codice_fiscale"), facts.sender or env.original_from, None,
-        name_if_new=fields.get("denominazione"))
-    known = lineage(session, organisation, new=created)
+        name_if_new=fields.get("denominazione"), lock=True)
+    known = lineage(session, organisation, new=created, locked=True)
     current = changed_sender(organisation, known.current, facts.sender)
     name = fields.get("denominazione")
     if not created and current is None and name and organisation.denominazione != name:
@@ -445,6 +445,7 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
                                                    current.sender, current.pec, facts.sender))
     reasons += review.skipped_reasons(parsed, form_att)
     status = (form or {}).get("status", "needs_review")
+    later = session.info.get(_LATER)
     submission = insert_version(
         session, organisation, message_id, procedure=config.procedure.code, fields=fields,
         received_at=received, late=received > config.deadline,
@@ -452,14 +453,14 @@ def record_submission(session: Session, config: Config, facts: MessageFacts, env
         warnings=(form or {}).get("warnings", []), parsed=provenance.without_ocr_text(form),
         attachment_id=files.get(id(form_att)) if form_att is not None else None,
         review_state=initial_review_state(status, current is not None, bool(reasons)),
-        hold=current is not None, known=known)
+        hold=current is not None, known=known, later=later)
     # its tables, reading, reasons and reply: checked, then written
     add_version_rows(session, submission, VersionRows(
         tavoli=[(t["code"], t["rank"]) for t in (form or {}).get("tavoli", [])],
         provenance=sources, ocr=(form or {}).get("ocr"),
         reasons=[(r.code, r.detail) for r in reasons],
         reply=reply_for(config, submission.registration_number, env, facts.sender)),
-        later=session.info.get(_LATER))
+        later=later)
     return _outcome("submission", decision.reason, env.kind, message_id=message_id,
                     submission_id=submission.id,
                     registration_number=submission.registration_number,

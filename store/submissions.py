@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Integer, Select, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -80,25 +81,30 @@ def get_or_create_organisation(session: Session, codice_fiscale: str | None,
 
 def find_or_create_organisation(session: Session, codice_fiscale: str | None,
                                 sender: str | None, denominazione: str | None, *,
-                                name_if_new: str | None = None) -> tuple[Organisation, bool]:
+                                name_if_new: str | None = None, lock: bool = False,
+                                ) -> tuple[Organisation, bool]:
     """:func:`get_or_create_organisation`, and whether this transaction created it (then no
     other transaction can see it yet: it has no versions, nothing to lock); ``name_if_new``:
-    its denominazione when it is created here."""
+    its denominazione when it is created here. ``lock``: an organisation found is locked by
+    the statement that finds it (``FOR UPDATE``, read as the lock's holder left it), as
+    :func:`lineage` would lock it: tell it ``locked=True``."""
     code = (codice_fiscale or "").strip().upper() or None
     key = normalise_sender(sender)
     if code is None and key is None:
         raise InvalidRecord("organizzazione senza codice fiscale né mittente certificato")
     created = False
     if code is None:
-        organisation = _by_sender(session, key)
+        organisation = _by_sender(session, key, lock)
     else:  # by its code, else the provisional one of its address: one query for both
-        found = session.scalars(_BY_CODE_OR_PROVISIONAL, {"code": code, "key": key}).all()
+        found = session.scalars(_BY_CODE_OR_PROVISIONAL_LOCKED if lock
+                                else _BY_CODE_OR_PROVISIONAL, {"code": code, "key": key}).all()
         organisation = next((o for o in found if o.codice_fiscale == code), None)
         provisional = next((o for o in found if o.codice_fiscale is None), None)
         if organisation is None and provisional is not None:
-            organisation = _adopt(session, code, provisional)
+            organisation = _adopt(session, code, provisional, lock)  # locked by its UPDATE
     if organisation is None:
-        organisation, created = _create(session, code, None if code else key, name_if_new)
+        organisation, created = _create(session, code, None if code else key, name_if_new,
+                                        lock)
     if denominazione and organisation.denominazione != denominazione:
         organisation.denominazione = denominazione
     session.flush()
@@ -112,6 +118,20 @@ _BY_CODE_OR_PROVISIONAL = select(Organisation).where(
     | ((Organisation.sender_key == bindparam("key")) & Organisation.codice_fiscale.is_(None)))
 _BY_CODE = select(Organisation).where(Organisation.codice_fiscale == bindparam("code"))
 _BY_SENDER = select(Organisation).where(Organisation.sender_key == bindparam("key"))
+
+
+def _locking(statement: Select[Organisation]) -> Select[Organisation]:
+    """``statement`` locking the organisations it finds (PostgreSQL; SQLite renders no FOR
+    UPDATE: its writing transaction holds the whole database), in the order of their ids (two
+    rows locked in one order by every transaction: no deadlock between them), and reading
+    them as the database has them (not as an earlier read of this session left them)."""
+    return (statement.order_by(Organisation.id).with_for_update()
+            .execution_options(populate_existing=True))
+
+
+_BY_CODE_OR_PROVISIONAL_LOCKED = _locking(_BY_CODE_OR_PROVISIONAL)
+_BY_CODE_LOCKED = _locking(_BY_CODE)
+_BY_SENDER_LOCKED = _locking(_BY_SENDER)
 _ORGANISATIONS = cast(Table, Organisation.__table__)
 _SUBMISSIONS = cast(Table, Submission.__table__)
 _MESSAGES = cast(Table, Message.__table__)
@@ -143,17 +163,20 @@ _INCREMENT = (update(_COUNTER).where(_COUNTER.c.procedure == bindparam("counted"
               .returning(_COUNTER.c.last_number))
 
 
-def _by_code(session: Session, code: str) -> Organisation | None:
-    return session.scalars(_BY_CODE, {"code": code}).one_or_none()
+def _by_code(session: Session, code: str, lock: bool = False) -> Organisation | None:
+    return session.scalars(_BY_CODE_LOCKED if lock else _BY_CODE, {"code": code}).one_or_none()
 
 
-def _by_sender(session: Session, key: str | None) -> Organisation | None:
-    return session.scalars(_BY_SENDER, {"key": key}).one_or_none()
+def _by_sender(session: Session, key: str | None, lock: bool = False) -> Organisation | None:
+    return session.scalars(_BY_SENDER_LOCKED if lock else _BY_SENDER,
+                           {"key": key}).one_or_none()
 
 
-def _adopt(session: Session, code: str, provisional: Organisation) -> Organisation | None:
+def _adopt(session: Session, code: str, provisional: Organisation,
+           lock: bool = False) -> Organisation | None:
     """Give ``code`` to the ``provisional`` organisation (of the sender), if it still has none:
-    that organisation, or the one the code was given to meanwhile."""
+    that organisation (its row locked by the UPDATE), or the one the code was given to
+    meanwhile (``lock``: locked too)."""
     try:
         with session.begin_nested():
             done = session.execute(
@@ -162,23 +185,29 @@ def _adopt(session: Session, code: str, provisional: Organisation) -> Organisati
                 .values(codice_fiscale=code)
                 .execution_options(synchronize_session="fetch"))
     except IntegrityError:  # the code was given to another organisation meanwhile
-        return _by_code(session, code)
+        return _by_code(session, code, lock)
     if done.rowcount != 1:  # type: ignore[attr-defined]
-        return _by_code(session, code)
+        return _by_code(session, code, lock)
     session.refresh(provisional)
     return provisional
 
 
 def _create(session: Session, code: str | None, key: str | None,
-            name: str | None = None) -> tuple[Organisation, bool]:
+            name: str | None = None, lock: bool = False) -> tuple[Organisation, bool]:
     """Insert a new organisation (and True); if a concurrent transaction won the race, its row
-    (and False)."""
+    (and False; ``lock``: locked). In a transaction written directly (:func:`write_directly`)
+    there is no savepoint to fall back on: a race lost rolls the whole back."""
     organisation = Organisation(codice_fiscale=code, sender_key=key, denominazione=name)
+    if _DIRECT in session.info:
+        session.add(organisation)
+        session.flush()
+        return organisation, True
     try:
         with session.begin_nested():
             session.add(organisation)
     except IntegrityError:
-        existing = _by_code(session, code) if code else _by_sender(session, key)
+        existing = (_by_code(session, code, lock) if code
+                    else _by_sender(session, key, lock))
         if existing is None:
             raise
         return existing, False
@@ -194,6 +223,12 @@ def next_registration(session: Session, procedure: str) -> tuple[int, str]:
     number. On SQLite the whole database is written by one transaction at a time (``BEGIN
     IMMEDIATE``, see ``engine.py``).
     """
+    direct: _Direct | None = session.info.get(_DIRECT)
+    if direct is not None and procedure in direct.numbers:  # locked by us since: no one else
+        counted = direct.numbers[procedure] + 1              # counts until we end
+        direct.numbers[procedure] = counted
+        direct.unwritten[procedure] = direct.unwritten.get(procedure, 0) + 1
+        return counted, f"{procedure}-{counted:04d}"
     connection = session.connection()  # the counter is no mapped object: nothing to flush
     number = connection.execute(_INCREMENT, {"counted": procedure}).scalar_one_or_none()
     if number is None:  # the procedure's first number (once): create the row, then count
@@ -201,7 +236,50 @@ def next_registration(session: Session, procedure: str) -> tuple[int, str]:
         connection.execute(insert(_COUNTER).values(procedure=procedure, last_number=0)
                            .on_conflict_do_nothing(index_elements=["procedure"]))
         number = connection.execute(_INCREMENT, {"counted": procedure}).scalar_one()
+    if direct is not None:
+        direct.numbers[procedure] = int(number)
     return int(number), f"{procedure}-{int(number):04d}"
+
+
+_DIRECT = "store.submissions.direct"
+
+
+class _Direct:
+    """What a transaction written directly keeps in memory: per procedure, the last number
+    it gave and how many of them the counter row does not hold yet."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[str, int] = {}
+        self.unwritten: dict[str, int] = {}
+
+
+def write_directly(session: Session) -> None:
+    """Mark the session's transaction as written directly: without a savepoint anywhere, so
+    that any failure rolls the whole of it back (a poll's batch, which is then written again,
+    a savepoint per message). Until :func:`end_direct`:
+
+    * after its first number from a procedure's counter (an UPDATE, which locks the row until
+      the transaction ends: no other transaction counts meanwhile), the next ones are counted
+      in memory, and written to the row once, by :func:`end_direct`;
+    * an organisation is created without a savepoint of its own (a concurrent creation of the
+      same one fails the transaction instead of being read back)."""
+    session.info[_DIRECT] = _Direct()
+
+
+def end_direct(session: Session) -> None:
+    """The numbers counted in memory written to their counter rows (one UPDATE each): call it
+    before the COMMIT of a transaction marked by :func:`write_directly`, after its last
+    version; the transaction is then an ordinary one again."""
+    direct: _Direct | None = session.info.pop(_DIRECT, None)
+    if direct is None:
+        return
+    connection = session.connection()
+    for procedure, count in direct.unwritten.items():
+        connection.execute(_ADVANCE, {"counted": procedure, "by": count})
+
+
+_ADVANCE = (update(_COUNTER).where(_COUNTER.c.procedure == bindparam("counted"))
+            .values(last_number=_COUNTER.c.last_number + bindparam("by")))
 
 
 def add_submission(
@@ -273,13 +351,17 @@ def insert_version(
     fields: Mapping[str, str | None], received_at: datetime, late: bool,
     out_of_procedure: bool, status: str, warnings: Sequence[str], parsed: Mapping[str, Any],
     attachment_id: int | None, review_state: str, hold: bool, known: Lineage,
+    later: LaterRows | None = None,
 ) -> NewVersion:
     """:func:`add_submission` for a poll, written without the unit of work (its bookkeeping of
     the version, its relationships and the supersession cost more than the statements): the
     same rows, by plain statements, in the order the partial unique index and the CHECK
     ``current`` need: the replaced version made not current, the new one inserted, the replaced
     one linked to it. ``known``: the organisation's :func:`lineage`, read under its lock in
-    this transaction. Its tables and other rows: :func:`add_version_rows`.
+    this transaction. Its tables and other rows: :func:`add_version_rows`. ``later``: the
+    link from the replaced version to this one is written there, with the batch's others
+    (:meth:`LaterRows.write`; nothing reads it in between: the replaced version is no longer
+    current already).
 
     No mapped object is made for the new version, and what the session holds of the replaced
     version's state and of the organisation's versions is expired (read again when asked):
@@ -310,7 +392,10 @@ def insert_version(
     new_id = connection.execute(_INSERT_VERSION, values).scalar_one()
     if superseding:
         assert replaced is not None
-        connection.execute(_SUPERSEDED, {"replaced": replaced.id, "by": new_id})
+        if later is None:
+            connection.execute(_SUPERSEDED, {"replaced": replaced.id, "by": new_id})
+        else:
+            later.add(_SUPERSEDED, [{"replaced": replaced.id, "by": new_id}])
         held = session.identity_map.get(identity_key(Submission, replaced.id))
         if held is not None:  # read again when asked
             session.expire(held, ["is_current", "superseded_by_id", "superseded_by"])
@@ -323,6 +408,12 @@ _NOT_CURRENT = (update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == bindparam("repla
                 .values(is_current=False))
 _SUPERSEDED = (update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == bindparam("replaced"))
                .values(superseded_by_id=bindparam("by")))
+# the same for many versions in one statement on PostgreSQL (an UPDATE run once per row
+# otherwise: psycopg2 sends an executemany's rows one by one)
+_SUPERSEDED_MANY = text(
+    "UPDATE submissions SET superseded_by_id = pairs.by "
+    "FROM unnest(:replaced, :by) AS pairs(replaced, by) WHERE submissions.id = pairs.replaced"
+).bindparams(bindparam("replaced", type_=ARRAY(Integer)), bindparam("by", type_=ARRAY(Integer)))
 
 
 @dataclass(frozen=True)
@@ -341,13 +432,14 @@ class VersionRows:
 
 class LaterRows:
     """The rows of versions written in one transaction, inserted together before it commits:
-    one INSERT per table (:meth:`write`) instead of up to four per version. A poll writes a
+    one INSERT per table (:meth:`write`) instead of up to four per version, and the links from
+    the versions they replaced (one UPDATE). A poll writes a
     batch this way: each message's rows are collected apart and added here only once its
     savepoint is released (:meth:`take`), so a message rolled back leaves none of its rows."""
 
     def __init__(self) -> None:
         self._rows: dict[Any, list[dict[str, Any]]] = {
-            _TAVOLI: [], _READING: [], _REASONS: [], _REPLY: []}
+            _TAVOLI: [], _READING: [], _REASONS: [], _REPLY: [], _SUPERSEDED: []}
 
     def __bool__(self) -> bool:
         return any(self._rows.values())
@@ -365,10 +457,15 @@ class LaterRows:
         """Insert every row collected (one statement per table), and forget them."""
         connection = session.connection()
         for statement, rows in self._rows.items():
-            if rows:
-                same_columns(rows)
+            if not rows:
+                continue
+            same_columns(rows)
+            if statement is _SUPERSEDED and connection.dialect.name == "postgresql":
+                connection.execute(_SUPERSEDED_MANY, {
+                    "replaced": [r["replaced"] for r in rows], "by": [r["by"] for r in rows]})
+            else:
                 connection.execute(statement, rows)
-                rows.clear()
+            rows.clear()
 
 
 def add_version_rows(session: Session, submission: Submission | NewVersion,
@@ -445,13 +542,16 @@ class Lineage:
     last_version: int
 
 
-def lineage(session: Session, organisation: Organisation, *, new: bool = False) -> Lineage:
+def lineage(session: Session, organisation: Organisation, *, new: bool = False,
+            locked: bool = False) -> Lineage:
     """Lock ``organisation`` (row lock on PostgreSQL) and read its current version and last
     version number (one statement); ``new``: created by this transaction (no other can see
-    it: nothing to read)."""
+    it: nothing to read); ``locked``: locked already, by the statement that found it
+    (:func:`find_or_create_organisation` with ``lock``)."""
     if new:
         return Lineage(None, 0)
-    _lock(session, organisation)
+    if not locked:
+        _lock(session, organisation)
     row = session.connection().execute(
         _LINEAGE, {"organisation_id": organisation.id}).one_or_none()
     if row is None:

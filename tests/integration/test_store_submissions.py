@@ -21,13 +21,16 @@ from store.model import Message, Organisation, Submission
 from store.reports import current_submissions, stats, submission_history
 from store.review import add_review_reason, resolve_review_reasons, review_queue
 from store.submissions import (
+    LaterRows,
     NewVersion,
     add_submission,
+    end_direct,
     find_or_create_organisation,
     get_or_create_organisation,
     lineage,
     next_registration,
     provisional_organisation,
+    write_directly,
 )
 
 ROME = ZoneInfo("Europe/Rome")
@@ -144,14 +147,15 @@ def test_invalid_submissions_are_refused_with_reasons(session: Session) -> None:
 def submit_as_a_poll(session: Session, cf: str | None, *, sender: str = "ente@pec.it",
                      when: datetime = datetime(2019, 9, 2, 10, 0, tzinfo=ROME),
                      hold: bool = False, status: str = "complete",
-                     **fields: str | None) -> NewVersion:
-    """What recording a submission does: organisation and lineage read once (none for an
-    organisation it creates), the version written by plain statements (insert_version), placed
-    by legal time, then its tables (add_version_rows)."""
+                     later: LaterRows | None = None, **fields: str | None) -> NewVersion:
+    """What recording a submission does: organisation found and locked by one statement,
+    lineage read once (none for an organisation it creates), the version written by plain
+    statements (insert_version), placed by legal time, then its tables (add_version_rows);
+    ``later``: the rows written at the end of the batch."""
     from store.submissions import VersionRows, add_version_rows, insert_version
 
-    organisation, created = find_or_create_organisation(session, cf, sender, None)
-    known = lineage(session, organisation, new=created)
+    organisation, created = find_or_create_organisation(session, cf, sender, None, lock=True)
+    known = lineage(session, organisation, new=created, locked=True)
     message = new_message(session, sender)
     sub = insert_version(
         session, organisation, message.id, procedure="PDZ2019",
@@ -159,9 +163,31 @@ def submit_as_a_poll(session: Session, cf: str | None, *, sender: str = "ente@pe
         late=when > DEADLINE, out_of_procedure=False, status=status,
         warnings=["nota"] if status != "complete" else [], parsed={"fields": fields},
         attachment_id=None, review_state="pending" if hold or status != "complete" else "none",
-        hold=hold, known=known)
-    add_version_rows(session, sub, VersionRows(tavoli=[("famiglia", None)]))
+        hold=hold, known=known, later=later)
+    add_version_rows(session, sub, VersionRows(tavoli=[("famiglia", None)]), later=later)
     return sub
+
+
+def submit_a_batch(sessions: sessionmaker[Session], versions: Sequence[tuple[str, str, datetime]]
+                   ) -> list[str]:
+    """What a poll's first pass does with the versions (code, sender, legal time) of one
+    batch: one transaction without savepoints (:func:`write_directly`), their rows written at
+    its end, before the numbers counted in memory; a lost race to create an organisation
+    fails the whole, and the batch is written again (the poll then uses savepoints; the
+    organisation exists by then). Their registration numbers."""
+    while True:
+        with sessions() as session:
+            try:
+                with session.begin():
+                    write_directly(session)
+                    later = LaterRows()
+                    subs = [submit_as_a_poll(session, cf, sender=sender, when=when, later=later)
+                            for cf, sender, when in versions]
+                    later.write(session)
+                    end_direct(session)
+                return [sub.registration_number for sub in subs]
+            except IntegrityError as exc:  # created by another writer meanwhile: only that
+                assert "organisations" in str(exc.orig)
 
 
 def test_a_version_written_as_a_poll_is_the_row_the_mapped_object_writes(
@@ -245,7 +271,7 @@ def test_a_version_rolled_back_with_its_savepoint_leaves_nothing_in_the_session(
 
 
 def _concurrently(sessions: sessionmaker[Session], workers: int, per_worker: int,
-                  cf_of: object, as_a_poll: bool = False) -> list[str]:
+                  cf_of: object, as_a_poll: bool | str = False) -> list[str]:
     barrier = threading.Barrier(workers)
     numbers: list[str] = []
     errors: list[BaseException] = []
@@ -253,6 +279,13 @@ def _concurrently(sessions: sessionmaker[Session], workers: int, per_worker: int
     def work(w: int) -> None:
         try:
             barrier.wait(timeout=30)
+            if as_a_poll == "batch":  # every version of the worker in one transaction
+                numbers.extend(submit_a_batch(sessions, [
+                    (cf_of(w, i), f"w{w}@pec.it",  # type: ignore[operator]
+                     datetime(2019, 9, 2, 10, tzinfo=ROME)
+                     + timedelta(minutes=random.randrange(1000)))
+                    for i in range(per_worker)]))
+                return
             for i in range(per_worker):
                 with sessions() as session:
                     cf = cf_of(w, i)  # type: ignore[operator]
@@ -274,18 +307,24 @@ def _concurrently(sessions: sessionmaker[Session], workers: int, per_worker: int
     return numbers
 
 
+@pytest.mark.parametrize("as_a_poll", [False, "batch"], ids=["store", "as-a-batch"])
 def test_concurrent_sessions_never_share_or_skip_a_number(
-        sessions: sessionmaker[Session]) -> None:
-    numbers = _concurrently(sessions, 4, 5, lambda w, i: f"9{w:02d}{i:08d}")
+        sessions: sessionmaker[Session], as_a_poll: bool | str) -> None:
+    """Also when a batch counts its numbers in memory after the first: the counter row stays
+    locked by it meanwhile, and holds them all at its COMMIT."""
+    numbers = _concurrently(sessions, 4, 5, lambda w, i: f"9{w:02d}{i:08d}", as_a_poll)
     assert sorted(numbers) == [f"PDZ2019-{n:04d}" for n in range(1, 21)]
+    with sessions() as session:  # the next number follows them
+        assert next_registration(session, "PDZ2019") == (21, "PDZ2019-0021")
 
 
-@pytest.mark.parametrize("as_a_poll", [False, True], ids=["store", "as-a-poll"])
+@pytest.mark.parametrize("as_a_poll", [False, True, "batch"],
+                         ids=["store", "as-a-poll", "as-a-batch"])
 def test_concurrent_resubmissions_of_one_organisation(sessions: sessionmaker[Session],
-                                                      as_a_poll: bool) -> None:
+                                                      as_a_poll: bool | str) -> None:
     """Several writers, one organisation (created by whichever comes first): versions 1..N,
     numbers 1..N, exactly one current version, the newest by legal time, every other one
-    superseded."""
+    superseded by a later one (as a batch: the links written at the end of its transaction)."""
     numbers = _concurrently(sessions, 3, 3, lambda w, i: "97000000001", as_a_poll)
     assert sorted(numbers) == [f"PDZ2019-{n:04d}" for n in range(1, 10)]
     with sessions() as session:
@@ -293,7 +332,11 @@ def test_concurrent_resubmissions_of_one_organisation(sessions: sessionmaker[Ses
         assert sorted(s.version for s in history) == list(range(1, 10))
         [current] = [s for s in history if s.is_current]
         assert current.received_at == max(s.received_at for s in history)
-        assert all(s.superseded_by_id is not None for s in history if s is not current)
+        by_id = {s.id: s for s in history}
+        for s in history:
+            if s is not current:
+                assert s.superseded_by_id in by_id
+                assert by_id[s.superseded_by_id].received_at >= s.received_at
 
 
 def _sample(session: Session) -> dict[str, Submission]:
