@@ -33,7 +33,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -177,8 +177,6 @@ class Pipeline:
         self.envelopes = EnvelopeReader(config.limits, 0, config.parser.memory_limit_mb,
                                         config.parser.timeout_seconds)
         self._local = threading.local()  # the message in hand's parse deadline, per thread
-        self._settler: ThreadPoolExecutor | None = None  # a batch's durability point, aside
-        self._settler_lock = threading.Lock()
 
     def _parse_isolated(self, tasks: Sequence[ParseTask]) -> list[IsolatedResult]:
         p = self.config.parser
@@ -205,10 +203,6 @@ class Pipeline:
             self._pool.close()
             self._pool = None
         self.envelopes.close()
-        with self._settler_lock:
-            settler, self._settler = self._settler, None
-        if settler is not None:
-            settler.shutdown()
 
     def __enter__(self) -> Pipeline:
         return self
@@ -311,13 +305,25 @@ class Pipeline:
 
     def _settle_aside(self, staged: list[Staged]) -> Future[None]:
         """The batch's durability point (:meth:`Archive.settle`), started in a thread of its
-        own: its fsyncs and links wait on the disk while the batch's statements wait on the
-        database. The transaction waits for it before its COMMIT (``durable`` in
-        :meth:`_write_batch`): nothing that names a file commits before the file is durable."""
-        with self._settler_lock:
-            if self._settler is None:
-                self._settler = ThreadPoolExecutor(1, thread_name_prefix="settle")
-            return self._settler.submit(self.archive.settle, staged)
+        own (one per batch: a batch never waits behind another mailbox's): its fsyncs and
+        links wait on the disk while the batch's statements wait on the database. The
+        transaction waits for it before its COMMIT (``durable`` in :meth:`_write_batch`):
+        nothing that names a file commits before the file is durable."""
+        done: Future[None] = Future()
+
+        def settle() -> None:
+            try:
+                self.archive.settle(staged)
+            except BaseException as exc:  # handed to the batch's transaction, which raises it
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
+
+        try:
+            threading.Thread(target=settle, name="settle", daemon=True).start()
+        except RuntimeError:  # no new thread (the interpreter is shutting down): here, then
+            settle()
+        return done
 
     def _write_many(self, items: Sequence[Prepared], finish: BatchFinish,
                     durable: Callable[[], None]) -> list[Outcome | None]:

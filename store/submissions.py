@@ -27,12 +27,25 @@ caller's transaction.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, Select, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import (
+    Insert,
+    Integer,
+    Select,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
@@ -121,15 +134,16 @@ _BY_SENDER = select(Organisation).where(Organisation.sender_key == bindparam("ke
 
 
 def _locking(statement: Select[Organisation]) -> Select[Organisation]:
-    """``statement`` locking the organisations it finds (PostgreSQL; SQLite renders no FOR
-    UPDATE: its writing transaction holds the whole database), in the order of their ids (two
-    rows locked in one order by every transaction: no deadlock between them), and reading
-    them as the database has them (not as an earlier read of this session left them)."""
-    return (statement.order_by(Organisation.id).with_for_update()
-            .execution_options(populate_existing=True))
+    """``statement`` locking the organisation it finds (PostgreSQL; SQLite renders no FOR
+    UPDATE: its writing transaction holds the whole database), read as the database has it
+    (not as an earlier read of this session left it). Each of these statements finds one row
+    at most: a transaction never holds the lock of an organisation it does not write."""
+    return statement.with_for_update().execution_options(populate_existing=True)
 
 
-_BY_CODE_OR_PROVISIONAL_LOCKED = _locking(_BY_CODE_OR_PROVISIONAL)
+# the organisation of the code, else the sender's provisional one: only the row used is locked
+_BY_CODE_OR_PROVISIONAL_LOCKED = _locking(
+    _BY_CODE_OR_PROVISIONAL.order_by(Organisation.codice_fiscale.is_(None)).limit(1))
 _BY_CODE_LOCKED = _locking(_BY_CODE)
 _BY_SENDER_LOCKED = _locking(_BY_SENDER)
 _ORGANISATIONS = cast(Table, Organisation.__table__)
@@ -224,6 +238,9 @@ def next_registration(session: Session, procedure: str) -> tuple[int, str]:
     IMMEDIATE``, see ``engine.py``).
     """
     direct: _Direct | None = session.info.get(_DIRECT)
+    if direct is not None and session.in_nested_transaction():  # a rollback to it would
+        raise RuntimeError("numero di registrazione chiesto in un savepoint di una "  # undo
+                           "transazione scritta senza savepoint")  # the row, not the count
     if direct is not None and procedure in direct.numbers:  # locked by us since: no one else
         counted = direct.numbers[procedure] + 1              # counts until we end
         direct.numbers[procedure] = counted
@@ -386,10 +403,16 @@ def insert_version(
         "parser_warnings": list(warnings), "parsed": dict(parsed), "created_at": utcnow(),
         **{name: fields.get(name) for name in CANONICAL_FIELDS}})
     connection = session.connection()
-    if superseding:
+    if superseding and connection.dialect.name == "postgresql":  # one statement for both
         assert replaced is not None
-        connection.execute(_NOT_CURRENT, {"replaced": replaced.id})  # one current at a time
-    new_id = connection.execute(_INSERT_VERSION, values).scalar_one()
+        new_id = connection.execute(_replacing(tuple(values)), {
+            "replaced": replaced.id, **{f"v_{name}": value for name, value in values.items()},
+        }).scalar_one()
+    else:
+        if superseding:
+            assert replaced is not None
+            connection.execute(_NOT_CURRENT, {"replaced": replaced.id})  # one current at a time
+        new_id = connection.execute(_INSERT_VERSION, values).scalar_one()
     if superseding:
         assert replaced is not None
         if later is None:
@@ -404,6 +427,24 @@ def insert_version(
 
 
 _INSERT_VERSION = insert(_SUBMISSIONS).returning(_SUBMISSIONS.c.id)
+
+
+@functools.cache
+def _replacing(columns: tuple[str, ...]) -> Insert:
+    """On PostgreSQL, :data:`_NOT_CURRENT` and :data:`_INSERT_VERSION` in one statement: the
+    UPDATE in a WITH, whose row the INSERT selects its own from. That dependency makes the
+    UPDATE of the replaced version come first (the statements of a WITH run in no set order
+    otherwise), so the partial unique index (one current version per organisation) never
+    sees two: the index entry of the replaced row's old state names a row this transaction
+    has updated already, which the uniqueness check does not count. No row replaced (a bug):
+    no row inserted, and ``scalar_one`` raises. The new row's values are bound as ``v_<column>``
+    (parameters named after columns would be taken for the UPDATE's SET clause)."""
+    replaced = (update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == bindparam("replaced"))
+                .values(is_current=False).returning(_SUBMISSIONS.c.id).cte("replaced"))
+    row = select(*[sql_cast(bindparam(f"v_{name}", type_=_SUBMISSIONS.c[name].type),
+                        _SUBMISSIONS.c[name].type).label(name) for name in columns]
+                 ).select_from(replaced)
+    return insert(_SUBMISSIONS).from_select(list(columns), row).returning(_SUBMISSIONS.c.id)
 _NOT_CURRENT = (update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == bindparam("replaced"))
                 .values(is_current=False))
 _SUPERSEDED = (update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == bindparam("replaced"))
@@ -465,6 +506,11 @@ class LaterRows:
                     "replaced": [r["replaced"] for r in rows], "by": [r["by"] for r in rows]})
             else:
                 connection.execute(statement, rows)
+            if statement is _SUPERSEDED:  # what the session holds of them: read again
+                for row in rows:
+                    held = session.identity_map.get(identity_key(Submission, row["replaced"]))
+                    if held is not None:
+                        session.expire(held, ["superseded_by_id", "superseded_by"])
             rows.clear()
 
 

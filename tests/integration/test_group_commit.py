@@ -33,6 +33,7 @@ from store.engine import make_engine, reading, session_factory
 from store.errors import ArchiveError
 from store.migration import upgrade
 from store.model import Message, Submission
+from store.submissions import next_registration
 from tests.dovecot import DovecotServer, pec_envelope, pec_receipt
 
 KILLER = """
@@ -547,6 +548,8 @@ def test_a_batch_written_again_keeps_nothing_of_its_first_pass(
         assert sorted(session.scalars(select(SubmissionReading.submission_id))) == versions
         assert sorted(session.scalars(select(Acknowledgement.submission_id))) == versions
         numbers = sorted(session.scalars(select(Submission.registration_number)))
+        # the counter holds the numbers given in memory by the pass that committed
+        assert next_registration(session, code) == (4, f"{code}-0004")
     assert numbers == [f"{code}-{n:04d}" for n in (1, 2, 3)]
 
 
