@@ -105,6 +105,8 @@ def find_or_create_organisation(session: Session, codice_fiscale: str | None,
     key = normalise_sender(sender)
     if code is None and key is None:
         raise InvalidRecord("organizzazione senza codice fiscale né mittente certificato")
+    # SQLite has no row locks: its writing transaction holds the whole database already
+    lock = lock and session.get_bind().dialect.name != "sqlite"
     created = False
     if code is None:
         organisation = _by_sender(session, key, lock)
@@ -134,8 +136,7 @@ _BY_SENDER = select(Organisation).where(Organisation.sender_key == bindparam("ke
 
 
 def _locking(statement: Select[Organisation]) -> Select[Organisation]:
-    """``statement`` locking the organisation it finds (PostgreSQL; SQLite renders no FOR
-    UPDATE: its writing transaction holds the whole database), read as the database has it
+    """``statement`` locking the organisation it finds (PostgreSQL), read as the database has it
     (not as an earlier read of this session left it). Each of these statements finds one row
     at most: a transaction never holds the lock of an organisation it does not write."""
     return statement.with_for_update().execution_options(populate_existing=True)
