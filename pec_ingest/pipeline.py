@@ -320,7 +320,7 @@ class Pipeline:
                 done.set_result(None)
 
         try:
-            threading.Thread(target=settle, name="settle", daemon=True).start()
+            threading.Thread(target=settle, name="settle").start()  # (an exit waits for it)
         except RuntimeError:  # no new thread (the interpreter is shutting down): here, then
             settle()
         return done

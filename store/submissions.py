@@ -408,7 +408,9 @@ def insert_version(
         assert replaced is not None
         new_id = connection.execute(_replacing(tuple(values)), {
             "replaced": replaced.id, **{f"v_{name}": value for name, value in values.items()},
-        }).scalar_one()
+        }).scalar_one_or_none()
+        if new_id is None:  # read under the organisation's lock just before: a bug of ours
+            raise RuntimeError(f"versione sostituita {replaced.id} non trovata")
     else:
         if superseding:
             assert replaced is not None
@@ -438,7 +440,7 @@ def _replacing(columns: tuple[str, ...]) -> Insert:
     otherwise), so the partial unique index (one current version per organisation) never
     sees two: the index entry of the replaced row's old state names a row this transaction
     has updated already, which the uniqueness check does not count. No row replaced (a bug):
-    no row inserted, and ``scalar_one`` raises. The new row's values are bound as ``v_<column>``
+    no row inserted, and the caller raises. The new row's values are bound as ``v_<column>``
     (parameters named after columns would be taken for the UPDATE's SET clause)."""
     replaced = (update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == bindparam("replaced"))
                 .values(is_current=False).returning(_SUBMISSIONS.c.id).cte("replaced"))
