@@ -272,9 +272,11 @@ class _Direct:
 
 
 def write_directly(session: Session) -> None:
-    """Mark the session's transaction as written directly: without a savepoint anywhere, so
-    that any failure rolls the whole of it back (a poll's batch, which is then written again,
-    a savepoint per message). Until :func:`end_direct`:
+    """Mark the session's transaction as written directly: without a savepoint per message,
+    so that any failure rolls the whole of it back (a poll's batch, which is then written
+    again, a savepoint per message; the few savepoints its steps still take, an organisation's
+    adoption for one, hold no number: :func:`next_registration` refuses one asked for inside
+    them). Until :func:`end_direct`:
 
     * after its first number from a procedure's counter (an UPDATE, which locks the row until
       the transaction ends: no other transaction counts meanwhile), the next ones are counted
