@@ -432,6 +432,16 @@ def insert_version(
 
 
 _INSERT_VERSION = insert(_SUBMISSIONS).returning(_SUBMISSIONS.c.id)
+_NOT_CURRENT = (update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == bindparam("replaced"))
+                .values(is_current=False))
+_SUPERSEDED = (update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == bindparam("replaced"))
+               .values(superseded_by_id=bindparam("by")))
+# the same for many versions in one statement on PostgreSQL (an UPDATE run once per row
+# otherwise: psycopg2 sends an executemany's rows one by one)
+_SUPERSEDED_MANY = text(
+    "UPDATE submissions SET superseded_by_id = pairs.by "
+    "FROM unnest(:replaced, :by) AS pairs(replaced, by) WHERE submissions.id = pairs.replaced"
+).bindparams(bindparam("replaced", type_=ARRAY(Integer)), bindparam("by", type_=ARRAY(Integer)))
 
 
 @functools.cache
@@ -450,16 +460,6 @@ def _replacing(columns: tuple[str, ...]) -> Insert:
                         _SUBMISSIONS.c[name].type).label(name) for name in columns]
                  ).select_from(replaced)
     return insert(_SUBMISSIONS).from_select(list(columns), row).returning(_SUBMISSIONS.c.id)
-_NOT_CURRENT = (update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == bindparam("replaced"))
-                .values(is_current=False))
-_SUPERSEDED = (update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == bindparam("replaced"))
-               .values(superseded_by_id=bindparam("by")))
-# the same for many versions in one statement on PostgreSQL (an UPDATE run once per row
-# otherwise: psycopg2 sends an executemany's rows one by one)
-_SUPERSEDED_MANY = text(
-    "UPDATE submissions SET superseded_by_id = pairs.by "
-    "FROM unnest(:replaced, :by) AS pairs(replaced, by) WHERE submissions.id = pairs.replaced"
-).bindparams(bindparam("replaced", type_=ARRAY(Integer)), bindparam("by", type_=ARRAY(Integer)))
 
 
 @dataclass(frozen=True)
