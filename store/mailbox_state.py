@@ -15,11 +15,13 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, Table, select, text
 from sqlalchemy.orm import Session
 
-from store.cleaning import header_text
+from store.bulk import insert_rows
+from store.cleaning import header_text, without_nul
 from store.model import Message
 from store.model_mailbox import MailboxReset, MailboxState, SkippedMessage
 
@@ -71,15 +73,19 @@ def record_skipped(session: Session, mailbox: str, folder: str, uidvalidity: int
     known = set(session.scalars(select(SkippedMessage.uid).where(
         SkippedMessage.mailbox == mailbox, SkippedMessage.folder == folder,
         SkippedMessage.uidvalidity == uidvalidity, SkippedMessage.uid.in_(list(items)))))
-    rows = [SkippedMessage(mailbox=mailbox, folder=folder, uidvalidity=uidvalidity, uid=s.uid,
-                           message_id_header=_cut(header_text(s.message_id_header), 400),
-                           subject=header_text(s.subject),
-                           sender=_cut(header_text(s.sender), 320), size=s.size,
-                           reason=s.reason, detail=s.detail)
+    rows = [{"mailbox": mailbox, "folder": folder, "uidvalidity": uidvalidity, "uid": s.uid,
+             "message_id_header": _cut(header_text(s.message_id_header), 400),
+             "subject": header_text(s.subject), "sender": _cut(header_text(s.sender), 320),
+             "size": s.size, "reason": s.reason, "detail": s.detail}
             for uid, s in items.items() if uid not in known]
-    session.add_all(rows)
-    session.flush()
+    # plain rows, not mapped objects: nothing reads them back in this session (and the
+    # session's flush has nothing of them to do); NUL characters taken out as a flush does
+    insert_rows(session, _SKIPPED, [{k: without_nul(v) for k, v in row.items()}
+                                    for row in rows])
     return len(rows)
+
+
+_SKIPPED = cast(Table, SkippedMessage.__table__)
 
 
 def skipped_messages(session: Session, mailbox: str | None = None) -> list[SkippedMessage]:

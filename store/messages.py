@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store.base import ATTACHMENT_ROLES, MESSAGE_KINDS, OUTCOMES, PARSE_STATUSES
+from store.bulk import insert_rows
 from store.cleaning import header_text, without_nul
 from store.errors import BatchRefused, DuplicateMessage, InvalidRecord
 from store.model import Attachment, Message
@@ -145,7 +146,7 @@ _MESSAGES = cast(Table, Message.__table__)
 def add_messages(session: Session, rows: Sequence[Mapping[str, Any]], *,
                  savepoint: bool = True) -> list[int]:
     """Record many messages at once (``rows`` from :func:`message_values`, distinct sha256),
-    in one INSERT (batched "insertmanyvalues" on both backends); returns their ids in the
+    in one INSERT (:func:`store.bulk.insert_rows`); returns their ids in the
     order of ``rows``. All or none: if any is already there (or the database refuses one),
     none is written and :class:`BatchRefused` is raised (the caller then writes them one by
     one, where :func:`add_message` says which is the duplicate). ``savepoint=False``: the
@@ -159,10 +160,10 @@ def add_messages(session: Session, rows: Sequence[Mapping[str, Any]], *,
     # ids matched by sha256 (UNIQUE): asking the database to keep the order of the rows would
     # make SQLite fall back to one INSERT per row. The table's INSERT, not the class's: the
     # ORM's bulk insert walks every row's columns in Python again (defaults are the table's)
-    statement = _MESSAGES.insert().returning(_MESSAGES.c.id, _MESSAGES.c.sha256)
     try:
         with session.begin_nested() if savepoint else nullcontext():
-            ids = {sha: ident for ident, sha in session.execute(statement, values)}
+            ids = {sha: ident for ident, sha in insert_rows(session, _MESSAGES, values,
+                                                            ("id", "sha256"))}
     except IntegrityError as exc:
         raise BatchRefused(f"{len(rows)} messaggi non scritti insieme: {exc.orig}") from exc
     return [ids[row["sha256"]] for row in values]

@@ -16,6 +16,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from store.base import RECEIPT_KINDS
+from store.bulk import insert_rows
 from store.cleaning import header_text, without_nul
 from store.errors import InvalidRecord
 from store.messages import same_columns
@@ -90,8 +91,8 @@ def add_receipts(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     ``message_id``), in one INSERT; none of them moves an acknowledgement."""
     if rows:
         same_columns(rows)
-        session.execute(_RECEIPTS.insert(),  # the table's INSERT: see add_messages
-                        [{k: without_nul(v) for k, v in row.items()} for row in rows])
+        insert_rows(session, _RECEIPTS,  # the table's INSERT: see add_messages
+                    [{k: without_nul(v) for k, v in row.items()} for row in rows])
 
 
 _RECEIPTS = cast(Table, Receipt.__table__)
