@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from store.base import CANONICAL_FIELDS, REVIEW_STATES, SUBMISSION_STATUSES, TAVOLI, utcnow
+from store.bulk import insert_rows
 from store.cleaning import without_nul
 from store.errors import InvalidRecord
 from store.messages import same_columns
@@ -509,8 +510,10 @@ class LaterRows:
             if statement is _SUPERSEDED and connection.dialect.name == "postgresql":
                 connection.execute(_SUPERSEDED_MANY, {
                     "replaced": [r["replaced"] for r in rows], "by": [r["by"] for r in rows]})
-            else:
+            elif statement is _SUPERSEDED:
                 connection.execute(statement, rows)
+            else:  # an INSERT: see store.bulk
+                insert_rows(session, cast(Table, statement.table), rows)
             if statement is _SUPERSEDED:  # what the session holds of them: read again
                 for row in rows:
                     held = session.identity_map.get(identity_key(Submission, row["replaced"]))
