@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Table, event, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from store.bulk import insert_rows
@@ -124,3 +124,38 @@ def test_skipped_rows_keep_their_values_and_get_their_time(session: Session) -> 
         assert row.detail == item.detail.replace("\x00", "\ufffd")
         assert row.sender == (None if item.sender is None else item.sender[:320])
         assert before - timedelta(seconds=5) <= row.seen_at <= datetime.now(UTC)
+
+
+def sqlalchemys_answer(session: Session, row: dict[str, Any]) -> type[Exception] | None:
+    """What SQLAlchemy's own INSERT of ``row`` does (rolled back either way)."""
+    try:
+        with session.begin_nested():
+            session.execute(MESSAGES.insert(), [row])
+            raise _Undo
+    except _Undo:
+        return None
+    except (StatementError, DBAPIError) as exc:
+        return type(exc)
+
+
+class _Undo(Exception):
+    pass
+
+
+@pytest.mark.parametrize("bad", [
+    {"mailbox": "m" * 201},  # String(200): PostgreSQL refuses it, SQLite keeps it whole
+    {"legal_time": datetime(2026, 3, 1, 12, 0)},  # no time zone: refused by the column type
+    {"warnings": [object()]},  # not JSON
+], ids=["too-long", "naive-time", "not-json"])
+def test_a_value_refused_is_refused_as_by_sqlalchemy(session: Session, bad: dict[str, Any]
+                                                     ) -> None:
+    row = message_row(3, **bad)
+    expected = sqlalchemys_answer(session, row)
+    batch = [message_row(1), row, message_row(2)]
+    if expected is None:
+        with session.begin_nested():
+            assert len(insert_rows(session, MESSAGES, batch, ("id",))) == 3
+        return
+    with pytest.raises(expected), session.begin_nested():
+        insert_rows(session, MESSAGES, batch, ("id",))
+    assert session.scalars(select(Message.uid)).all() == []
