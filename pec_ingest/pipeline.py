@@ -61,7 +61,7 @@ from store.messages import (
     stored_identificativo,
 )
 from store.model import Message
-from store.submissions import LaterRows, end_direct, write_directly
+from store.submissions import LaterRows, end_direct, lock_organisations, write_directly
 
 log = logging.getLogger(__name__)
 
@@ -360,6 +360,9 @@ class Pipeline:
             if write is _write_direct:  # no savepoint: numbers counted in memory, and more
                 write_directly(session)
             plain = self._write_plain(session, items, alone, bulk, direct=write is _write_direct)
+            if write is _write_direct:  # the versions' organisations, their message rows written
+                lock_organisations(session, [row.codice_fiscale for i in alone
+                                             if (row := items[i].first_row) is not None])
             written = {bulk[k][0]: outcome for k, outcome in plain.items()}
             later = LaterRows()  # the versions' tables, readings, reasons, replies: together
             for i, item in enumerate(items):

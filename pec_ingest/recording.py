@@ -266,15 +266,20 @@ class FirstRow:
     reason: str
     files: tuple[dict[str, Any], ...] = ()  # attachment_rows(...), in the envelope's order
     outcome: str = "submission"
+    # the codice fiscale the form declares (before a scan's values are proved): its
+    # organisation is locked with the batch's others (store.submissions.lock_organisations)
+    codice_fiscale: str | None = None
 
     @classmethod
     def of(cls, facts: MessageFacts, env: PecMessage,
            parsed: Sequence[tuple[Attachment, IsolatedResult]], decision: Decision,
            config: Config) -> FirstRow:
         """What :func:`record_submission` writes first for this message."""
-        form_att = decision.form[0] if decision.form else None
-        return cls(facts, decision.reason,
-                   tuple(attachment_rows(env, parsed, form_att, config)))
+        form_att, result = decision.form if decision.form else (None, None)
+        form = result.result if result is not None and result.ok else None
+        code = ((form or {}).get("fields") or {}).get("codice_fiscale")
+        return cls(facts, decision.reason, tuple(attachment_rows(env, parsed, form_att, config)),
+                   codice_fiscale=code if isinstance(code, str) else None)
 
 
 def plain_ignored(facts: MessageFacts, decision: Decision) -> Plain | None:

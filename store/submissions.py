@@ -102,10 +102,17 @@ def find_or_create_organisation(session: Session, codice_fiscale: str | None,
     its denominazione when it is created here. ``lock``: an organisation found is locked by
     the statement that finds it (``FOR UPDATE``, read as the lock's holder left it), as
     :func:`lineage` would lock it: tell it ``locked=True``."""
-    code = (codice_fiscale or "").strip().upper() or None
+    code = normalise_code(codice_fiscale)
     key = normalise_sender(sender)
     if code is None and key is None:
         raise InvalidRecord("organizzazione senza codice fiscale né mittente certificato")
+    direct: _Direct | None = session.info.get(_DIRECT) if lock else None
+    if direct is not None and code is not None and code in direct.organisations:
+        held = direct.organisations[code]  # locked by this transaction already
+        if denominazione and held.denominazione != denominazione:
+            held.denominazione = denominazione
+            session.flush()
+        return held, False
     # SQLite has no row locks: its writing transaction holds the whole database already
     lock = lock and session.get_bind().dialect.name != "sqlite"
     created = False
@@ -124,7 +131,43 @@ def find_or_create_organisation(session: Session, codice_fiscale: str | None,
     if denominazione and organisation.denominazione != denominazione:
         organisation.denominazione = denominazione
     session.flush()
+    if direct is not None and organisation.codice_fiscale is not None:
+        direct.organisations[organisation.codice_fiscale] = organisation
     return organisation, created
+
+
+def normalise_code(codice_fiscale: str | None) -> str | None:
+    """A codice fiscale as organisations are found by it."""
+    return (codice_fiscale or "").strip().upper() or None
+
+
+def lock_organisations(session: Session, codes: Sequence[str | None]) -> None:
+    """In a transaction written directly (:func:`write_directly`): lock the organisations of
+    these codes by one statement (in the order of their ids, on PostgreSQL), then read their
+    current versions and last version numbers by one more, for
+    :func:`find_or_create_organisation` and :func:`lineage` to take instead of two statements
+    per version. Codes of no organisation are left to those (a new one is created there).
+    Call it after the batch's message rows are written: a version's lock is taken after its
+    message row, as :func:`_lock` says why."""
+    direct: _Direct | None = session.info.get(_DIRECT)
+    wanted = sorted({c for c in map(normalise_code, codes) if c is not None}
+                    - set(direct.organisations if direct is not None else ()))
+    if direct is None or not wanted:
+        return
+    statement = select(Organisation).where(Organisation.codice_fiscale.in_(wanted)) \
+        .order_by(Organisation.id)
+    if session.get_bind().dialect.name != "sqlite":
+        statement = _locking(statement)
+    found = {o.id: o for o in session.scalars(statement)}
+    if not found:
+        return
+    # after the lock, by a statement of its own (see _LINEAGE)
+    for row in session.connection().execute(_LINEAGES, {"ids": sorted(found)}):
+        organisation_id, ident, received_at, number, pec, sender, last = row
+        current = None if ident is None else Current(ident, received_at, number, pec, sender)
+        direct.lineages[organisation_id] = Lineage(current, last or 0)
+    for organisation in found.values():
+        direct.organisations[cast(str, organisation.codice_fiscale)] = organisation
 
 
 # The statements a poll runs for every version, built once (with bound parameters: their
@@ -167,6 +210,17 @@ _LINEAGE = (
                             & _SUBMISSIONS.c.is_current.is_(True))
                  .outerjoin(_MESSAGES, _MESSAGES.c.id == _SUBMISSIONS.c.message_id))
     .where(_ORGANISATIONS.c.id == bindparam("organisation_id")))
+# the same for several organisations: each one's last version number by a correlated subquery
+_LINEAGES = (
+    select(_ORGANISATIONS.c.id, _SUBMISSIONS.c.id, _SUBMISSIONS.c.received_at,
+           _SUBMISSIONS.c.registration_number, _SUBMISSIONS.c.pec, _MESSAGES.c.sender,
+           select(func.max(_VERSIONS.c.version))
+           .where(_VERSIONS.c.organisation_id == _ORGANISATIONS.c.id).scalar_subquery())
+    .select_from(_ORGANISATIONS
+                 .outerjoin(_SUBMISSIONS, (_SUBMISSIONS.c.organisation_id == _ORGANISATIONS.c.id)
+                            & _SUBMISSIONS.c.is_current.is_(True))
+                 .outerjoin(_MESSAGES, _MESSAGES.c.id == _SUBMISSIONS.c.message_id))
+    .where(_ORGANISATIONS.c.id.in_(bindparam("ids", expanding=True))))
 _CURRENT = (select(Submission)
             .where(Submission.organisation_id == bindparam("organisation_id"),
                    Submission.is_current.is_(True))
@@ -265,11 +319,16 @@ _DIRECT = "store.submissions.direct"
 
 class _Direct:
     """What a transaction written directly keeps in memory: per procedure, the last number
-    it gave and how many of them the counter row does not hold yet."""
+    it gave and how many of them the counter row does not hold yet; the organisations it has
+    locked, by codice fiscale (:func:`lock_organisations`, :func:`find_or_create_organisation`
+    with ``lock``), and what :func:`lock_organisations` read of their versions, each until
+    :func:`lineage` takes it (a version written after it would make it stale)."""
 
     def __init__(self) -> None:
         self.numbers: dict[str, int] = {}
         self.unwritten: dict[str, int] = {}
+        self.organisations: dict[str, Organisation] = {}
+        self.lineages: dict[int, Lineage] = {}
 
 
 def write_directly(session: Session) -> None:
@@ -604,6 +663,9 @@ def lineage(session: Session, organisation: Organisation, *, new: bool = False,
     (:func:`find_or_create_organisation` with ``lock``)."""
     if new:
         return Lineage(None, 0)
+    direct: _Direct | None = session.info.get(_DIRECT) if locked else None
+    if direct is not None and organisation.id in direct.lineages:
+        return direct.lineages.pop(organisation.id)  # read under the lock, this batch
     if not locked:
         _lock(session, organisation)
     row = session.connection().execute(

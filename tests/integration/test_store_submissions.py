@@ -8,11 +8,12 @@ import random
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.errors import InvalidRecord
@@ -28,6 +29,7 @@ from store.submissions import (
     find_or_create_organisation,
     get_or_create_organisation,
     lineage,
+    lock_organisations,
     next_registration,
     provisional_organisation,
     write_directly,
@@ -180,6 +182,7 @@ def submit_a_batch(sessions: sessionmaker[Session], versions: Sequence[tuple[str
             try:
                 with session.begin():
                     write_directly(session)
+                    lock_organisations(session, [cf for cf, _sender, _when in versions])
                     later = LaterRows()
                     subs = [submit_as_a_poll(session, cf, sender=sender, when=when, later=later)
                             for cf, sender, when in versions]
@@ -486,3 +489,50 @@ def test_version_rows_are_checked_before_anything_is_written(session: Session) -
     from store.reading import SubmissionReading
     for model in (SubmissionReading, Acknowledgement):
         assert not session.scalars(select(model).where(model.submission_id == sub.id)).all()
+
+
+def test_a_batch_takes_its_organisations_and_their_versions_by_one_statement_each(
+        sessions: sessionmaker[Session], backend: str) -> None:
+    """lock_organisations, in a transaction written directly: the batch's known organisations
+    locked and their versions read by two statements in all, then each version written as
+    without them: a second version of one organisation in the batch follows the first (what
+    was read before it is not used again)."""
+    when = [datetime(2019, 9, d, 10, tzinfo=ROME) for d in (2, 3, 4, 5)]
+    with sessions() as session, session.begin():
+        first = {cf: submit_as_a_poll(session, cf, when=when[0]) for cf in ("AAA11", "BBB22")}
+    with sessions() as session, session.begin():
+        write_directly(session)
+        engine = session.get_bind()
+        seen: list[str] = []
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            lock_organisations(session, ["aaa11 ", "BBB22", "CCC33", None])
+            assert len([s for s in seen if s.startswith("SELECT")]) == 2
+            if backend == "postgresql":  # held until the batch commits
+                with sessions() as other, pytest.raises(OperationalError):
+                    other.execute(select(Organisation).where(
+                        Organisation.codice_fiscale == "AAA11").with_for_update(nowait=True))
+            seen.clear()
+            later = LaterRows()
+            a2 = submit_as_a_poll(session, "AAA11", when=when[1], later=later)
+            b2 = submit_as_a_poll(session, "BBB22", when=when[1], later=later)
+            assert not [s for s in seen if "FROM organisations" in s]  # found, read: taken
+            a3 = submit_as_a_poll(session, "AAA11", when=when[2], later=later)  # read again
+            c1 = submit_as_a_poll(session, "CCC33", when=when[3], later=later)
+            later.write(session)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        end_direct(session)
+    with sessions() as session:
+        rows = {s.id: s for s in session.scalars(select(Submission))}
+        a, b = first["AAA11"], first["BBB22"]
+        assert (rows[a2.id].version, rows[a3.id].version, rows[b2.id].version,
+                rows[c1.id].version) == (2, 3, 2, 1)
+        assert [rows[i].is_current for i in (a.id, a2.id, a3.id, b.id, b2.id, c1.id)] == [
+            False, False, True, False, True, True]
+        assert (rows[a.id].superseded_by_id, rows[a2.id].superseded_by_id,
+                rows[b.id].superseded_by_id) == (a2.id, a3.id, b2.id)
