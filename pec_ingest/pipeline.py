@@ -360,10 +360,9 @@ class Pipeline:
             if write is _write_direct:  # no savepoint: numbers counted in memory, and more
                 write_directly(session)
             plain = self._write_plain(session, items, alone, bulk, direct=write is _write_direct)
-            if write is _write_direct:  # the versions' organisations, their message rows written
-                lock_organisations(session, [row.codice_fiscale for i in alone
-                                             if (row := items[i].first_row) is not None])
             written = {bulk[k][0]: outcome for k, outcome in plain.items()}
+            if write is _write_direct:
+                self._lock_organisations(session, items, alone, written, found)
             later = LaterRows()  # the versions' tables, readings, reasons, replies: together
             for i, item in enumerate(items):
                 outcomes.append(found.same.get(i) or written.get(i)
@@ -377,6 +376,26 @@ class Pipeline:
             if self.before_commit is not None:
                 self.before_commit()
         return outcomes
+
+    @staticmethod
+    def _lock_organisations(session: Session, items: Sequence[Prepared], alone: Sequence[int],
+                            written: Mapping[int, Outcome], found: Lookup) -> None:
+        """The organisations the batch's versions declare, locked together (and their versions
+        read): those of the versions before the first message that writes its own message row
+        in the loop, so that no row is inserted while a lock is held that the loop would not
+        hold by then (see ``store.submissions._lock``)."""
+        codes: list[str | None] = []
+        in_bulk = set(alone)
+        for i, item in enumerate(items):
+            if i in found.same or i in written:
+                continue  # nothing written in the loop
+            if i not in in_bulk or item.first_row is None:
+                break  # its message row is inserted in the loop
+            codes.append(item.first_row.codice_fiscale)
+        try:
+            lock_organisations(session, codes)
+        except (StoreError, SQLAlchemyError) as exc:  # a deadlock, say: again, with savepoints
+            raise _Guarded(None) from exc
 
     @staticmethod
     def _write_plain(session: Session, items: Sequence[Prepared], alone: Sequence[int],

@@ -278,6 +278,8 @@ class FirstRow:
         form_att, result = decision.form if decision.form else (None, None)
         form = result.result if result is not None and result.ok else None
         code = ((form or {}).get("fields") or {}).get("codice_fiscale")
+        if form is not None and provenance.is_scan_reading(form):
+            code = None  # its values are the proved ones (provenance.settle), known later
         return cls(facts, decision.reason, tuple(attachment_rows(env, parsed, form_att, config)),
                    codice_fiscale=code if isinstance(code, str) else None)
 

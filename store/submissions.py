@@ -136,6 +136,14 @@ def find_or_create_organisation(session: Session, codice_fiscale: str | None,
     return organisation, created
 
 
+def _forget_lineage(session: Session, organisation: Organisation) -> None:
+    """A version of ``organisation`` is being written: what :func:`lock_organisations` read of
+    its versions is stale from now on (:func:`lineage` reads them again)."""
+    direct: _Direct | None = session.info.get(_DIRECT)
+    if direct is not None:
+        direct.lineages.pop(organisation.id, None)
+
+
 def normalise_code(codice_fiscale: str | None) -> str | None:
     """A codice fiscale as organisations are found by it."""
     return (codice_fiscale or "").strip().upper() or None
@@ -381,6 +389,7 @@ def add_submission(
     this transaction (read here otherwise); ``flush=False`` leaves the INSERT to the next flush.
     """
     _validate(fields, tavoli, status, review_state, received_at)
+    _forget_lineage(session, organisation)
     if known is None:
         known = lineage(session, organisation)
     version = known.last_version + 1
@@ -451,6 +460,7 @@ def insert_version(
     _validate(fields, (), status, review_state, received_at)
     if organisation.id is None:  # created by this transaction and not yet written
         session.flush()
+    _forget_lineage(session, organisation)
     replaced = known.current
     superseding = not hold and replaced is not None and _supersedes(received_at, replaced)
     seq, number = next_registration(session, procedure)

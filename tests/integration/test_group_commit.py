@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from pec_ingest import recording
@@ -606,3 +606,34 @@ def test_rows_written_ahead_and_left_unused_are_never_committed(
                for r in caplog.records)
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+def test_a_batch_locks_the_organisations_its_forms_declare_together(
+        pipeline: Pipeline, mailbox: list[SampleMessage],
+        sessions: sessionmaker[Session]) -> None:
+    """The organisations a batch's forms declare are locked and their versions read by one
+    statement each (store.submissions.lock_organisations), not by two per version."""
+    by = {m.name: m.raw for m in mailbox}
+    first = pipeline.commit_many([_prepared(pipeline, by["a-docx-p7m"], 1),
+                                  _prepared(pipeline, by["b-pdf"], 2)], lambda _s, _o: None)
+    assert [o.outcome for o in first.outcomes] == ["submission"] * 2
+    items = [_prepared(pipeline, by["a-resubmission"], 3)]
+    assert items[0].first_row is not None and items[0].first_row.codice_fiscale
+    seen: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+
+    engine = sessions.kw["bind"]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        written = pipeline.commit_many(items, lambda _s, _o: None)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert written.together and [o.outcome for o in written.outcomes] == ["submission"]
+    reading = [s for s in seen if "FROM organisations" in s]
+    assert len(reading) == 2 and all(" IN (" in s for s in reading), reading
+    with sessions() as session:
+        rows = session.execute(select(Submission.version, Submission.is_current)
+                               .order_by(Submission.id)).all()
+    assert [tuple(r) for r in rows] == [(1, False), (1, True), (2, True)]

@@ -170,19 +170,22 @@ def submit_as_a_poll(session: Session, cf: str | None, *, sender: str = "ente@pe
     return sub
 
 
-def submit_a_batch(sessions: sessionmaker[Session], versions: Sequence[tuple[str, str, datetime]]
-                   ) -> list[str]:
+def submit_a_batch(sessions: sessionmaker[Session], versions: Sequence[tuple[str, str, datetime]],
+                   locked_together: bool = True) -> list[str]:
     """What a poll's first pass does with the versions (code, sender, legal time) of one
     batch: one transaction without savepoints (:func:`write_directly`), their rows written at
     its end, before the numbers counted in memory; a lost race to create an organisation
     fails the whole, and the batch is written again (the poll then uses savepoints; the
-    organisation exists by then). Their registration numbers."""
+    organisation exists by then); ``locked_together``: the batch's organisations locked
+    first, by one statement (:func:`lock_organisations`), else each by its version. Their
+    registration numbers."""
     while True:
         with sessions() as session:
             try:
                 with session.begin():
                     write_directly(session)
-                    lock_organisations(session, [cf for cf, _sender, _when in versions])
+                    if locked_together:
+                        lock_organisations(session, [cf for cf, _sender, _when in versions])
                     later = LaterRows()
                     subs = [submit_as_a_poll(session, cf, sender=sender, when=when, later=later)
                             for cf, sender, when in versions]
@@ -282,12 +285,12 @@ def _concurrently(sessions: sessionmaker[Session], workers: int, per_worker: int
     def work(w: int) -> None:
         try:
             barrier.wait(timeout=30)
-            if as_a_poll == "batch":  # every version of the worker in one transaction
+            if as_a_poll in ("batch", "batch-each"):  # every version in one transaction
                 numbers.extend(submit_a_batch(sessions, [
                     (cf_of(w, i), f"w{w}@pec.it",  # type: ignore[operator]
                      datetime(2019, 9, 2, 10, tzinfo=ROME)
                      + timedelta(minutes=random.randrange(1000)))
-                    for i in range(per_worker)]))
+                    for i in range(per_worker)], locked_together=as_a_poll == "batch"))
                 return
             for i in range(per_worker):
                 with sessions() as session:
@@ -321,8 +324,8 @@ def test_concurrent_sessions_never_share_or_skip_a_number(
         assert next_registration(session, "PDZ2019") == (21, "PDZ2019-0021")
 
 
-@pytest.mark.parametrize("as_a_poll", [False, True, "batch"],
-                         ids=["store", "as-a-poll", "as-a-batch"])
+@pytest.mark.parametrize("as_a_poll", [False, True, "batch", "batch-each"],
+                         ids=["store", "as-a-poll", "as-a-batch", "as-a-batch-each"])
 def test_concurrent_resubmissions_of_one_organisation(sessions: sessionmaker[Session],
                                                       as_a_poll: bool | str) -> None:
     """Several writers, one organisation (created by whichever comes first): versions 1..N,
