@@ -266,8 +266,9 @@ class FirstRow:
     reason: str
     files: tuple[dict[str, Any], ...] = ()  # attachment_rows(...), in the envelope's order
     outcome: str = "submission"
-    # the codice fiscale the form declares (before a scan's values are proved): its
-    # organisation is locked with the batch's others (store.submissions.lock_organisations)
+    # the codice fiscale the form declares (None for a scan, whose values are proved when it
+    # is recorded): its organisation is locked with the batch's others
+    # (store.submissions.lock_organisations)
     codice_fiscale: str | None = None
 
     @classmethod
