@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy import Engine, Table, select, text
+from sqlalchemy import Engine, Table, select, text, update
 from sqlalchemy.orm import Session
 
 from store.bulk import insert_rows
@@ -45,14 +45,16 @@ def get_state(session: Session, mailbox: str, folder: str) -> MailboxState | Non
 
 def save_state(session: Session, mailbox: str, folder: str, uidvalidity: int,
                last_uid: int) -> None:
-    """Record how far ``folder`` was read (insert or update)."""
-    state = get_state(session, mailbox, folder)
-    if state is None:
+    """Record how far ``folder`` was read: one UPDATE (what the session holds of the row is
+    updated with it), or an INSERT for a folder never read before."""
+    done = session.execute(
+        update(MailboxState)
+        .where(MailboxState.mailbox == mailbox, MailboxState.folder == folder)
+        .values(uidvalidity=uidvalidity, last_uid=last_uid))
+    if done.rowcount == 0:  # type: ignore[attr-defined]
         session.add(MailboxState(mailbox=mailbox, folder=folder, uidvalidity=uidvalidity,
                                  last_uid=last_uid))
-    else:
-        state.uidvalidity, state.last_uid = uidvalidity, last_uid
-    session.flush()
+        session.flush()
 
 
 def record_reset(session: Session, mailbox: str, folder: str, old: MailboxState,
