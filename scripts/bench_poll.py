@@ -25,7 +25,10 @@ Not a test: figures on a shared machine. Needs Dovecot and root (like the tests)
 
     python scripts/bench_poll.py [--n 2000] [--rounds 3] [--no-double]
                                  [--database sqlite|postgresql] [--database-url URL]
-                                 [--ingest-workers K]
+                                 [--ingest-workers K] [--statements]
+
+``--statements`` adds one more handling poll whose database statements are counted: on a
+machine whose speed varies, the one figure of the database's work that does not.
 
 ``--database postgresql`` creates a scratch database on 127.0.0.1:5432 (as the tests do) and
 drops it afterwards.
@@ -273,6 +276,8 @@ def main() -> int:
     parser.add_argument("--no-double", action="store_true", help="skip the 2N memory run")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--database-url", default=None, help="an existing database to use")
+    parser.add_argument("--statements", action="store_true",
+                        help="count the statements of one more handling poll")
     parser.add_argument("--ingest-workers", type=int, default=0,
                         help="the mailbox's ingest_workers (0: one per core)")
     args = parser.parse_args()
@@ -344,6 +349,8 @@ def run(args: argparse.Namespace, base: Path, server: DovecotServer) -> int:
           f"fetched {report.fetched}, skipped {report.skipped}, "
           f"outcomes {dict(sorted(report.outcomes.items()))}")
     handling = rounds(args, base, server, box, recording)
+    if args.statements:
+        count_statements(args, base, box, recording)
     parse_1 = recording.seconds
     target = 1.2 * (handling + parse_1 / cores)
     print(f"parse, single core: {parse_1:.2f} s; target 1.2 x ({handling:.2f} + "
@@ -362,6 +369,36 @@ def run(args: argparse.Namespace, base: Path, server: DovecotServer) -> int:
         print(f"peak memory after 2N={2 * n} (poll {seconds:.2f} s, parse replayed): "
               f"this process {own2:.0f} MB ({own2 - own:+.0f} MB)")
     return 0
+
+
+def count_statements(args: argparse.Namespace, base: Path, box: MailboxSection,
+                     recording: RecordingParse) -> None:
+    """``--statements``: one more handling poll (not timed with the others), every statement
+    it sends counted (a figure the machine's load does not move), with the time spent in the
+    driver's execute (which that load does move)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    counted: list[float] = []
+
+    def before(conn: Any, _cursor: Any, _statement: str, *_args: Any) -> None:
+        conn.info["bench_started"] = time.perf_counter()
+
+    def after(conn: Any, _cursor: Any, _statement: str, *_args: Any) -> None:
+        counted.append(time.perf_counter() - conn.info.pop("bench_started"))
+
+    reset_database(args.database_url)
+    poller, _pipeline = fresh_poller(base, "statements", box, args.database_url,
+                                     recording.replay)
+    event.listen(Engine, "before_cursor_execute", before)
+    event.listen(Engine, "after_cursor_execute", after)
+    try:
+        timed_poll(poller, box)
+    finally:
+        event.remove(Engine, "before_cursor_execute", before)
+        event.remove(Engine, "after_cursor_execute", after)
+    print(f"database statements in one handling poll: {len(counted)} (BEGIN and COMMIT not "
+          f"counted), {sum(counted):.2f} s inside the driver's execute")
 
 
 def rounds(args: argparse.Namespace, base: Path, server: DovecotServer, box: MailboxSection,
