@@ -75,15 +75,15 @@ def record_skipped(session: Session, mailbox: str, folder: str, uidvalidity: int
     known = set(session.scalars(select(SkippedMessage.uid).where(
         SkippedMessage.mailbox == mailbox, SkippedMessage.folder == folder,
         SkippedMessage.uidvalidity == uidvalidity, SkippedMessage.uid.in_(list(items)))))
-    rows = [{"mailbox": mailbox, "folder": folder, "uidvalidity": uidvalidity, "uid": s.uid,
-             "message_id_header": _cut(header_text(s.message_id_header), 400),
-             "subject": header_text(s.subject), "sender": _cut(header_text(s.sender), 320),
-             "size": s.size, "reason": s.reason, "detail": s.detail}
-            for uid, s in items.items() if uid not in known]
     # plain rows, not mapped objects: nothing reads them back in this session (and the
     # session's flush has nothing of them to do); NUL characters taken out as a flush does
-    insert_rows(session, _SKIPPED, [{k: without_nul(v) for k, v in row.items()}
-                                    for row in rows])
+    rows = [without_nul({
+        "mailbox": mailbox, "folder": folder, "uidvalidity": uidvalidity, "uid": s.uid,
+        "message_id_header": _cut(header_text(s.message_id_header), 400),
+        "subject": header_text(s.subject), "sender": _cut(header_text(s.sender), 320),
+        "size": s.size, "reason": s.reason, "detail": s.detail})
+        for uid, s in items.items() if uid not in known]
+    insert_rows(session, _SKIPPED, rows)
     return len(rows)
 
 

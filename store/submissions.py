@@ -158,9 +158,11 @@ def lock_organisations(session: Session, codes: Sequence[str | None]) -> None:
     Call it after the batch's message rows are written: a version's lock is taken after its
     message row, as :func:`_lock` says why."""
     direct: _Direct | None = session.info.get(_DIRECT)
+    if direct is None:
+        return
     wanted = sorted({c for c in map(normalise_code, codes) if c is not None}
-                    - set(direct.organisations if direct is not None else ()))
-    if direct is None or not wanted:
+                    - set(direct.organisations))
+    if not wanted:
         return
     statement = select(Organisation).where(Organisation.codice_fiscale.in_(wanted)) \
         .order_by(Organisation.id)
@@ -169,11 +171,7 @@ def lock_organisations(session: Session, codes: Sequence[str | None]) -> None:
     found = {o.id: o for o in session.scalars(statement)}
     if not found:
         return
-    # after the lock, by a statement of its own (see _LINEAGE)
-    for row in session.connection().execute(_LINEAGES, {"ids": sorted(found)}):
-        organisation_id, ident, received_at, number, pec, sender, last = row
-        current = None if ident is None else Current(ident, received_at, number, pec, sender)
-        direct.lineages[organisation_id] = Lineage(current, last or 0)
+    direct.lineages.update(_lineages(session, list(found)))  # after the lock (_LINEAGES)
     for organisation in found.values():
         direct.organisations[cast(str, organisation.codice_fiscale)] = organisation
 
@@ -203,22 +201,11 @@ _ORGANISATIONS = cast(Table, Organisation.__table__)
 _SUBMISSIONS = cast(Table, Submission.__table__)
 _MESSAGES = cast(Table, Message.__table__)
 _VERSIONS = _SUBMISSIONS.alias("versions")
-_LAST_VERSION = select(func.max(_VERSIONS.c.version)).where(
-    _VERSIONS.c.organisation_id == bindparam("organisation_id")).scalar_subquery()
-# The organisation's current version if any, that version's certified sender, its last
-# number: one row, one statement, plain columns (no mapped object to build and keep in step).
-# Read after the lock, by a statement of its own: on PostgreSQL a statement sees what was
-# committed when it began, so a read that waited for the lock itself would miss the version
-# the lock's holder just wrote
-_LINEAGE = (
-    select(_SUBMISSIONS.c.id, _SUBMISSIONS.c.received_at, _SUBMISSIONS.c.registration_number,
-           _SUBMISSIONS.c.pec, _MESSAGES.c.sender, _LAST_VERSION)
-    .select_from(_ORGANISATIONS
-                 .outerjoin(_SUBMISSIONS, (_SUBMISSIONS.c.organisation_id == _ORGANISATIONS.c.id)
-                            & _SUBMISSIONS.c.is_current.is_(True))
-                 .outerjoin(_MESSAGES, _MESSAGES.c.id == _SUBMISSIONS.c.message_id))
-    .where(_ORGANISATIONS.c.id == bindparam("organisation_id")))
-# the same for several organisations: each one's last version number by a correlated subquery
+# Each organisation's current version if any, that version's certified sender, its last
+# number: one row per organisation, one statement, plain columns (no mapped object to build
+# and keep in step). Read after the lock, by a statement of its own: on PostgreSQL a statement
+# sees what was committed when it began, so a read that waited for the lock itself would miss
+# the version the lock's holder just wrote
 _LINEAGES = (
     select(_ORGANISATIONS.c.id, _SUBMISSIONS.c.id, _SUBMISSIONS.c.received_at,
            _SUBMISSIONS.c.registration_number, _SUBMISSIONS.c.pec, _MESSAGES.c.sender,
@@ -678,13 +665,20 @@ def lineage(session: Session, organisation: Organisation, *, new: bool = False,
         return direct.lineages.pop(organisation.id)  # read under the lock, this batch
     if not locked:
         _lock(session, organisation)
-    row = session.connection().execute(
-        _LINEAGE, {"organisation_id": organisation.id}).one_or_none()
-    if row is None:
+    found = _lineages(session, [organisation.id])
+    if organisation.id not in found:
         raise InvalidRecord(f"organizzazione {organisation.id} non presente nella base dati")
-    ident, received_at, number, pec, sender, last = row
-    current = None if ident is None else Current(ident, received_at, number, pec, sender)
-    return Lineage(current, last or 0)
+    return found[organisation.id]
+
+
+def _lineages(session: Session, ids: Sequence[int]) -> dict[int, Lineage]:
+    """The lineages of these organisations, by id (one statement: :data:`_LINEAGES`)."""
+    out = {}
+    for row in session.connection().execute(_LINEAGES, {"ids": sorted(ids)}):
+        organisation_id, ident, received_at, number, pec, sender, last = row
+        current = None if ident is None else Current(ident, received_at, number, pec, sender)
+        out[organisation_id] = Lineage(current, last or 0)
+    return out
 
 
 def current_version(session: Session, organisation: Organisation) -> Submission | None:
