@@ -17,17 +17,21 @@
    sha256); the new ones of a batch go at once to the envelope workers, several per task
    (:meth:`pec_ingest.pipeline.Pipeline.read_ahead`), and each is prepared (archived, its
    envelope taken from the workers, parsed) by a thread
-   pool (the parse is the slow part, spread over the cores; at most two download batches are
-   in flight, so memory does not grow with the mailbox); the prepared messages are written in
+   pool (the parse is the slow part, spread over the cores; memory does not grow with the
+   mailbox: see below); the prepared messages are written in
    legal-receipt-time order, so registration numbers follow the receipt time within each
    written group (a poll of up to ``batch_size`` messages is one group), the same on every
    run (:func:`pec_ingest.pipeline.registration_order`), in groups of at most
    ``batch_size``: one durability point for their archive files, then one transaction
    that also advances the stored last UID (:meth:`pec_ingest.pipeline.Pipeline.commit_many`);
-   once a batch's last download is done the connection is free, so the first look at the next
-   batch is asked for on a thread of its own while the previous batch is written (the
-   connection is used by one thread at a time: the poll waits for that look before its next
-   IMAP command, and for a look in progress before it ends);
+   once a batch's last download is done the connection is free, so the next batch is read
+   ahead on a thread of its own while this batch is prepared and the previous one written: its
+   first look, its skipped mail recorded, its known Message-IDs looked up, and its first
+   download group (at most ``FETCH_BYTES``) downloaded, with the sha256 already recorded; the
+   batch takes that plan and applies it to the poll's own state in its turn (the connection
+   is used by one thread at a time: the poll waits for the read-ahead before its next IMAP
+   command, and for one in progress before it ends; in memory at most two batches being
+   prepared and written, and that one group);
 4. a set ``stop`` event ends the scan after the batch in hand (its messages are recorded);
 5. the stored last UID advances only over a contiguous prefix of messages fully recorded, so a
    crash or a dropped connection re-reads the rest next time; a message whose outcome is
@@ -114,11 +118,36 @@ class _Pending:
 
 
 @dataclass
+class _Download:
+    """A group of messages downloaded: their bytes and sha256 by UID, and which of those sha256
+    are recorded already (:meth:`Pipeline.recorded`)."""
+
+    raw: dict[int, bytes]
+    shas: dict[int, str]
+    known: dict[str, Outcome]
+
+
+@dataclass
+class _Plan:
+    """A batch judged by its first look: ``skipped`` (already recorded as such), ``known``
+    (their PEC Message-ID recorded: not downloaded), the rest in download ``groups``;
+    ``first``: the first group, downloaded by the read-ahead (None: not yet)."""
+
+    looks: dict[int, FirstLook]
+    skipped: list[Verdict]
+    known: list[Verdict]
+    groups: list[list[Verdict]]
+    first: _Download | None = None
+
+
+@dataclass
 class _Started:
-    """A first look started early, and the batch it is for (taken only by that batch)."""
+    """A batch read ahead (:meth:`FolderScan._read_ahead`), taken only by that batch;
+    ``looked``: its first look was answered (a refusal after it is not the first look's)."""
 
     uids: list[int]
-    future: Future[dict[int, FirstLook]]
+    future: Future[_Plan] | None = None
+    looked: bool = False
 
 
 class FolderScan:
@@ -175,12 +204,14 @@ class FolderScan:
         self._post_actions()
 
     def _unread_look(self) -> None:
-        """A look started for a batch a stop then left unread: done by now; if the server
+        """A batch read ahead that a stop then left unread: done by now (what it downloaded
+        is dropped; the skipped mail it recorded is found recorded next time); if the server
         refused it, the connection is out of step and is opened again for what follows."""
         started, self.look_started = self.look_started, None
-        error = started.future.exception() if started is not None else None
+        future = started.future if started is not None else None
+        error = future.exception() if future is not None else None
         if error is not None:
-            log.info("%s/%s: first look at the next batch, left for the next poll: %s",
+            log.info("%s/%s: the next batch, read ahead, left for the next poll: %s",
                      self.box.name, self.folder, error)
             if isinstance(error, FetchRefused):
                 self.mb.reopen(self.folder)
@@ -211,34 +242,31 @@ class FolderScan:
 
     def _batch(self, uids: list[int], pool: ThreadPoolExecutor, progress: Progress,
                following: list[int] | None = None) -> None:
-        """One batch (its first look taken from the look-ahead if it was started during the
-        previous one); ``following``: the next batch, whose look starts after this batch's
-        last download (the connection is then free while this batch is prepared and the
+        """One batch (read ahead during the previous one when it could be: see
+        :meth:`_read_ahead`); ``following``: the next batch, read ahead once this batch's last
+        download is done (the connection is then free while this batch is prepared and the
         previous one written)."""
-        refused: dict[int, str] = {}
-        started, self.look_started = self.look_started, None
-        looks = self._first_look(uids, refused, started.future if started is not None
-                                 and started.uids == uids else None)
-        verdicts = [judge(looks[u], self.box) for u in uids if u in looks]
-        verdicts += [unreadable_verdict(uid, detail) for uid, detail in refused.items()]
-        arrived = {uid: look.internal_date for uid, look in looks.items()}
-        for uid in set(uids) - set(looks) - set(refused):  # expunged meanwhile: nothing to read
+        plan = self._plan(uids)
+        arrived = {uid: look.internal_date for uid, look in plan.looks.items()}
+        for uid in set(uids) - set(plan.looks):  # expunged meanwhile, or skipped as unreadable
             progress.done(uid)
-        self._record_skipped([v for v in verdicts if not v.download], progress)
-        wanted = self._drop_known([v for v in verdicts if v.download], progress)
-        groups = _by_size(wanted, min(FETCH_BYTES, self.box.max_message_mb * 1048576),
-                          self.box.batch_size)
-        if not groups:
+        for v in plan.skipped:  # recorded already
+            log.debug("%s/%s uid=%s skipped: %s (%s)", self.box.name, self.folder, v.uid,
+                      v.reason, v.detail)
+            progress.done(v.uid)
+        self.tally.skipped += len(plan.skipped)
+        for v in plan.known:
+            self.tally.outcomes["duplicate"] += 1
+            progress.done(v.uid)
+        if not plan.groups:
             self._look_ahead(following)
-        for n, group in enumerate(groups, 1):
+        for n, group in enumerate(plan.groups, 1):
             if self.stop.is_set():
                 return  # not fetched: above the stored UID, read again by the next poll
-            raw = self.mb.fetch_raw([v.uid for v in group])
-            if n == len(groups):
-                self._look_ahead(following)
+            download = (plan.first if n == 1 and plan.first is not None
+                        else self._download(group))
+            raw, shas, known = download.raw, download.shas, download.known
             self.tally.fetched += len(raw)
-            shas = {uid: hashlib.sha256(data).hexdigest() for uid, data in raw.items()}
-            known = self.pipeline.recorded(list(shas.values()))
             new = [uid for uid in raw if shas[uid] not in known]  # their envelopes read ahead
             ahead = dict(zip(new, self.pipeline.read_ahead([raw[uid] for uid in new]) or (),
                              strict=False))
@@ -254,63 +282,104 @@ class FolderScan:
                 self.pending.append(_Pending(v.uid, v.size, future))
             if self.on_batch is not None:
                 self.on_batch(len(group))
+            if n == len(plan.groups):
+                self._look_ahead(following)
             self._drain(progress, INFLIGHT_BYTES, self.box.batch_size)
+
+    def _plan(self, uids: list[int]) -> _Plan:
+        """The batch's plan: the one read ahead for it, or made here (also when the read-ahead's
+        first look was refused: see :meth:`_first_look`)."""
+        refused: dict[int, str] = {}
+        started, self.look_started = self.look_started, None
+        future = started.future if started is not None and started.uids == uids else None
+        if started is None or future is None:
+            return self._judge(uids, self._first_look(uids, refused), refused)
+        error = future.exception()
+        if error is None:
+            return future.result()
+        if started.looked or not isinstance(error, FetchRefused):
+            raise error  # the connection's, the database's: as if met here
+        return self._judge(uids, self._first_look(uids, refused, error), refused)
 
     def _look_ahead(self, uids: list[int] | None) -> None:
         if uids and self.looker is not None and not self.stop.is_set():
-            self.look_started = _Started(uids, self.looker.submit(self._look, uids))
+            started = _Started(uids)
+            started.future = self.looker.submit(self._read_ahead, started)
+            self.look_started = started
+
+    def _read_ahead(self, started: _Started) -> _Plan:
+        """On the look-ahead's thread, while this batch is prepared and the previous one
+        written: the next batch's first look, its plan (skipped mail recorded, known
+        Message-IDs looked up) and its first download group (at most :data:`FETCH_BYTES`),
+        with the sha256 already recorded. Nothing of the poll's own state changes here: the
+        batch applies the plan when it takes it (:meth:`_batch`)."""
+        looks = self._look(started.uids)
+        started.looked = True
+        return self._judge(started.uids, looks, {}, download=True)
 
     def _look(self, uids: list[int]) -> dict[int, FirstLook]:
         return self.mb.first_look(uids, lambda look: needs_structure(look, self.box))
 
+    def _judge(self, uids: list[int], looks: dict[int, FirstLook], refused: dict[int, str],
+               download: bool = False) -> _Plan:
+        """The plan of a batch from its first look (``refused``: UIDs whose look could not be
+        read, skipped as unreadable); ``download``: its first group downloaded too. Skipped
+        mail is recorded last: on SQLite it waits for a batch being written."""
+        verdicts = [judge(looks[u], self.box) for u in uids if u in looks]
+        verdicts += [unreadable_verdict(uid, detail) for uid, detail in refused.items()]
+        wanted, known = self._split_known([v for v in verdicts if v.download])
+        groups = _by_size(wanted, min(FETCH_BYTES, self.box.max_message_mb * 1048576),
+                          self.box.batch_size)
+        first = (self._download(groups[0]) if download and groups and not self.stop.is_set()
+                 else None)
+        skipped = [v for v in verdicts if not v.download]
+        self._record_skipped(skipped)
+        return _Plan(looks, skipped, known, groups, first)
+
+    def _download(self, group: list[Verdict]) -> _Download:
+        raw = self.mb.fetch_raw([v.uid for v in group])
+        shas = {uid: hashlib.sha256(data).hexdigest() for uid, data in raw.items()}
+        return _Download(raw, shas, self.pipeline.recorded(list(shas.values())))
+
     def _first_look(self, uids: list[int], refused: dict[int, str],
-                    started: Future[dict[int, FirstLook]] | None = None
-                    ) -> dict[int, FirstLook]:
-        """The first look at ``uids`` (``started``: already asked for, by the look-ahead); a
+                    refusal: FetchRefused | None = None) -> dict[int, FirstLook]:
+        """The first look at ``uids`` (``refusal``: the read-ahead's look was refused); a
         batch the client cannot read is split in halves (on a new connection each time) until
         the message at fault is alone: it goes in ``refused``."""
-        try:
-            return started.result() if started is not None else self._look(uids)
-        except FetchRefused as exc:
-            log.warning("%s/%s: first look at %d messages (uid %d-%d) unreadable: %s",
-                        self.box.name, self.folder, len(uids), uids[0], uids[-1], exc)
-            status = self.mb.reopen(self.folder)
-            if status.uidvalidity != self.uidvalidity:
-                raise MailboxError(f"{self.mb.where}: UIDVALIDITY di {self.folder} cambiata "
-                                   "durante la lettura") from exc
-            if len(uids) == 1:
-                refused[uids[0]] = str(exc)
-                return {}
+        if refusal is None:
+            try:
+                return self._look(uids)
+            except FetchRefused as exc:
+                refusal = exc
+        log.warning("%s/%s: first look at %d messages (uid %d-%d) unreadable: %s",
+                    self.box.name, self.folder, len(uids), uids[0], uids[-1], refusal)
+        status = self.mb.reopen(self.folder)
+        if status.uidvalidity != self.uidvalidity:
+            raise MailboxError(f"{self.mb.where}: UIDVALIDITY di {self.folder} cambiata "
+                               "durante la lettura") from refusal
+        if len(uids) == 1:
+            refused[uids[0]] = str(refusal)
+            return {}
         half = len(uids) // 2
         return {**self._first_look(uids[:half], refused),
                 **self._first_look(uids[half:], refused)}
 
-    def _record_skipped(self, verdicts: list[Verdict], progress: Progress) -> None:
+    def _record_skipped(self, verdicts: list[Verdict]) -> None:
         if not verdicts:
             return
         items = [states.Skipped(v.uid, v.size, v.reason, v.detail, v.message_id, v.subject,
                                 v.sender) for v in verdicts]
         with self.sessions.begin() as session:
             states.record_skipped(session, self.box.name, self.folder, self.uidvalidity, items)
-        for v in verdicts:
-            log.debug("%s/%s uid=%s skipped: %s (%s)", self.box.name, self.folder, v.uid,
-                      v.reason, v.detail)
-            progress.done(v.uid)
-        self.tally.skipped += len(verdicts)
 
-    def _drop_known(self, verdicts: list[Verdict], progress: Progress) -> list[Verdict]:
-        """Messages whose PEC Message-ID is already recorded are not downloaded again."""
+    def _split_known(self, verdicts: list[Verdict]) -> tuple[list[Verdict], list[Verdict]]:
+        """Messages whose PEC Message-ID is already recorded are not downloaded again: those
+        to download, and those known."""
         with reading(self.sessions) as session:
             known = states.known_message_ids(session, [v.message_id for v in verdicts
                                                        if v.message_id])
-        out = []
-        for v in verdicts:
-            if v.message_id in known:
-                self.tally.outcomes["duplicate"] += 1
-                progress.done(v.uid)
-            else:
-                out.append(v)
-        return out
+        return ([v for v in verdicts if v.message_id not in known],
+                [v for v in verdicts if v.message_id in known])
 
     def _drain(self, progress: Progress, keep_bytes: int, keep_count: int = 0,
                quiet: bool = False) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pec_ingest.cli import main
 from pec_ingest.config import Config
 from pec_ingest.isolation import ParserPool
-from pec_ingest.mailbox import Mailbox
+from pec_ingest.mailbox import FetchRefused, Mailbox
 from pec_ingest.pipeline import Pipeline
 from pec_ingest.poller import Poller
 from pec_ingest.samples.mailbox import SampleMessage
@@ -133,6 +133,69 @@ def test_server_killed_mid_fetch_next_poll_completes(
     done = poller.poll_mailbox(box)
     assert done.ok and done.fetched == 4 and done.ingested == 4
     assert _count(sessions) == 6
+
+
+def test_the_next_batch_is_read_ahead_while_the_one_before_is_written(
+        dovecot: DovecotServer, imap_user: str, config: Config,
+        sessions: sessionmaker[Session], pipeline: Pipeline,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the first batch, each batch's first look, its skipped mail and its download come
+    from the look-ahead's thread; the poll applies them in order: every message recorded once,
+    the skipped ones with their reason, the last UID at the end."""
+    mail: list[bytes] = []
+    for n in range(4):
+        mail += [pec_receipt(n, "ahead"), plain_mail(n), pec_envelope(n, tag="ahead")]
+    dovecot.append(imap_user, mail)
+    box = dovecot.section(imap_user, batch_size=3)
+    threads: dict[str, list[str]] = {"first_look": [], "fetch_raw": []}
+
+    def spy(name: str) -> Any:
+        inner = getattr(Mailbox, name)
+
+        def call(mailbox: Mailbox, uids: Any, *args: Any) -> Any:
+            threads[name].append(threading.current_thread().name)
+            return inner(mailbox, uids, *args)
+        return call
+
+    for name in threads:
+        monkeypatch.setattr(Mailbox, name, spy(name))
+    report = _poller(config, sessions, pipeline, box).poll_mailbox(box)
+    assert report.ok, report.error
+    assert report.fetched == 8 and report.skipped == 4 and report.ingested == 8
+    assert report.outcomes == {"receipt": 4, "ignored": 4}
+    for calls in threads.values():  # batch 1 on the poll's thread, batches 2-4 read ahead
+        assert len(calls) == 4 and not calls[0].startswith("look")
+        assert all(name.startswith("look") for name in calls[1:])
+    assert _count(sessions) == 8 and _count(sessions, SkippedMessage) == 4
+    state = _state(sessions, box)
+    assert state is not None and state.last_uid == 12
+
+
+def test_a_download_refused_while_reading_ahead_fails_the_poll_as_on_its_thread(
+        dovecot: DovecotServer, imap_user: str, config: Config,
+        sessions: sessionmaker[Session], pipeline: Pipeline,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refusal of the read-ahead's download is the download's, not the first look's (which
+    would be split and looked at again): the poll fails as if it had downloaded the batch
+    itself, what was written before is kept, and the next poll reads the rest."""
+    dovecot.append(imap_user, [pec_receipt(n, "refused") for n in range(6)])
+    box = dovecot.section(imap_user, batch_size=2)
+    fetch_raw = Mailbox.fetch_raw
+
+    def refused_ahead(mailbox: Mailbox, uids: Any) -> Any:
+        if threading.current_thread().name.startswith("look") and 3 in uids:
+            raise FetchRefused("risposta illeggibile (simulata)")
+        return fetch_raw(mailbox, uids)
+
+    monkeypatch.setattr(Mailbox, "fetch_raw", refused_ahead)
+    failed = _poller(config, sessions, pipeline, box).poll_mailbox(box)
+    assert not failed.ok and "simulata" in (failed.error or "")
+    assert failed.fetched == 2 and _count(sessions) == 2
+    state = _state(sessions, box)
+    assert state is not None and state.last_uid == 2
+    monkeypatch.setattr(Mailbox, "fetch_raw", fetch_raw)
+    done = _poller(config, sessions, pipeline, box).poll_mailbox(box)
+    assert done.ok and done.fetched == 4 and _count(sessions) == 6
 
 
 def test_skipped_messages_are_recorded_with_the_reason(
