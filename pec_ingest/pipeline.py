@@ -84,7 +84,7 @@ class Source:
     path: str | None = None
     internal_date: datetime | None = None  # IMAP INTERNALDATE: when our server received it
     # the Message-ID header the poll found not recorded (any outcome but failed) before
-    # downloading the message (scan.FolderScan._drop_known); None: not looked up
+    # downloading the message (scan.FolderScan._split_known); None: not looked up
     checked_message_id: str | None = None
 
     def describe(self) -> str:

@@ -30,8 +30,10 @@
    download group (at most ``FETCH_BYTES``) downloaded, with the sha256 already recorded; the
    batch takes that plan and applies it to the poll's own state in its turn (the connection
    is used by one thread at a time: the poll waits for the read-ahead before its next IMAP
-   command, and for one in progress before it ends; in memory at most two batches being
-   prepared and written, and that one group);
+   command, and for one in progress before it ends; that group is downloaded ahead only if
+   it fits in what ``INFLIGHT_BYTES`` leaves of the messages in flight; skipped mail is
+   recorded there too, except on SQLite, which writes one transaction at a time: there the
+   batch records it in its turn);
 4. a set ``stop`` event ends the scan after the batch in hand (its messages are recorded);
 5. the stored last UID advances only over a contiguous prefix of messages fully recorded, so a
    crash or a dropped connection re-reads the rest next time; a message whose outcome is
@@ -57,7 +59,7 @@ from pec_ingest.pipeline import Outcome, Pipeline, Prepared, Source, registratio
 from pec_ingest.settings_imap import MailboxSection
 from pec_ingest.triage import Verdict, judge, needs_structure
 from store import mailbox_state as states
-from store.engine import reading
+from store.engine import reading, single_writer
 
 log = logging.getLogger(__name__)
 
@@ -129,15 +131,16 @@ class _Download:
 
 @dataclass
 class _Plan:
-    """A batch judged by its first look: ``skipped`` (already recorded as such), ``known``
-    (their PEC Message-ID recorded: not downloaded), the rest in download ``groups``;
-    ``first``: the first group, downloaded by the read-ahead (None: not yet)."""
+    """A batch judged by its first look: ``skipped`` (recorded as such when ``recorded``),
+    ``known`` (their PEC Message-ID recorded: not downloaded), the rest in download
+    ``groups``; ``first``: the first group, downloaded by the read-ahead (None: not yet)."""
 
     looks: dict[int, FirstLook]
     skipped: list[Verdict]
     known: list[Verdict]
     groups: list[list[Verdict]]
     first: _Download | None = None
+    recorded: bool = False
 
 
 @dataclass
@@ -213,7 +216,7 @@ class FolderScan:
         if error is not None:
             log.info("%s/%s: the next batch, read ahead, left for the next poll: %s",
                      self.box.name, self.folder, error)
-            if isinstance(error, FetchRefused):
+            if isinstance(error, MailboxError):  # a refusal, a download cut short
                 self.mb.reopen(self.folder)
 
     def _start(self, status: FolderStatus) -> tuple[int, date | None]:
@@ -247,10 +250,12 @@ class FolderScan:
         download is done (the connection is then free while this batch is prepared and the
         previous one written)."""
         plan = self._plan(uids)
+        if not plan.recorded:
+            self._record_skipped(plan.skipped)
         arrived = {uid: look.internal_date for uid, look in plan.looks.items()}
         for uid in set(uids) - set(plan.looks):  # expunged meanwhile, or skipped as unreadable
             progress.done(uid)
-        for v in plan.skipped:  # recorded already
+        for v in plan.skipped:  # recorded
             log.debug("%s/%s uid=%s skipped: %s (%s)", self.box.name, self.folder, v.uid,
                       v.reason, v.detail)
             progress.done(v.uid)
@@ -259,7 +264,7 @@ class FolderScan:
             self.tally.outcomes["duplicate"] += 1
             progress.done(v.uid)
         if not plan.groups:
-            self._look_ahead(following)
+            self._look_ahead(following, INFLIGHT_BYTES - sum(p.size for p in self.pending))
         for n, group in enumerate(plan.groups, 1):
             if self.stop.is_set():
                 return  # not fetched: above the stored UID, read again by the next poll
@@ -283,7 +288,7 @@ class FolderScan:
             if self.on_batch is not None:
                 self.on_batch(len(group))
             if n == len(plan.groups):
-                self._look_ahead(following)
+                self._look_ahead(following, INFLIGHT_BYTES - sum(p.size for p in self.pending))
             self._drain(progress, INFLIGHT_BYTES, self.box.batch_size)
 
     def _plan(self, uids: list[int]) -> _Plan:
@@ -291,8 +296,10 @@ class FolderScan:
         first look was refused: see :meth:`_first_look`)."""
         refused: dict[int, str] = {}
         started, self.look_started = self.look_started, None
-        future = started.future if started is not None and started.uids == uids else None
-        if started is None or future is None:
+        future = started.future if started is not None else None
+        if started is None or future is None or started.uids != uids:
+            if future is not None:
+                future.exception()  # (never so) done with the connection before it is used
             return self._judge(uids, self._first_look(uids, refused), refused)
         error = future.exception()
         if error is None:
@@ -301,40 +308,49 @@ class FolderScan:
             raise error  # the connection's, the database's: as if met here
         return self._judge(uids, self._first_look(uids, refused, error), refused)
 
-    def _look_ahead(self, uids: list[int] | None) -> None:
+    def _look_ahead(self, uids: list[int] | None, room: int = 0) -> None:
+        """Read ``uids`` ahead (:meth:`_read_ahead`); ``room``: the bytes its download may
+        take (what :data:`INFLIGHT_BYTES` leaves of the messages in flight)."""
         if uids and self.looker is not None and not self.stop.is_set():
             started = _Started(uids)
-            started.future = self.looker.submit(self._read_ahead, started)
+            started.future = self.looker.submit(self._read_ahead, started, room)
             self.look_started = started
 
-    def _read_ahead(self, started: _Started) -> _Plan:
+    def _read_ahead(self, started: _Started, room: int) -> _Plan:
         """On the look-ahead's thread, while this batch is prepared and the previous one
-        written: the next batch's first look, its plan (skipped mail recorded, known
-        Message-IDs looked up) and its first download group (at most :data:`FETCH_BYTES`),
-        with the sha256 already recorded. Nothing of the poll's own state changes here: the
-        batch applies the plan when it takes it (:meth:`_batch`)."""
+        written: the next batch's first look, its plan (known Message-IDs looked up, skipped
+        mail recorded unless the database takes one writer at a time, where it would wait for
+        the batch being written) and its first download group, if it fits in ``room``, with
+        the sha256 already recorded. Nothing of the poll's own state changes here: the batch
+        applies the plan when it takes it (:meth:`_batch`).
+
+        The lookups run earlier than they would in the batch's turn: a copy of a message in
+        the batch being written is not seen yet, and is downloaded and read again, to be
+        recorded as a duplicate when written (as a copy arriving meanwhile always is)."""
         looks = self._look(started.uids)
         started.looked = True
-        return self._judge(started.uids, looks, {}, download=True)
+        return self._judge(started.uids, looks, {}, download=room,
+                           record=not single_writer(self.sessions))
 
     def _look(self, uids: list[int]) -> dict[int, FirstLook]:
         return self.mb.first_look(uids, lambda look: needs_structure(look, self.box))
 
     def _judge(self, uids: list[int], looks: dict[int, FirstLook], refused: dict[int, str],
-               download: bool = False) -> _Plan:
+               download: int = 0, record: bool = False) -> _Plan:
         """The plan of a batch from its first look (``refused``: UIDs whose look could not be
-        read, skipped as unreadable); ``download``: its first group downloaded too. Skipped
-        mail is recorded last: on SQLite it waits for a batch being written."""
+        read, skipped as unreadable); ``download``: its first group downloaded too if it is
+        no larger; ``record``: its skipped mail recorded (else by :meth:`_batch`)."""
         verdicts = [judge(looks[u], self.box) for u in uids if u in looks]
         verdicts += [unreadable_verdict(uid, detail) for uid, detail in refused.items()]
         wanted, known = self._split_known([v for v in verdicts if v.download])
         groups = _by_size(wanted, min(FETCH_BYTES, self.box.max_message_mb * 1048576),
                           self.box.batch_size)
-        first = (self._download(groups[0]) if download and groups and not self.stop.is_set()
-                 else None)
+        first = (self._download(groups[0]) if groups and not self.stop.is_set()
+                 and sum(v.size for v in groups[0]) <= download else None)
         skipped = [v for v in verdicts if not v.download]
-        self._record_skipped(skipped)
-        return _Plan(looks, skipped, known, groups, first)
+        if record:
+            self._record_skipped(skipped)
+        return _Plan(looks, skipped, known, groups, first, record)
 
     def _download(self, group: list[Verdict]) -> _Download:
         raw = self.mb.fetch_raw([v.uid for v in group])

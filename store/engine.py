@@ -118,6 +118,12 @@ def _begin_immediate(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+def single_writer(sessions: sessionmaker[Session]) -> bool:
+    """Whether the database takes one write transaction at a time (SQLite): a second writer
+    waits for the first (up to the busy timeout) rather than running beside it."""
+    return bool(sessions.kw["bind"].dialect.name == "sqlite")
+
+
 @contextmanager
 def reading(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """A session for lookups only (never to be committed): on SQLite a deferred transaction

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pec_ingest.cli import main
 from pec_ingest.config import Config
+from pec_ingest.errors import MailboxError
 from pec_ingest.isolation import ParserPool
 from pec_ingest.mailbox import FetchRefused, Mailbox
 from pec_ingest.pipeline import Pipeline
@@ -24,6 +25,7 @@ from pec_ingest.samples.mailbox import SampleMessage
 from pec_ingest.scan import FolderScan
 from pec_ingest.settings_imap import MailboxSection
 from store import mailbox_state as states
+from store.engine import single_writer
 from store.model import Message
 from store.model_mailbox import MailboxReset, MailboxState, SkippedMessage
 from tests.dovecot import DovecotServer, pec_envelope, pec_receipt, plain_mail
@@ -159,6 +161,14 @@ def test_the_next_batch_is_read_ahead_while_the_one_before_is_written(
 
     for name in threads:
         monkeypatch.setattr(Mailbox, name, spy(name))
+    recorders: list[str] = []
+    record_skipped = states.record_skipped
+
+    def spy_skipped(*args: Any) -> int:
+        recorders.append(threading.current_thread().name)
+        return record_skipped(*args)
+
+    monkeypatch.setattr(states, "record_skipped", spy_skipped)
     report = _poller(config, sessions, pipeline, box).poll_mailbox(box)
     assert report.ok, report.error
     assert report.fetched == 8 and report.skipped == 4 and report.ingested == 8
@@ -166,25 +176,29 @@ def test_the_next_batch_is_read_ahead_while_the_one_before_is_written(
     for calls in threads.values():  # batch 1 on the poll's thread, batches 2-4 read ahead
         assert len(calls) == 4 and not calls[0].startswith("look")
         assert all(name.startswith("look") for name in calls[1:])
+    # skipped mail recorded ahead too, but on SQLite (one writer at a time) in the batch's turn
+    assert len(recorders) == 4 and not recorders[0].startswith("look")
+    assert all(name.startswith("look") != single_writer(sessions) for name in recorders[1:])
     assert _count(sessions) == 8 and _count(sessions, SkippedMessage) == 4
     state = _state(sessions, box)
     assert state is not None and state.last_uid == 12
 
 
-def test_a_download_refused_while_reading_ahead_fails_the_poll_as_on_its_thread(
-        dovecot: DovecotServer, imap_user: str, config: Config,
+@pytest.mark.parametrize("error", [MailboxError, FetchRefused])
+def test_a_download_failing_while_reading_ahead_fails_the_poll_as_on_its_thread(
+        error: type[MailboxError], dovecot: DovecotServer, imap_user: str, config: Config,
         sessions: sessionmaker[Session], pipeline: Pipeline,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A refusal of the read-ahead's download is the download's, not the first look's (which
-    would be split and looked at again): the poll fails as if it had downloaded the batch
-    itself, what was written before is kept, and the next poll reads the rest."""
+    """A failure of the read-ahead's download (a refusal too: the download's, not the first
+    look's, which would be split and looked at again) fails the poll as if it had downloaded
+    the batch itself; what was written before is kept, and the next poll reads the rest."""
     dovecot.append(imap_user, [pec_receipt(n, "refused") for n in range(6)])
     box = dovecot.section(imap_user, batch_size=2)
     fetch_raw = Mailbox.fetch_raw
 
     def refused_ahead(mailbox: Mailbox, uids: Any) -> Any:
         if threading.current_thread().name.startswith("look") and 3 in uids:
-            raise FetchRefused("risposta illeggibile (simulata)")
+            raise error("risposta illeggibile (simulata)")
         return fetch_raw(mailbox, uids)
 
     monkeypatch.setattr(Mailbox, "fetch_raw", refused_ahead)
