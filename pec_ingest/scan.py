@@ -345,8 +345,9 @@ class FolderScan:
         wanted, known = self._split_known([v for v in verdicts if v.download])
         groups = _by_size(wanted, min(FETCH_BYTES, self.box.max_message_mb * 1048576),
                           self.box.batch_size)
-        first = (self._download(groups[0]) if groups and not self.stop.is_set()
-                 and sum(v.size for v in groups[0]) <= download else None)
+        first = (self._download(groups[0]) if download > 0 and groups
+                 and not self.stop.is_set() and sum(v.size for v in groups[0]) <= download
+                 else None)
         skipped = [v for v in verdicts if not v.download]
         if record:
             self._record_skipped(skipped)
