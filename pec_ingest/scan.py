@@ -264,7 +264,7 @@ class FolderScan:
             self.tally.outcomes["duplicate"] += 1
             progress.done(v.uid)
         if not plan.groups:
-            self._look_ahead(following, INFLIGHT_BYTES - sum(p.size for p in self.pending))
+            self._look_ahead(following)
         for n, group in enumerate(plan.groups, 1):
             if self.stop.is_set():
                 return  # not fetched: above the stored UID, read again by the next poll
@@ -288,7 +288,7 @@ class FolderScan:
             if self.on_batch is not None:
                 self.on_batch(len(group))
             if n == len(plan.groups):
-                self._look_ahead(following, INFLIGHT_BYTES - sum(p.size for p in self.pending))
+                self._look_ahead(following)
             self._drain(progress, INFLIGHT_BYTES, self.box.batch_size)
 
     def _plan(self, uids: list[int]) -> _Plan:
@@ -308,11 +308,12 @@ class FolderScan:
             raise error  # the connection's, the database's: as if met here
         return self._judge(uids, self._first_look(uids, refused, error), refused)
 
-    def _look_ahead(self, uids: list[int] | None, room: int = 0) -> None:
-        """Read ``uids`` ahead (:meth:`_read_ahead`); ``room``: the bytes its download may
-        take (what :data:`INFLIGHT_BYTES` leaves of the messages in flight)."""
+    def _look_ahead(self, uids: list[int] | None) -> None:
+        """Read ``uids`` ahead (:meth:`_read_ahead`), its download within what
+        :data:`INFLIGHT_BYTES` leaves of the messages in flight."""
         if uids and self.looker is not None and not self.stop.is_set():
             started = _Started(uids)
+            room = INFLIGHT_BYTES - sum(p.size for p in self.pending)
             started.future = self.looker.submit(self._read_ahead, started, room)
             self.look_started = started
 
