@@ -22,7 +22,9 @@
    legal-receipt-time order, so registration numbers follow the receipt time within each
    written group (a poll of up to ``batch_size`` messages is one group), the same on every
    run (:func:`pec_ingest.pipeline.registration_order`), in groups of at most
-   ``batch_size``: one durability point for their archive files, then one transaction
+   ``batch_size``, a group written once all of its messages are prepared or
+   ``batch_wait_ms`` after its first one was (a slow message holds back only itself): one
+   durability point for their archive files, then one transaction
    that also advances the stored last UID (:meth:`pec_ingest.pipeline.Pipeline.commit_many`);
    once a batch's last download is done the connection is free, so the next batch is read
    ahead on a thread of its own while this batch is prepared and the previous one written: its
@@ -45,9 +47,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -402,28 +405,46 @@ class FolderScan:
     def _drain(self, progress: Progress, keep_bytes: int, keep_count: int = 0,
                quiet: bool = False) -> None:
         """Wait for the oldest messages until at most ``keep_bytes`` and ``keep_count`` (0: none)
-        are in flight; those waited for are written in legal-time order (registration numbers
-        follow it), ``batch_size`` per transaction."""
+        are in flight, and write them: a group of those ready is written once all of them are,
+        or ``batch_wait_ms`` after its first was (a slow one, a scan read by OCR, holds back
+        only itself: those ready before it are not kept waiting in memory, undurable), in
+        legal-time order (registration numbers follow it), ``batch_size`` per transaction."""
         taken: list[_Pending] = []
         while self.pending and (keep_bytes == 0 or len(self.pending) > keep_count or
                                 sum(p.size for p in self.pending) > keep_bytes):
             taken.append(self.pending.pop(0))
-        ready: list[tuple[int, Prepared]] = []
-        for item in taken:
-            if item.future.cancelled():
-                continue  # never started (stop requested): the next poll reads it again
-            try:
-                step = item.future.result()
-            except Exception:
-                if not quiet:
-                    raise
-                log.exception("%s/%s uid=%s: not recorded", self.box.name, self.folder,
-                              item.uid)
-                continue
-            if isinstance(step, Prepared):
-                ready.append((item.uid, step))
+        waiting = [item for item in taken if not item.future.cancelled()]  # cancelled: never
+        ready: list[tuple[int, Prepared]] = []  # started (a stop): the next poll reads them
+        closes: float | None = None  # when the group in hand is written, waiting or not
+        while waiting:
+            if closes is None:  # nothing ready yet: the group opens with the first one
+                wait([item.future for item in waiting], return_when=FIRST_COMPLETED)
+                closes = time.monotonic() + self.box.batch_wait_ms / 1000
             else:
-                self._count(item.uid, step, progress)
+                wait([item.future for item in waiting], max(0.0, closes - time.monotonic()))
+            done = [item for item in waiting if item.future.done()]
+            waiting = [item for item in waiting if not item.future.done()]
+            for item in done:  # in the order they were taken
+                if item.future.cancelled():
+                    continue
+                try:
+                    step = item.future.result()
+                except Exception:
+                    if not quiet:
+                        raise
+                    log.exception("%s/%s uid=%s: not recorded", self.box.name, self.folder,
+                                  item.uid)
+                    continue
+                if isinstance(step, Prepared):
+                    ready.append((item.uid, step))
+                else:
+                    self._count(item.uid, step, progress)
+            if not waiting or time.monotonic() >= closes:
+                self._write_ready(ready, progress)
+                ready, closes = [], None
+
+    def _write_ready(self, ready: list[tuple[int, Prepared]], progress: Progress) -> None:
+        """``ready`` written in legal-time order, ``batch_size`` per transaction."""
         ready.sort(key=lambda pair: registration_order(pair[1], pair[0]))
         for start in range(0, len(ready), self.box.batch_size):
             self._commit(ready[start:start + self.box.batch_size], progress)

@@ -145,6 +145,65 @@ def test_a_message_failing_inside_its_batch_is_written_alone(
     assert state is not None and state.last_uid == 4
 
 
+def test_a_slow_message_holds_back_only_itself(
+        dovecot: DovecotServer, imap_user: str, config: Config,
+        sessions: sessionmaker[Session], pipeline: Pipeline,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group is written ``batch_wait_ms`` after its first message is ready: a message still
+    being read (a scan under OCR) does not keep the others of its batch waiting, undurable.
+    The last UID stays below it until it is written too."""
+    dovecot.append(imap_user, [pec_receipt(n, "slow-one") for n in range(5)])
+    box = dovecot.section(imap_user, batch_size=5, batch_wait_ms=200)
+    real = pipeline.prepare
+    seen: dict[str, object] = {}
+
+    def prepare(raw: bytes, source: Source, *args: object) -> object:
+        if source.uid == 3:  # slow until the others are written (or 20 s, and the test fails)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and _uids(sessions) != [1, 2, 4, 5]:
+                time.sleep(0.05)
+            with sessions() as session:
+                state = states.get_state(session, box.name, "INBOX")
+            seen.update(written=_uids(sessions), last_uid=state.last_uid if state else None)
+        return real(raw, source, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "prepare", prepare)
+    report = Poller(dataclasses.replace(config, mailboxes=(box,)), sessions,
+                    pipeline).poll_mailbox(box)
+    assert report.ok, report.error
+    assert seen == {"written": [1, 2, 4, 5], "last_uid": 2}
+    assert report.outcomes["receipt"] == 5 and not report.outcomes["failed"]
+    assert _uids(sessions) == [1, 2, 3, 4, 5]
+    with sessions() as session:
+        state = states.get_state(session, box.name, "INBOX")
+    assert state is not None and state.last_uid == 5
+
+
+@pytest.mark.parametrize("wait_ms", [0, 600_000])
+def test_a_batch_is_written_whole_when_its_messages_are_ready_together(
+        dovecot: DovecotServer, imap_user: str, config: Config,
+        sessions: sessionmaker[Session], pipeline: Pipeline, wait_ms: int) -> None:
+    """Messages ready together are written together, ``batch_size`` per transaction, whatever
+    the time bound (0: what is ready when the first is, written at once)."""
+    dovecot.append(imap_user, [pec_receipt(n, f"together-{wait_ms}") for n in range(6)])
+    box = dovecot.section(imap_user, batch_size=3, batch_wait_ms=wait_ms)
+    sizes: list[int] = []
+    real = pipeline.commit_many
+
+    def commit_many(items: Sequence[Prepared], *args: object) -> object:
+        sizes.append(len(items))
+        return real(items, *args)  # type: ignore[arg-type]
+
+    pipeline.commit_many = commit_many  # type: ignore[method-assign]
+    report = Poller(dataclasses.replace(config, mailboxes=(box,)), sessions,
+                    pipeline).poll_mailbox(box)
+    assert report.ok, report.error
+    assert sum(sizes) == 6 and max(sizes) <= 3
+    if wait_ms:
+        assert sizes == [3, 3]
+    assert _uids(sessions) == [1, 2, 3, 4, 5, 6]
+
+
 def test_the_commit_waits_for_the_batch_durability_point(
         dovecot: DovecotServer, imap_user: str, config: Config,
         sessions: sessionmaker[Session], pipeline: Pipeline,
