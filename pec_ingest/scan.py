@@ -20,11 +20,12 @@
    pool (the parse is the slow part, spread over the cores; memory does not grow with the
    mailbox: see below); the prepared messages are written in
    legal-receipt-time order, so registration numbers follow the receipt time within each
-   written group (a poll of up to ``batch_size`` messages is one group), the same on every
-   run (:func:`pec_ingest.pipeline.registration_order`), in groups of at most
-   ``batch_size``, a group written once all of its messages are prepared or
-   ``batch_wait_ms`` after its first one was (a slow message holds back only itself): one
-   durability point for their archive files, then one transaction
+   written group (:func:`pec_ingest.pipeline.registration_order`; a poll of up to
+   ``batch_size`` messages prepared within ``batch_wait_ms`` of each other is one group), in
+   groups of at most ``batch_size``, a group written once all of its messages are prepared
+   or ``batch_wait_ms`` after its first one was (a slow message does not keep the others
+   unwritten; the poll waits for it before it downloads more): one durability point for
+   their archive files, then one transaction
    that also advances the stored last UID (:meth:`pec_ingest.pipeline.Pipeline.commit_many`);
    once a batch's last download is done the connection is free, so the next batch is read
    ahead on a thread of its own while this batch is prepared and the previous one written: its
@@ -405,49 +406,63 @@ class FolderScan:
     def _drain(self, progress: Progress, keep_bytes: int, keep_count: int = 0,
                quiet: bool = False) -> None:
         """Wait for the oldest messages until at most ``keep_bytes`` and ``keep_count`` (0: none)
-        are in flight, and write them: a group of those ready is written once all of them are,
-        or ``batch_wait_ms`` after its first was (a slow one, a scan read by OCR, holds back
-        only itself: those ready before it are not kept waiting in memory, undurable), in
-        legal-time order (registration numbers follow it), ``batch_size`` per transaction."""
+        are in flight, and write them: those ready are written as a group once all of them are,
+        or ``batch_wait_ms`` after the group's first one was, so a slow one (a scan read by
+        OCR) does not keep the others waiting, unwritten (the poll itself still waits for it
+        before it downloads more); each group in legal-time order (registration numbers follow
+        it within the group), ``batch_size`` per transaction. A message whose preparation
+        raised ends the drain (unless ``quiet``: logged, and the others go on); those not yet
+        written go back in flight, for the poll's last drain."""
         taken: list[_Pending] = []
         while self.pending and (keep_bytes == 0 or len(self.pending) > keep_count or
                                 sum(p.size for p in self.pending) > keep_bytes):
             taken.append(self.pending.pop(0))
-        waiting = [item for item in taken if not item.future.cancelled()]  # cancelled: never
-        ready: list[tuple[int, Prepared]] = []  # started (a stop): the next poll reads them
-        closes: float | None = None  # when the group in hand is written, waiting or not
-        while waiting:
-            if closes is None:  # nothing ready yet: the group opens with the first one
-                wait([item.future for item in waiting], return_when=FIRST_COMPLETED)
-                closes = time.monotonic() + self.box.batch_wait_ms / 1000
-            else:
-                wait([item.future for item in waiting], max(0.0, closes - time.monotonic()))
-            done = [item for item in waiting if item.future.done()]
-            waiting = [item for item in waiting if not item.future.done()]
-            for item in done:  # in the order they were taken
-                if item.future.cancelled():
-                    continue
-                try:
-                    step = item.future.result()
-                except Exception:
-                    if not quiet:
-                        raise
-                    log.exception("%s/%s uid=%s: not recorded", self.box.name, self.folder,
-                                  item.uid)
-                    continue
-                if isinstance(step, Prepared):
-                    ready.append((item.uid, step))
+        # a cancelled one never started (a stop): the next poll reads it again
+        waiting = [item for item in taken if not item.future.cancelled()]
+        done: list[_Pending] = []  # finished, not yet looked at
+        held: list[tuple[_Pending, Prepared]] = []  # the group in hand: ready, not written
+        closes: float | None = None  # when it is written, all of it ready or not
+        try:
+            while waiting:
+                if closes is None:  # nothing ready yet: the group opens with the first one
+                    finished = wait([i.future for i in waiting], return_when=FIRST_COMPLETED)[0]
+                    closes = time.monotonic() + self.box.batch_wait_ms / 1000
                 else:
-                    self._count(item.uid, step, progress)
-            if not waiting or time.monotonic() >= closes:
-                self._write_ready(ready, progress)
-                ready, closes = [], None
+                    finished = wait([i.future for i in waiting],
+                                    max(0.0, closes - time.monotonic()))[0]
+                done = [item for item in waiting if item.future in finished]
+                waiting = [item for item in waiting if item.future not in finished]
+                while done:  # in the order they were taken
+                    item = done.pop(0)
+                    step = self._prepared(item, quiet)
+                    if isinstance(step, Prepared):
+                        held.append((item, step))
+                    elif step is not None:
+                        self._count(item.uid, step, progress)
+                if not waiting or time.monotonic() >= closes:
+                    group, held, closes = held, [], None
+                    self._write_ready([(item.uid, step) for item, step in group], progress)
+        except BaseException:
+            self.pending[:0] = [item for item, _step in held] + done + waiting
+            raise
 
     def _write_ready(self, ready: list[tuple[int, Prepared]], progress: Progress) -> None:
         """``ready`` written in legal-time order, ``batch_size`` per transaction."""
         ready.sort(key=lambda pair: registration_order(pair[1], pair[0]))
         for start in range(0, len(ready), self.box.batch_size):
             self._commit(ready[start:start + self.box.batch_size], progress)
+
+    def _prepared(self, item: _Pending, quiet: bool) -> Outcome | Prepared | None:
+        """What preparing ``item`` gave: None if it was cancelled, or raised and ``quiet``."""
+        if item.future.cancelled():
+            return None
+        try:
+            return item.future.result()
+        except Exception:
+            if not quiet:
+                raise
+            log.exception("%s/%s uid=%s: not recorded", self.box.name, self.folder, item.uid)
+            return None
 
     def _commit(self, ready: list[tuple[int, Prepared]], progress: Progress) -> None:
         """One batch in one transaction, the last UID advanced in it (over the messages

@@ -83,7 +83,7 @@ class MailboxSection:
     read_timeout_seconds: float = 120.0
     since: date | None = None
     batch_size: int = 100
-    batch_wait_ms: int = 1000
+    batch_wait_ms: int = 2000
     max_message_mb: int = 100
     idle: bool = True
     set_keyword: str = ""
@@ -116,8 +116,8 @@ class MailboxSection:
             out.append(f"{where}.poll_interval_seconds: almeno 5 secondi")
         if self.batch_size < 1 or self.max_message_mb < 1:
             out.append(f"{where}: batch_size e max_message_mb devono essere positivi")
-        if not 0 <= self.batch_wait_ms <= 600_000:
-            out.append(f"{where}.batch_wait_ms: tra 0 e 600000 millisecondi")
+        if not 100 <= self.batch_wait_ms <= 600_000:
+            out.append(f"{where}.batch_wait_ms: tra 100 e 600000 millisecondi")
         if self.ca_file and not Path(self.ca_file).is_file():
             out.append(f"{where}.ca_file: file non trovato {self.ca_file}")
         return out + self._imap_problems(where)

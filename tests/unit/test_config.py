@@ -66,11 +66,11 @@ def test_archive_sync_mode_is_checked() -> None:
 
 def test_batch_wait_is_checked() -> None:
     box = {"name": "a", "host": "imap.example.it", "username": "u"}
-    assert parse_config({"mailboxes": [box]}).mailboxes[0].batch_wait_ms == 1000
-    assert parse_config({"mailboxes": [{**box, "batch_wait_ms": 0}]}).mailboxes[0] \
-        .batch_wait_ms == 0
-    for wrong in (-1, 600_001):
-        with pytest.raises(ConfigError, match=r"mailboxes\[a\]\.batch_wait_ms: tra 0 e 600000"):
+    assert parse_config({"mailboxes": [box]}).mailboxes[0].batch_wait_ms == 2000
+    assert parse_config({"mailboxes": [{**box, "batch_wait_ms": 100}]}).mailboxes[0] \
+        .batch_wait_ms == 100
+    for wrong in (0, 99, 600_001):
+        with pytest.raises(ConfigError, match=r"mailboxes\[a\]\.batch_wait_ms: tra 100 e 600000"):
             parse_config({"mailboxes": [{**box, "batch_wait_ms": wrong}]})
     with pytest.raises(ConfigError, match=r"mailboxes\[0\]\.batch_wait_ms"):
         parse_config({"mailboxes": [{**box, "batch_wait_ms": "1000"}]})
