@@ -156,7 +156,7 @@ def lock_organisations(session: Session, codes: Sequence[str | None]) -> None:
     :func:`find_or_create_organisation` and :func:`lineage` to take instead of two statements
     per version. Codes of no organisation are left to those (a new one is created there).
     Call it after the batch's message rows are written: a version's lock is taken after its
-    message row, as :func:`_lock` says why."""
+    message row, as :func:`lock_organisation` says why."""
     direct: _Direct | None = session.info.get(_DIRECT)
     if direct is None:
         return
@@ -664,7 +664,7 @@ def lineage(session: Session, organisation: Organisation, *, new: bool = False,
     if direct is not None and organisation.id in direct.lineages:
         return direct.lineages.pop(organisation.id)  # read under the lock, this batch
     if not locked:
-        _lock(session, organisation)
+        lock_organisation(session, organisation)
     found = _lineages(session, [organisation.id])
     if organisation.id not in found:
         raise InvalidRecord(f"organizzazione {organisation.id} non presente nella base dati")
@@ -714,7 +714,7 @@ def is_held(sub: Submission) -> bool:
 def make_current(session: Session, sub: Submission) -> bool:
     """Staff accepted a held version: it takes its place by legal time like any other (current
     unless the current one is newer). Returns whether it is now current."""
-    _lock(session, sub.organisation)  # as a poll recording a version of it does
+    lock_organisation(session, sub.organisation)  # as a poll recording a version does
     _make_current(session, sub.organisation, sub)
     return sub.is_current
 
@@ -742,9 +742,12 @@ def _validate(fields: Mapping[str, str | None], tavoli: Sequence[tuple[str, int 
         raise InvalidRecord("domanda non registrabile: " + "; ".join(problems))
 
 
-def _lock(session: Session, organisation: Organisation) -> None:
-    """Serialise versions of one organisation (row lock on PostgreSQL; on SQLite the writing
-    transaction holds the whole database already: ``BEGIN IMMEDIATE``). Everything pending is
+def lock_organisation(session: Session, organisation: Organisation) -> None:
+    """Serialise versions of one organisation, and staff's changes to its current version, with
+    each other (row lock on PostgreSQL, until the transaction ends; on SQLite the writing
+    transaction holds the whole database already: ``BEGIN IMMEDIATE``): a poll reads the
+    current version under this lock (:func:`lineage`), its PEC included for the sender-change
+    check, so a correction taking it first is never read half-way. Everything pending is
     written first: a message row inserted after the lock could wait on another writer that
     holds the same identificativo and waits for this lock (a deadlock on PostgreSQL)."""
     session.flush()

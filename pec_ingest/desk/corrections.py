@@ -21,7 +21,7 @@ from pec_ingest.desk.fields import FIELDS, check_field, parse_tavoli
 from store.audit import AuditEntry, record_action, set_correction
 from store.model import Message, Organisation, Submission, SubmissionTavolo
 from store.review import resolve_review_reasons
-from store.submissions import is_held, make_current
+from store.submissions import is_held, lock_organisation, make_current
 
 REQUIRED = ("denominazione", "codice_fiscale", "legale_rappresentante")
 
@@ -59,8 +59,11 @@ def derive_status(sub: Submission) -> str:
 
 def set_field(session: Session, sub: Submission, field: str, text: str, *, actor: str,
               vocabulary: Vocabulary) -> Change:
-    """Validate and set one declared field; refused values change nothing."""
+    """Validate and set one declared field; refused values change nothing. A current
+    version's organisation is locked first, as a poll writing a version of it locks it."""
     checked = check_field(field, text, vocabulary)
+    if sub.is_current:
+        lock_organisation(session, sub.organisation)
     before = getattr(sub, field)
     if field == "codice_fiscale":
         _sync_organisation_code(session, sub, before, checked.value)

@@ -33,6 +33,7 @@ from store.base import utcnow
 from store.model import Submission
 from store.reading import save_reading
 from store.review import add_review_reason
+from store.submissions import lock_organisation
 
 ParseFn = Callable[[Sequence[ParseTask]], list[IsolatedResult]]
 # Reasons that come from reading the form; the others come from the envelope and stay.
@@ -82,7 +83,10 @@ def reprocess(session: Session, sub: Submission, raw: bytes, *, config: Config,
 def apply_reading(session: Session, sub: Submission, envelope: PecMessage,
                   chosen: tuple[Attachment, IsolatedResult] | None, *, config: Config,
                   actor: str) -> Reprocessed:
-    """Put a fresh reading on ``sub``, staff corrections back on top, reasons judged again."""
+    """Put a fresh reading on ``sub``, staff corrections back on top, reasons judged again
+    (a current version's organisation locked first, as a poll writing a version locks it)."""
+    if sub.is_current:
+        lock_organisation(session, sub.organisation)
     before = snapshot(sub)
     result = chosen[1] if chosen is not None else None
     form = result.result if result is not None and result.ok else None

@@ -3,6 +3,8 @@ pipeline (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import func, select, update
 
@@ -14,6 +16,7 @@ from pec_ingest.isolation import ParserPool
 from store.audit import AuditEntry, Correction, corrections_of
 from store.model import Message, ReviewReason, Submission
 from store.review import add_review_reason
+from store.submissions import end_direct, lock_organisations, write_directly
 from tests.integration.desk_support import Desk, desk_fixture  # noqa: F401
 
 VALID_CF = "80015010152"  # an 11-digit code with a right check digit
@@ -167,3 +170,48 @@ def test_reprocess_keeps_staff_corrections_and_rereads_the_rest(
         assert sub.status == "complete"
         last = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
         assert last is not None and (last.action, last.actor) == ("reprocess", "bruno")
+
+
+@pytest.mark.parametrize("action", ["set_field", "reprocess"])
+def test_a_change_to_a_current_version_waits_for_a_batch_that_holds_its_organisation(
+        desk: Desk, parser_pool: ParserPool, action: str) -> None:
+    """A poll's batch locks the organisations of its forms and reads their current versions
+    (the PEC, for the sender-change check) until it commits: a correction or a reprocess of
+    such a version waits for that commit (PostgreSQL: the organisation's row lock; SQLite:
+    the batch holds the only writer's lock), so the batch never compares with a PEC changed
+    under it."""
+    number = desk.number("b-pdf")
+    with desk.sessions() as s:
+        sub = find_submission(s, number)
+        code, pec = sub.organisation.codice_fiscale, sub.pec
+        raw = desk.archive.read(sub.message.archive_path)
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def change() -> None:
+        try:
+            with desk.sessions() as s, s.begin():
+                sub = find_submission(s, number)
+                if action == "set_field":
+                    corrections.set_field(s, sub, "pec", "altra@pec.example.it", actor="anna",
+                                          vocabulary=desk.config.vocabulary)
+                else:
+                    reprocess(s, sub, raw, config=desk.config, parse=parser_pool.parse_many,
+                              actor="bruno")
+            done.set()
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    with desk.sessions() as batch, batch.begin():
+        write_directly(batch)
+        lock_organisations(batch, [code])
+        worker = threading.Thread(target=change)
+        worker.start()
+        assert not done.wait(1.5), "changed while a batch held the organisation"
+        end_direct(batch)
+    worker.join(timeout=60)
+    assert not errors, errors
+    assert done.is_set()
+    if action == "set_field":
+        with desk.sessions() as s:  # written once the batch let go of the organisation
+            assert find_submission(s, number).pec == "altra@pec.example.it" != pec
