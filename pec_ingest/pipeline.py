@@ -383,7 +383,7 @@ class Pipeline:
         """The organisations the batch's versions declare, locked together (and their versions
         read): those of the versions before the first message that writes its own message row
         in the loop, so that no row is inserted while a lock is held that the loop would not
-        hold by then (see ``store.submissions._lock``)."""
+        hold by then (see ``store.submissions.lock_organisation``)."""
         codes: list[str | None] = []
         in_bulk = set(alone)
         for i, item in enumerate(items):
