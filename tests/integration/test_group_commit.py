@@ -181,7 +181,8 @@ def test_a_slow_message_holds_back_only_itself(
 
 def test_a_group_waits_for_its_slower_messages_within_the_time_bound(
         dovecot: DovecotServer, imap_user: str, config: Config,
-        sessions: sessionmaker[Session], pipeline: Pipeline) -> None:
+        sessions: sessionmaker[Session], pipeline: Pipeline,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """A message slower than the others, but within ``batch_wait_ms``, is written in their
     group: ``batch_size`` per transaction, as when all are ready together."""
     dovecot.append(imap_user, [pec_receipt(n, "within") for n in range(6)])
@@ -198,8 +199,8 @@ def test_a_group_waits_for_its_slower_messages_within_the_time_bound(
         sizes.append(len(items))
         return real_commit(items, *args)  # type: ignore[arg-type]
 
-    pipeline.prepare = prepare  # type: ignore[method-assign]
-    pipeline.commit_many = commit_many  # type: ignore[method-assign]
+    monkeypatch.setattr(pipeline, "prepare", prepare)
+    monkeypatch.setattr(pipeline, "commit_many", commit_many)
     report = Poller(dataclasses.replace(config, mailboxes=(box,)), sessions,
                     pipeline).poll_mailbox(box)
     assert report.ok, report.error
@@ -209,7 +210,8 @@ def test_a_group_waits_for_its_slower_messages_within_the_time_bound(
 
 def test_a_preparation_that_raises_leaves_the_others_of_its_group_in_flight(
         dovecot: DovecotServer, imap_user: str, config: Config,
-        sessions: sessionmaker[Session], pipeline: Pipeline) -> None:
+        sessions: sessionmaker[Session], pipeline: Pipeline,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """A message whose preparation raises (a bug of ours) ends the poll, but the messages
     waited for with it go back in flight and are written by the poll's last drain, with the
     rest; the last UID stays below the one that raised, which the next poll reads again."""
@@ -223,7 +225,7 @@ def test_a_preparation_that_raises_leaves_the_others_of_its_group_in_flight(
             raise RuntimeError("un errore nostro")
         return real(raw, source, *args)  # type: ignore[arg-type]
 
-    pipeline.prepare = prepare  # type: ignore[method-assign]
+    monkeypatch.setattr(pipeline, "prepare", prepare)
     with pytest.raises(RuntimeError, match="un errore nostro"):  # to the service's guard
         Poller(config, sessions, pipeline).poll_mailbox(box)
     assert _uids(sessions) == [1, 3, 4, 5, 6]
@@ -231,7 +233,7 @@ def test_a_preparation_that_raises_leaves_the_others_of_its_group_in_flight(
         state = states.get_state(session, box.name, "INBOX")
     assert state is not None and state.last_uid == 1
 
-    pipeline.prepare = real  # type: ignore[method-assign]
+    monkeypatch.undo()
     report = Poller(config, sessions, pipeline).poll_mailbox(box)
     assert report.ok, report.error
     assert _uids(sessions) == [1, 2, 3, 4, 5, 6]
